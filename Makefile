@@ -1,0 +1,91 @@
+# Relais. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+# .python-version (3.10) makes pyenv's shims resolve this.
+PYTHON ?= $(shell command -v python3.10 || command -v python)
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/relais.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+PACKAGE_FILES := $(shell find bot actions -name '*.py' 2>/dev/null)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else "Relais needs Python 3.10 (Rasa 3.6 supports 3.8-3.10); found " + sys.version.split()[0])'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip<25"
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+install: $(BIN)/.installed ## create .venv and install the pinned dependencies (only when missing or changed)
+
+# Configuration lives in .env, read by bot/settings.py and by honcho; the
+# first run creates it from .env.example with a random API token.
+dotenv:
+	@test -f .env || { cp .env.example .env && \
+	  sed -i "s/^RASA_TOKEN=.*/RASA_TOKEN=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')/" .env && \
+	  echo "Created .env with a random RASA_TOKEN."; }
+
+validate: install ## check the training data (rasa data validate --fail-on-warnings)
+	$(BIN)/rasa data validate --fail-on-warnings
+
+# Rasa reuses what did not change (`rasa train` fingerprints its inputs); make
+# skips the call entirely while the model is newer than every input.
+$(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
+	$(BIN)/rasa data validate --fail-on-warnings
+	$(BIN)/rasa train --fixed-model-name relais
+	touch $@
+
+train: $(MODEL) ## train the model if data, config or components changed
+
+run: $(MODEL) dotenv ## start Relais (Rasa + action server) on embedded defaults; Ctrl-C stops both
+	@mkdir -p var
+	@$(BIN)/relais config check
+	@echo
+	@echo "Relais is starting (the model takes about 30 seconds to load)."
+	@echo "  Talk to it over REST:  curl -s localhost:5005/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"Quels lots sont concernés par le rappel ?\"}'"
+	@echo "  socket.io channel:     http://127.0.0.1:5005/socket.io"
+	@echo "  HTTP API (token from .env): http://127.0.0.1:5005/status?token=..."
+	@echo
+	$(BIN)/honcho start -f Procfile -e .env
+
+shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own action server)
+	@mkdir -p var
+	@$(BIN)/relais config check
+	@$(BIN)/rasa run actions --port 5055 > var/actions-shell.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid 2>/dev/null" EXIT; \
+	  $(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
+
+test-unit: install ## fast tests only (no model, no servers)
+	$(BIN)/pytest -m "not e2e" -q
+
+test-stories: $(MODEL) ## conversation tests (tests/test_stories.yml)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
+
+test: $(MODEL) ## install, validate, train if needed, then run every test
+	$(BIN)/rasa data validate --fail-on-warnings
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
+	$(BIN)/pytest -q
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
+	$(BIN)/python scripts/bench_nlu.py
+
+clean: ## remove generated files (models, var/), keep .venv and .env
+	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Relais: keeps a brand's public chat answerable during a crisis."""

@@ -1,0 +1,1 @@
+"""Custom NLU components: language detection and the FAQ confidence gate."""

@@ -1,0 +1,205 @@
+"""Rasa graph components wrapping bot.nlu.language and bot.nlu.gate.
+
+Listed in config.yml after the ResponseSelector:
+
+    - name: bot.nlu.components.LanguageDetector
+    - name: bot.nlu.components.FaqConfidenceGate
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rasa.shared.utils.io
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.gate import FALLBACK_INTENT, MessageFacts, Thresholds, decide
+from bot.nlu.language import FrenchEnglishModel, detect, words
+
+LANGUAGE_PROPERTY = "language"
+GATE_PROPERTY = "gate"
+MODEL_FILE = "french_english.json"
+
+
+def _example_language(message: Message) -> str | None:
+    metadata = message.get("metadata") or {}
+    for level in ("example", "intent"):
+        language = (metadata.get(level) or {}).get("lang")
+        if language:
+            return str(language)
+    return None
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
+)
+class LanguageDetector(GraphComponent):
+    """Tags each message with its language and fills the `language` entity."""
+
+    def __init__(
+        self,
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: FrenchEnglishModel | None = None,
+    ) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
+        return cls(model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        pairs = [
+            (message.get(TEXT), language)
+            for message in training_data.training_examples
+            if (language := _example_language(message)) is not None
+        ]
+        if not pairs:
+            raise ValueError(
+                "LanguageDetector found no training example with `lang: fr|en` "
+                "metadata; add it to each example block (see data/faq/)."
+            )
+        self._model = FrenchEnglishModel.train(pairs)
+        with self._model_storage.write_to(self._resource) as directory:
+            rasa.shared.utils.io.dump_obj_as_json_to_file(
+                directory / MODEL_FILE, self._model.to_dict()
+            )
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LanguageDetector:
+        with model_storage.read_from(resource) as directory:
+            data = rasa.shared.utils.io.read_json_file(directory / MODEL_FILE)
+        return cls(model_storage, resource, FrenchEnglishModel.from_dict(data))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._model is None:
+            raise RuntimeError("LanguageDetector used before training")
+        for message in messages:
+            text = message.get(TEXT) or ""
+            detection = detect(text, self._model)
+            message.set(
+                LANGUAGE_PROPERTY,
+                {
+                    "language": detection.language,
+                    "foreign": detection.foreign,
+                    "probability_english": detection.probability_english,
+                    "known_word_share": detection.known_word_share,
+                },
+                add_to_output=True,
+            )
+            if detection.language is not None:
+                entity = {
+                    "entity": "language",
+                    "value": detection.language,
+                    "start": 0,
+                    "end": len(text),
+                    "confidence": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+                message.set(
+                    ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True
+                )
+        return messages
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class FaqConfidenceGate(GraphComponent):
+    """Replaces an unsure prediction with `nlu_fallback` (see bot.nlu.gate)."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self._thresholds = thresholds
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        defaults = Thresholds()
+        return {
+            "intent_threshold": defaults.intent_threshold,
+            "intent_margin": defaults.intent_margin,
+            "faq_threshold": defaults.faq_threshold,
+            "faq_margin": defaults.faq_margin,
+        }
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FaqConfidenceGate:
+        return cls(
+            Thresholds(
+                intent_threshold=float(config["intent_threshold"]),
+                intent_margin=float(config["intent_margin"]),
+                faq_threshold=float(config["faq_threshold"]),
+                faq_margin=float(config["faq_margin"]),
+            )
+        )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            language = message.get(LANGUAGE_PROPERTY) or {}
+            text = message.get(TEXT) or ""
+            decision = decide(
+                intent_ranking=message.get(INTENT_RANKING_KEY) or [],
+                response_selector=message.get("response_selector"),
+                message=MessageFacts(
+                    length=len(text),
+                    word_count=len(words(text)),
+                    known_word_share=float(language.get("known_word_share") or 0.0),
+                    foreign=bool(language.get("foreign")),
+                ),
+                thresholds=self._thresholds,
+            )
+            message.set(GATE_PROPERTY, decision.as_dict(), add_to_output=True)
+            if not decision.answer:
+                intent = message.get(INTENT) or {}
+                fallback = {
+                    INTENT_NAME_KEY: FALLBACK_INTENT,
+                    PREDICTED_CONFIDENCE_KEY: float(
+                        intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+                    ),
+                }
+                message.set(INTENT, fallback, add_to_output=True)
+                ranking = message.get(INTENT_RANKING_KEY) or []
+                message.set(
+                    INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True
+                )
+        return messages

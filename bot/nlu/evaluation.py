@@ -1,0 +1,102 @@
+"""Scoring the assistant on the held-out questions in tests/nlu/.
+
+A question the FAQ covers ends one of three ways: answered right, answered
+wrong (an FAQ answer for another topic, or a small-talk reply), or declined
+(the assistant asked "did you mean", said it cannot help, or offered a human).
+A question the FAQ does not cover is caught when it is declined.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.faq.pack import parse_examples
+
+# Intents after which the assistant gives no FAQ answer nor small talk.
+DECLINING_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "request_human"})
+OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class TestQuestion:
+    """One held-out question and what it is about."""
+
+    text: str
+    expected: str  # "faq/<topic>" or "out_of_scope"
+    group: str  # "fr", "en" or "out_of_scope"
+
+
+def load_questions(directory: Path) -> list[TestQuestion]:
+    """Reads fr.yml, en.yml and out_of_scope.yml from `directory`."""
+    questions = []
+    for group in ("fr", "en", "out_of_scope"):
+        content = yaml.safe_load((directory / f"{group}.yml").read_text("utf-8"))
+        for block in content.get("nlu") or []:
+            for text in parse_examples(block.get("examples") or ""):
+                questions.append(TestQuestion(text, str(block["intent"]), group))
+    return questions
+
+
+def predicted_answer(parse: dict[str, Any]) -> str | None:
+    """What the assistant answers for a parse result; None when it declines.
+
+    Returns:
+        "faq/<topic>" for an FAQ answer, the intent name for small talk.
+    """
+    intent = (parse.get("intent") or {}).get("name")
+    if intent is None or intent in DECLINING_INTENTS:
+        return None
+    if intent == "faq":
+        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get(
+            "response"
+        ) or {}
+        return selected.get("intent_response_key") or None
+    return str(intent)
+
+
+def outcome(question: TestQuestion, answer: str | None) -> str:
+    """"right", "wrong" or "declined" for covered questions; "caught" or
+    "answered" for questions outside the FAQ."""
+    if question.expected == OUT_OF_SCOPE:
+        return "caught" if answer is None else "answered"
+    if answer is None:
+        return "declined"
+    return "right" if answer == question.expected else "wrong"
+
+
+@dataclass
+class Scores:
+    """Outcome counts per group of questions."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, question: TestQuestion, result: str) -> None:
+        self.counts.setdefault(question.group, Counter())[result] += 1
+        if question.group != OUT_OF_SCOPE:
+            self.counts.setdefault("in_scope", Counter())[result] += 1
+
+    def rate(self, group: str, result: str) -> float:
+        counter = self.counts.get(group, Counter())
+        total = sum(counter.values())
+        return counter[result] / total if total else 0.0
+
+    def total(self, group: str) -> int:
+        return sum(self.counts.get(group, Counter()).values())
+
+
+# Targets from the foundation issue: (group, outcome, bound, "max" or "min").
+TARGETS = (
+    ("in_scope", "wrong", 0.03, "max"),
+    ("out_of_scope", "caught", 0.90, "min"),
+    ("in_scope", "right", 0.85, "min"),
+)
+
+
+def meets(scores: Scores, group: str, result: str, bound: float, kind: str) -> bool:
+    value = scores.rate(group, result)
+    return value <= bound if kind == "max" else value >= bound

@@ -1,0 +1,136 @@
+"""The FAQ confidence gate: answer only when sure of one specific FAQ.
+
+Rasa's FallbackClassifier looks at the intent confidence only, and the intent
+here is the single retrieval intent `faq`: it would let through a message the
+model knows is "some FAQ" without knowing which one (Rasa issues 9751, 9723).
+This gate looks at both levels: the intent, then the ResponseSelector's
+confidence in the chosen topic and its margin over the runner-up. It also
+declines what no model should guess at: messages without words and messages
+in another language.
+
+`decide` is a pure function so that the benchmark and the tests apply the
+exact rule the running assistant applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FAQ_INTENT = "faq"
+FALLBACK_INTENT = "nlu_fallback"
+MAX_CANDIDATES = 3
+# A topic this far below the best one is not worth a "did you mean" button.
+CANDIDATE_MIN_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the gate draws the line; set in config.yml."""
+
+    intent_threshold: float = 0.5
+    intent_margin: float = 0.1
+    faq_threshold: float = 0.5
+    faq_margin: float = 0.1
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What the gate needs to know about the message itself."""
+
+    length: int  # characters
+    word_count: int
+    known_word_share: float  # share of its words seen in training
+    foreign: bool  # written in a language other than French or English
+
+
+# Past this, a message is a letter, not a question: no guess, ask for the question.
+MAX_MESSAGE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided about one message."""
+
+    answer: bool
+    reason: str | None = None  # why it declined, None when it answers
+    candidates: list[str] = field(default_factory=list)  # best FAQ topics first
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "reason": self.reason, "candidates": self.candidates}
+
+
+def faq_topics(response_selector: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """The ResponseSelector's FAQ ranking as (topic, confidence), best first."""
+    ranking = ((response_selector or {}).get(FAQ_INTENT) or {}).get("ranking") or []
+    topics = []
+    for item in ranking:
+        key = str(item.get("intent_response_key", ""))
+        if key.startswith(f"{FAQ_INTENT}/"):
+            topics.append((key.split("/", 1)[1], float(item.get("confidence", 0.0))))
+    return sorted(topics, key=lambda pair: pair[1], reverse=True)
+
+
+def _candidates(topics: list[tuple[str, float]]) -> list[str]:
+    if not topics:
+        return []
+    best = topics[0][1]
+    return [
+        topic
+        for index, (topic, confidence) in enumerate(topics[:MAX_CANDIDATES])
+        if index < 2 or confidence >= best * CANDIDATE_MIN_SHARE
+    ]
+
+
+def _margin(ranking: list[float]) -> float:
+    return ranking[0] - ranking[1] if len(ranking) > 1 else ranking[0] if ranking else 0.0
+
+
+def decide(
+    *,
+    intent_ranking: list[dict[str, Any]],
+    response_selector: dict[str, Any] | None,
+    message: MessageFacts,
+    thresholds: Thresholds,
+) -> GateDecision:
+    """Decides whether the assistant may act on its NLU prediction.
+
+    Args:
+        intent_ranking: Rasa's intent ranking, best first.
+        response_selector: Rasa's `response_selector` output for the message.
+        message: Facts about the message text.
+        thresholds: The limits from config.yml.
+
+    Returns:
+        The decision, with the best FAQ topics for a "did you mean" question.
+    """
+    topics = faq_topics(response_selector)
+    candidates = _candidates(topics)
+    if message.word_count == 0:
+        return GateDecision(answer=False, reason="no_words")
+    if message.foreign:
+        return GateDecision(answer=False, reason="foreign_language")
+    if message.length > MAX_MESSAGE_LENGTH:
+        return GateDecision(answer=False, reason="too_long", candidates=candidates)
+    if message.known_word_share == 0.0:
+        # Not one word the assistant was trained on (gibberish, or typos in
+        # every word): whatever the model says, it is a guess.
+        return GateDecision(answer=False, reason="unknown_words", candidates=candidates)
+    if not intent_ranking:
+        return GateDecision(answer=False, reason="no_intent", candidates=candidates)
+
+    intent_confidences = [float(i.get("confidence", 0.0)) for i in intent_ranking]
+    if intent_confidences[0] < thresholds.intent_threshold or (
+        _margin(intent_confidences) < thresholds.intent_margin
+    ):
+        return GateDecision(answer=False, reason="unsure_intent", candidates=candidates)
+
+    if intent_ranking[0].get("name") == FAQ_INTENT:
+        topic_confidences = [confidence for _, confidence in topics]
+        if not topic_confidences:
+            return GateDecision(answer=False, reason="unsure_faq")
+        if topic_confidences[0] < thresholds.faq_threshold or (
+            _margin(topic_confidences) < thresholds.faq_margin
+        ):
+            return GateDecision(answer=False, reason="unsure_faq", candidates=candidates)
+    return GateDecision(answer=True, candidates=candidates)

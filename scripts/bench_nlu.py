@@ -1,0 +1,162 @@
+"""`make bench-nlu`: Relais' pipeline against Rasa's default one, same data, same run.
+
+Trains both NLU models on data/ (Rasa's default pipeline is taken from the
+config.yml that `rasa init` writes), parses every held-out question in
+tests/nlu/, and prints for covered questions how many were answered right,
+answered wrong or declined, and for the others how many were caught.
+Exits 1 when Relais misses a target or does not beat the default pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import rasa.cli
+from rasa.core.agent import Agent
+
+from bot.nlu.evaluation import (
+    TARGETS,
+    Scores,
+    TestQuestion,
+    load_questions,
+    meets,
+    outcome,
+    predicted_answer,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "var" / "bench"
+
+
+def train(name: str, config: Path) -> tuple[Path, float]:
+    """Trains an NLU-only model with `config`; returns its path and seconds taken."""
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rasa"),
+            "train",
+            "nlu",
+            "--config",
+            str(config),
+            "--nlu",
+            str(ROOT / "data"),
+            "--domain",
+            str(ROOT / "domain.yml"),
+            "--out",
+            str(OUT / "models"),
+            "--fixed-model-name",
+            name,
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return OUT / "models" / f"{name}.tar.gz", time.perf_counter() - started
+
+
+async def evaluate(
+    model: Path, questions: list[TestQuestion]
+) -> tuple[Scores, list[tuple[TestQuestion, str | None]], float]:
+    agent = Agent.load(str(model))
+    scores = Scores()
+    mistakes = []
+    durations = []
+    for question in questions:
+        started = time.perf_counter()
+        parse = await agent.parse_message(question.text)
+        durations.append(time.perf_counter() - started)
+        answer = predicted_answer(parse)
+        result = outcome(question, answer)
+        scores.add(question, result)
+        if result in ("wrong", "answered"):
+            mistakes.append((question, answer))
+    return scores, mistakes, median(durations) * 1000
+
+
+def table(results: dict[str, Scores]) -> str:
+    rows = [
+        ("covered, answered right", "in_scope", "right"),
+        ("covered, answered wrong", "in_scope", "wrong"),
+        ("covered, declined/clarified", "in_scope", "declined"),
+        ("  French: right", "fr", "right"),
+        ("  French: wrong", "fr", "wrong"),
+        ("  English: right", "en", "right"),
+        ("  English: wrong", "en", "wrong"),
+        ("not covered, caught", "out_of_scope", "caught"),
+    ]
+    names = list(results)
+    lines = [f"{'':32}" + "".join(f"{name:>12}" for name in names)]
+    for label, group, result in rows:
+        cells = "".join(
+            f"{results[name].rate(group, result) * 100:>11.1f}%" for name in names
+        )
+        lines.append(f"{label:32}{cells}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    default_config = OUT / "default-config.yml"
+    shutil.copy(
+        Path(rasa.cli.__file__).parent / "initial_project" / "config.yml",
+        default_config,
+    )
+    questions = load_questions(ROOT / "tests" / "nlu")
+    counts = {
+        group: sum(1 for q in questions if q.group == group)
+        for group in ("fr", "en", "out_of_scope")
+    }
+    print(f"Held-out questions: {counts}")
+
+    results: dict[str, Scores] = {}
+    report: dict[str, dict] = {}
+    for name, config in (("relais", ROOT / "config.yml"), ("default", default_config)):
+        print(f"Training {name} NLU model...", flush=True)
+        model, seconds = train(name, config)
+        scores, mistakes, parse_ms = asyncio.run(evaluate(model, questions))
+        results[name] = scores
+        report[name] = {
+            "train_seconds": round(seconds, 1),
+            "median_parse_ms": round(parse_ms, 1),
+            "counts": {group: dict(c) for group, c in scores.counts.items()},
+        }
+        print(f"  trained in {seconds:.0f} s, median parse {parse_ms:.1f} ms")
+        if name == "relais":
+            for question, answer in mistakes:
+                print(f"  mistake [{question.expected}] {question.text!r} -> {answer}")
+
+    print()
+    print(table(results))
+    print()
+    ours, default = results["relais"], results["default"]
+    passed = True
+    for group, result, bound, kind in TARGETS:
+        ok = meets(ours, group, result, bound, kind)
+        better = (
+            ours.rate(group, result) < default.rate(group, result)
+            if kind == "max"
+            else ours.rate(group, result) > default.rate(group, result)
+        )
+        passed = passed and ok and better
+        sign = "<=" if kind == "max" else ">="
+        print(
+            f"target {group} {result} {sign} {bound:.0%}: "
+            f"{ours.rate(group, result):.1%} {'PASS' if ok else 'FAIL'}; "
+            f"default {default.rate(group, result):.1%} "
+            f"({'better' if better else 'NOT better'})"
+        )
+    (OUT / "nlu-results.json").write_text(json.dumps(report, indent=2))
+    print(f"\nDetails: {OUT / 'nlu-results.json'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
