@@ -24,7 +24,7 @@ from rasa.core.agent import Agent
 from bot.nlu.evaluation import (
     TARGETS,
     Scores,
-    TestQuestion,
+    HeldOutQuestion,
     load_questions,
     meets,
     outcome,
@@ -63,8 +63,8 @@ def train(name: str, config: Path) -> tuple[Path, float]:
 
 
 async def evaluate(
-    model: Path, questions: list[TestQuestion]
-) -> tuple[Scores, list[tuple[TestQuestion, str | None]], float]:
+    model: Path, questions: list[HeldOutQuestion]
+) -> tuple[Scores, list[tuple[HeldOutQuestion, str | None]], float]:
     agent = Agent.load(str(model))
     scores = Scores()
     mistakes = []

@@ -105,6 +105,4 @@ def parse_topic_file(path: Path) -> Topic:
 @lru_cache(maxsize=4)
 def load_pack(faq_dir: Path) -> dict[str, Topic]:
     """Loads every topic of the pack, keyed by topic name (cached per directory)."""
-    return {
-        path.stem: parse_topic_file(path) for path in sorted(faq_dir.glob("*.yml"))
-    }
+    return {path.stem: parse_topic_file(path) for path in sorted(faq_dir.glob("*.yml"))}

@@ -2,6 +2,7 @@
 
 Listed in config.yml after the ResponseSelector:
 
+    - name: bot.nlu.components.FaqTopicClassifier
     - name: bot.nlu.components.LanguageDetector
     - name: bot.nlu.components.FaqConfidenceGate
 """
@@ -20,18 +21,23 @@ from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.gate import FALLBACK_INTENT, MessageFacts, Thresholds, decide
+from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
 from bot.nlu.language import FrenchEnglishModel, detect, words
+from bot.nlu.topics import TopicModel
 
 LANGUAGE_PROPERTY = "language"
 GATE_PROPERTY = "gate"
 MODEL_FILE = "french_english.json"
+TOPIC_MODEL_FILE = "faq_topics.json"
+RESPONSE_SELECTOR_PROPERTY = "response_selector"
+RANKING_LENGTH = 10
 
 
 def _example_language(message: Message) -> str | None:
@@ -41,6 +47,98 @@ def _example_language(message: Message) -> str | None:
         if language:
             return str(language)
     return None
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class FaqTopicClassifier(GraphComponent):
+    """Ranks the FAQ topics for each message (see bot.nlu.topics).
+
+    Takes the place of Rasa's ResponseSelector and reports in the same shape
+    (`response_selector.faq.response` and `.ranking`), so the gate, the
+    actions and Rasa's tracker read it as they would read the ResponseSelector.
+    """
+
+    def __init__(
+        self,
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: TopicModel | None = None,
+    ) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FaqTopicClassifier:
+        return cls(model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [
+            (message.get(TEXT), message.get(INTENT_RESPONSE_KEY))
+            for message in training_data.training_examples
+            if message.get(INTENT) == FAQ_INTENT and message.get(INTENT_RESPONSE_KEY)
+        ]
+        self._model = TopicModel.train(
+            [text for text, _ in examples], [key for _, key in examples]
+        )
+        with self._model_storage.write_to(self._resource) as directory:
+            rasa.shared.utils.io.dump_obj_as_json_to_file(
+                directory / TOPIC_MODEL_FILE, self._model.to_dict()
+            )
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> FaqTopicClassifier:
+        with model_storage.read_from(resource) as directory:
+            data = rasa.shared.utils.io.read_json_file(directory / TOPIC_MODEL_FILE)
+        return cls(model_storage, resource, TopicModel.from_dict(data))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._model is None:
+            raise RuntimeError("FaqTopicClassifier used before training")
+        for message in messages:
+            ranking = self._model.rank(message.get(TEXT) or "")[:RANKING_LENGTH]
+            best_key, best_confidence = ranking[0]
+            message.set(
+                RESPONSE_SELECTOR_PROPERTY,
+                {
+                    "all_retrieval_intents": [FAQ_INTENT],
+                    FAQ_INTENT: {
+                        "response": {
+                            "intent_response_key": best_key,
+                            "utter_action": f"utter_{best_key}",
+                            "confidence": best_confidence,
+                        },
+                        "ranking": [
+                            {"intent_response_key": key, "confidence": confidence}
+                            for key, confidence in ranking
+                        ],
+                    },
+                },
+                add_to_output=True,
+            )
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) == FAQ_INTENT:
+                intent["full_retrieval_intent_name"] = best_key
+        return messages
 
 
 @DefaultV1Recipe.register(

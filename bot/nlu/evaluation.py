@@ -23,7 +23,7 @@ OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass(frozen=True)
-class TestQuestion:
+class HeldOutQuestion:
     """One held-out question and what it is about."""
 
     text: str
@@ -31,14 +31,14 @@ class TestQuestion:
     group: str  # "fr", "en" or "out_of_scope"
 
 
-def load_questions(directory: Path) -> list[TestQuestion]:
+def load_questions(directory: Path) -> list[HeldOutQuestion]:
     """Reads fr.yml, en.yml and out_of_scope.yml from `directory`."""
     questions = []
     for group in ("fr", "en", "out_of_scope"):
         content = yaml.safe_load((directory / f"{group}.yml").read_text("utf-8"))
         for block in content.get("nlu") or []:
             for text in parse_examples(block.get("examples") or ""):
-                questions.append(TestQuestion(text, str(block["intent"]), group))
+                questions.append(HeldOutQuestion(text, str(block["intent"]), group))
     return questions
 
 
@@ -52,15 +52,16 @@ def predicted_answer(parse: dict[str, Any]) -> str | None:
     if intent is None or intent in DECLINING_INTENTS:
         return None
     if intent == "faq":
-        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get(
-            "response"
-        ) or {}
-        return selected.get("intent_response_key") or None
+        selectors = parse.get("response_selector") or {}
+        # A ResponseSelector without `retrieval_intent` (Rasa's default
+        # pipeline) reports under "default".
+        selector = selectors.get("faq") or selectors.get("default") or {}
+        return (selector.get("response") or {}).get("intent_response_key") or None
     return str(intent)
 
 
-def outcome(question: TestQuestion, answer: str | None) -> str:
-    """"right", "wrong" or "declined" for covered questions; "caught" or
+def outcome(question: HeldOutQuestion, answer: str | None) -> str:
+    """ "right", "wrong" or "declined" for covered questions; "caught" or
     "answered" for questions outside the FAQ."""
     if question.expected == OUT_OF_SCOPE:
         return "caught" if answer is None else "answered"
@@ -75,7 +76,7 @@ class Scores:
 
     counts: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, question: TestQuestion, result: str) -> None:
+    def add(self, question: HeldOutQuestion, result: str) -> None:
         self.counts.setdefault(question.group, Counter())[result] += 1
         if question.group != OUT_OF_SCOPE:
             self.counts.setdefault("in_scope", Counter())[result] += 1

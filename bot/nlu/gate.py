@@ -57,7 +57,11 @@ class GateDecision:
     candidates: list[str] = field(default_factory=list)  # best FAQ topics first
 
     def as_dict(self) -> dict[str, Any]:
-        return {"answer": self.answer, "reason": self.reason, "candidates": self.candidates}
+        return {
+            "answer": self.answer,
+            "reason": self.reason,
+            "candidates": self.candidates,
+        }
 
 
 def faq_topics(response_selector: dict[str, Any] | None) -> list[tuple[str, float]]:
@@ -83,7 +87,9 @@ def _candidates(topics: list[tuple[str, float]]) -> list[str]:
 
 
 def _margin(ranking: list[float]) -> float:
-    return ranking[0] - ranking[1] if len(ranking) > 1 else ranking[0] if ranking else 0.0
+    return (
+        ranking[0] - ranking[1] if len(ranking) > 1 else ranking[0] if ranking else 0.0
+    )
 
 
 def decide(
@@ -132,5 +138,7 @@ def decide(
         if topic_confidences[0] < thresholds.faq_threshold or (
             _margin(topic_confidences) < thresholds.faq_margin
         ):
-            return GateDecision(answer=False, reason="unsure_faq", candidates=candidates)
+            return GateDecision(
+                answer=False, reason="unsure_faq", candidates=candidates
+            )
     return GateDecision(answer=True, candidates=candidates)

@@ -166,11 +166,18 @@ def detect(text: str, model: FrenchEnglishModel) -> Detection:
     known = model.known_word_share(text)
     if is_foreign(text):
         return Detection(
-            language=None, foreign=True, probability_english=None, known_word_share=known
+            language=None,
+            foreign=True,
+            probability_english=None,
+            known_word_share=known,
         )
     p_en = model.probability_english(text)
     language = None
-    if p_en is not None and p_en >= DECISION_PROBABILITY:
+    if known == 0.0 and len(words(text)) < FOREIGN_MIN_WORDS:
+        # One or two words never seen in training ("bof", "mdr"): too little
+        # to switch the conversation's language on.
+        pass
+    elif p_en is not None and p_en >= DECISION_PROBABILITY:
         language = "en"
     elif p_en is not None and p_en <= 1 - DECISION_PROBABILITY:
         language = "fr"

@@ -1,0 +1,123 @@
+"""The confidence gate answers only when sure of one specific FAQ topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.nlu.gate import MAX_MESSAGE_LENGTH, MessageFacts, Thresholds, decide
+
+THRESHOLDS = Thresholds(
+    intent_threshold=0.5, intent_margin=0.1, faq_threshold=0.5, faq_margin=0.1
+)
+PLAIN = MessageFacts(length=30, word_count=5, known_word_share=1.0, foreign=False)
+
+
+def ranking(*pairs: tuple[str, float]) -> list[dict[str, Any]]:
+    return [{"name": name, "confidence": confidence} for name, confidence in pairs]
+
+
+def selector(*pairs: tuple[str, float]) -> dict[str, Any]:
+    return {
+        "faq": {
+            "ranking": [
+                {"intent_response_key": f"faq/{topic}", "confidence": confidence}
+                for topic, confidence in pairs
+            ]
+        }
+    }
+
+
+def test_confident_faq_is_answered() -> None:
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.98), ("greet", 0.01)),
+        response_selector=selector(("refund", 0.9), ("refund_no_receipt", 0.05)),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert decision.answer
+    assert decision.candidates[0] == "refund"
+
+
+def test_sure_it_is_a_faq_but_not_which_one_asks() -> None:
+    # The case Rasa's FallbackClassifier lets through: intent `faq` at 0.99.
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.99), ("greet", 0.01)),
+        response_selector=selector(
+            ("refund", 0.45), ("refund_no_receipt", 0.40), ("online_orders", 0.1)
+        ),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert not decision.answer
+    assert decision.reason == "unsure_faq"
+    assert decision.candidates == ["refund", "refund_no_receipt", "online_orders"]
+
+
+def test_two_close_topics_ask_even_when_the_best_is_above_threshold() -> None:
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.99)),
+        response_selector=selector(("symptoms", 0.52), ("ate_product", 0.47)),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert not decision.answer
+    assert decision.reason == "unsure_faq"
+
+
+def test_unsure_intent_asks() -> None:
+    decision = decide(
+        intent_ranking=ranking(("greet", 0.45), ("faq", 0.40)),
+        response_selector=selector(("situation", 0.3), ("contact", 0.2)),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert not decision.answer
+    assert decision.reason == "unsure_intent"
+
+
+def test_confident_small_talk_passes_without_looking_at_topics() -> None:
+    decision = decide(
+        intent_ranking=ranking(("thanks", 0.97), ("goodbye", 0.02)),
+        response_selector=selector(("contact", 0.2), ("refund", 0.19)),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert decision.answer
+
+
+def test_weak_topics_are_not_offered_as_buttons() -> None:
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.6), ("out_of_scope", 0.4)),
+        response_selector=selector(("cause", 0.95), ("timeline", 0.04), ("x", 0.01)),
+        message=PLAIN,
+        thresholds=THRESHOLDS,
+    )
+    assert decision.candidates == ["cause", "timeline"]
+
+
+def test_messages_no_model_should_guess_at() -> None:
+    confident = {
+        "intent_ranking": ranking(("faq", 1.0)),
+        "response_selector": selector(("situation", 1.0)),
+        "thresholds": THRESHOLDS,
+    }
+    cases = {
+        "no_words": MessageFacts(
+            length=4, word_count=0, known_word_share=0.0, foreign=False
+        ),
+        "foreign_language": MessageFacts(
+            length=40, word_count=5, known_word_share=0.2, foreign=True
+        ),
+        "too_long": MessageFacts(
+            length=MAX_MESSAGE_LENGTH + 1,
+            word_count=200,
+            known_word_share=0.9,
+            foreign=False,
+        ),
+        "unknown_words": MessageFacts(
+            length=20, word_count=2, known_word_share=0.0, foreign=False
+        ),
+    }
+    for reason, facts in cases.items():
+        decision = decide(message=facts, **confident)  # type: ignore[arg-type]
+        assert (decision.answer, decision.reason) == (False, reason)

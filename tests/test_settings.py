@@ -1,0 +1,62 @@
+"""A bad or missing configuration value stops start-up with a message naming it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.cli import main
+from bot.settings import SettingsError, load_settings
+from tests.conftest import TEST_ENVIRONMENT
+
+
+def test_the_example_configuration_loads() -> None:
+    settings = load_settings(TEST_ENVIRONMENT)
+    assert settings.is_local
+    assert settings.contact_email == "rappel@montval.fr"
+    assert settings.faq_dir.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RASA_TOKEN", "", "RASA_TOKEN is not set"),
+        ("RELAIS_CONTACT_PHONE", "  ", "RELAIS_CONTACT_PHONE is not set"),
+        ("RELAIS_CONTACT_EMAIL", "not-an-address", "RELAIS_CONTACT_EMAIL"),
+        ("RELAIS_ENV", "staging", "RELAIS_ENV must be one of local, production"),
+        ("RASA_URL", "localhost:5005", "RASA_URL must be an http(s) URL"),
+        ("RELAIS_FAQ_DIR", "/nonexistent/faq", "RELAIS_FAQ_DIR"),
+    ],
+)
+def test_bad_values_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings({**TEST_ENVIRONMENT, name: value})
+
+
+def test_placeholder_token_is_refused_outside_local_mode() -> None:
+    production = {**TEST_ENVIRONMENT, "RELAIS_ENV": "production"}
+    with pytest.raises(SettingsError, match="placeholder"):
+        load_settings({**production, "RASA_TOKEN": "change-me"})
+    with pytest.raises(SettingsError, match="too short"):
+        load_settings({**production, "RASA_TOKEN": "too-short-token"})
+    assert load_settings({**production, "RASA_TOKEN": "x" * 32}).environment == (
+        "production"
+    )
+
+
+def test_config_check_prints_the_problem_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RELAIS_CONTACT_EMAIL", "nobody")
+    assert main(["config", "check"]) == 2
+    error = capsys.readouterr().err
+    assert "RELAIS_CONTACT_EMAIL" in error
+    assert "Traceback" not in error
+
+
+def test_config_check_accepts_a_good_configuration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "check"]) == 0
+    assert "Configuration OK" in capsys.readouterr().out
