@@ -37,8 +37,10 @@ dotenv:
 validate: install ## check the training data (rasa data validate --fail-on-warnings)
 	$(BIN)/rasa data validate --fail-on-warnings
 
-# Rasa reuses what did not change (`rasa train` fingerprints its inputs); make
-# skips the call entirely while the model is newer than every input.
+# Rasa reuses what did not change (`rasa train` fingerprints data and config,
+# not component code: after changing how a component trains, run
+# `.venv/bin/rasa train --force`); make skips the call entirely while the model
+# is newer than every input.
 $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa train --fixed-model-name relais
@@ -70,7 +72,7 @@ test-unit: install ## fast tests only (no model, no servers)
 test-stories: $(MODEL) ## conversation tests (tests/test_stories.yml)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 
-test: $(MODEL) ## install, validate, train if needed, then run every test
+test: $(MODEL) lint ## install, lint, validate, train if needed, then run every test
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 	$(BIN)/pytest -q

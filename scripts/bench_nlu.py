@@ -23,8 +23,8 @@ from rasa.core.agent import Agent
 
 from bot.nlu.evaluation import (
     TARGETS,
-    Scores,
     HeldOutQuestion,
+    Scores,
     load_questions,
     meets,
     outcome,

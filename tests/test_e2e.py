@@ -188,7 +188,10 @@ def test_asking_for_a_human_in_english(rasa_url: str) -> None:
         ("", "Je n'ai pas compris votre message"),
         ("😀😀😀", "Je n'ai pas compris votre message"),
         ("x" * 10_000, "Votre message est long"),
-        ("Je suis très en colère contre votre entreprise. " * 300, "Votre message est long"),
+        (
+            "Je suis très en colère contre votre entreprise. " * 300,
+            "Votre message est long",
+        ),
         ("Welche Chargen sind vom Rückruf betroffen?", "Sorry, I can only answer"),
         ("هل هذا المنتج خطير على الأطفال؟", "Sorry, I can only answer"),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.nlu.evaluation import Scores, HeldOutQuestion, outcome, predicted_answer
+from bot.nlu.evaluation import HeldOutQuestion, Scores, outcome, predicted_answer
 
 COVERED = HeldOutQuestion("comment être remboursé", "faq/refund", "fr")
 NOT_COVERED = HeldOutQuestion(

@@ -88,8 +88,8 @@ def test_a_malformed_topic_file_names_the_file(tmp_path: Path) -> None:
     broken.write_text(
         "nlu:\n- intent: faq/other\n  metadata: {lang: fr}\n  examples: |\n    - x\n"
     )
-    with pytest.raises(FaqError, match="refund.yml: intent 'faq/other'"):
+    with pytest.raises(FaqError, match=r"refund\.yml: intent 'faq/other'"):
         parse_topic_file(broken)
     broken.write_text("nlu: [unclosed")
-    with pytest.raises(FaqError, match="refund.yml: not valid YAML"):
+    with pytest.raises(FaqError, match=r"refund\.yml: not valid YAML"):
         parse_topic_file(broken)

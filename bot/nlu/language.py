@@ -46,7 +46,7 @@ def words(text: str) -> list[str]:
 
 def features(text: str) -> list[str]:
     """Character 1-4-grams of each padded word, plus the words themselves."""
-    result = []
+    result: list[str] = []
     for word in words(text):
         padded = f" {word} "
         for size in range(1, 5):
@@ -114,7 +114,7 @@ class FrenchEnglishModel:
 
 
 def is_mostly_non_latin(text: str) -> bool:
-    """True when most letters are outside the Latin script (Arabic, Cyrillic, CJK...)."""
+    """True when most letters are not Latin (Arabic, Cyrillic, CJK...)."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return False
@@ -139,7 +139,7 @@ def _lingua_detector() -> Any:
 
 
 def is_foreign(text: str) -> bool:
-    """True when `text` is clearly written in a language other than French or English."""
+    """True when `text` is clearly in a language other than French or English."""
     if is_mostly_non_latin(text):
         return True
     if len(words(text)) < FOREIGN_MIN_WORDS:
