@@ -1,6 +1,6 @@
-"""Rasa graph components wrapping bot.nlu.language and bot.nlu.gate.
+"""Rasa graph components wrapping bot.nlu.topics, bot.nlu.language and bot.nlu.gate.
 
-Listed in config.yml after the ResponseSelector:
+Listed in config.yml after the tokenizer and the intent classifier:
 
     - name: bot.nlu.components.FaqTopicClassifier
     - name: bot.nlu.components.LanguageDetector
@@ -16,6 +16,8 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     INTENT,
@@ -30,7 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
 from bot.nlu.language import FrenchEnglishModel, detect, words
-from bot.nlu.topics import TopicModel
+from bot.nlu.topics import Question, TopicModel
 
 LANGUAGE_PROPERTY = "language"
 GATE_PROPERTY = "gate"
@@ -38,6 +40,16 @@ MODEL_FILE = "french_english.json"
 TOPIC_MODEL_FILE = "faq_topics.json"
 RESPONSE_SELECTOR_PROPERTY = "response_selector"
 RANKING_LENGTH = 10
+# Its examples teach the topic model what the FAQ does not cover.
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+
+
+def _question(message: Message) -> Question:
+    """The message as the topic model sees it, lemmas from the spaCy tokenizer."""
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    return Question.from_tokens(
+        message.get(TEXT) or "", ((token.text, token.lemma or "") for token in tokens)
+    )
 
 
 def _example_language(message: Message) -> str | None:
@@ -70,6 +82,11 @@ class FaqTopicClassifier(GraphComponent):
         self._resource = resource
         self._model = model
 
+    @staticmethod
+    def required_components() -> list[type]:
+        # The lemmas come from the tokenizer (SpacyTokenizer in config.yml).
+        return [Tokenizer]
+
     @classmethod
     def create(
         cls,
@@ -82,12 +99,19 @@ class FaqTopicClassifier(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [
-            (message.get(TEXT), message.get(INTENT_RESPONSE_KEY))
+            (_question(message), message.get(INTENT_RESPONSE_KEY))
             for message in training_data.training_examples
             if message.get(INTENT) == FAQ_INTENT and message.get(INTENT_RESPONSE_KEY)
         ]
+        not_in_faq = [
+            _question(message)
+            for message in training_data.training_examples
+            if message.get(INTENT) == OUT_OF_SCOPE_INTENT
+        ]
         self._model = TopicModel.train(
-            [text for text, _ in examples], [key for _, key in examples]
+            [question for question, _ in examples],
+            [key for _, key in examples],
+            not_in_faq,
         )
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
@@ -115,7 +139,7 @@ class FaqTopicClassifier(GraphComponent):
         if self._model is None:
             raise RuntimeError("FaqTopicClassifier used before training")
         for message in messages:
-            ranking = self._model.rank(message.get(TEXT) or "")[:RANKING_LENGTH]
+            ranking = self._model.rank(_question(message))[:RANKING_LENGTH]
             best_key, best_confidence = ranking[0]
             message.set(
                 RESPONSE_SELECTOR_PROPERTY,
