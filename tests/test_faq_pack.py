@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
 
 from bot.faq import FaqError, load_pack
 from bot.faq.pack import parse_topic_file
@@ -74,6 +76,27 @@ def test_held_out_questions_never_appear_in_training_data() -> None:
         if normalise(question.text) in training
     ]
     assert leaked == []
+
+
+# Character n-gram similarity between two phrasings of the same words in
+# another order, or with a word or two changed, is above this.
+NEAR_COPY = 0.9
+
+
+def test_held_out_questions_are_not_near_copies_of_training_examples() -> None:
+    training = sorted(training_texts())
+    held_out = [q.text for q in load_questions(PROJECT_ROOT / "tests" / "nlu")]
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
+    vectorizer.fit(training + held_out)
+    similarity = cosine_similarity(
+        vectorizer.transform(held_out), vectorizer.transform(training)
+    )
+    near_copies = [
+        (question, training[row.argmax()])
+        for question, row in zip(held_out, similarity, strict=True)
+        if row.max() >= NEAR_COPY
+    ]
+    assert near_copies == []
 
 
 def test_held_out_topics_exist() -> None:
