@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from statistics import median
 
 import rasa.cli
 from rasa.core.agent import Agent
+from rasa.utils.log_utils import configure_structlog
 
 from bot.nlu.evaluation import (
     TARGETS,
@@ -56,6 +59,8 @@ def train(name: str, config: Path) -> tuple[Path, float]:
         ],
         check=True,
         cwd=ROOT,
+        # No training cache: each model's time is a full training.
+        env={**os.environ, "RASA_MAX_CACHE_SIZE": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -103,6 +108,8 @@ def table(results: dict[str, Scores]) -> str:
 
 
 def main() -> int:
+    # Rasa logs every parsed message at debug level otherwise.
+    configure_structlog(logging.WARNING)
     OUT.mkdir(parents=True, exist_ok=True)
     default_config = OUT / "default-config.yml"
     shutil.copy(
