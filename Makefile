@@ -87,7 +87,8 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
-	$(BIN)/python scripts/bench_nlu.py
+	@# Rasa's dependencies warn about their own deprecations on import.
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python scripts/bench_nlu.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache
