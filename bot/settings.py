@@ -11,8 +11,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
@@ -20,6 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("local", "production")
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "token"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'relais.db'}"
 
 
 class SettingsError(ValueError):
@@ -37,6 +42,12 @@ class Settings:
     contact_phone: str
     contact_email: str
     contact_hours: str
+    database_url: str
+    team_opens: time
+    team_closes: time
+    team_days: tuple[int, ...]  # 0 = Monday, as in `datetime.weekday()`
+    timezone: ZoneInfo
+    spool_dir: Path
 
     @property
     def is_local(self) -> bool:
@@ -93,6 +104,27 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_CONTACT_EMAIL {contact_email!r} is not an e-mail address."
         )
 
+    database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
+        raise SettingsError(
+            "DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
+            f"not {database_url!r}."
+        )
+
+    team_opens, team_closes = _team_hours(env.get("RELAIS_TEAM_HOURS", "08:00-20:00"))
+    timezone_name = env.get("RELAIS_TIMEZONE", "Europe/Paris").strip()
+    try:
+        timezone = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"RELAIS_TIMEZONE {timezone_name!r} is not a time zone "
+            "(use a name such as Europe/Paris)."
+        ) from None
+
+    spool_dir = Path(env.get("RELAIS_SPOOL_DIR", "var/handoff-spool").strip())
+    if not spool_dir.is_absolute():
+        spool_dir = PROJECT_ROOT / spool_dir
+
     return Settings(
         environment=environment,
         rasa_token=rasa_token,
@@ -101,7 +133,48 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         contact_phone=_required(env, "RELAIS_CONTACT_PHONE"),
         contact_email=contact_email,
         contact_hours=_required(env, "RELAIS_CONTACT_HOURS"),
+        database_url=database_url,
+        team_opens=team_opens,
+        team_closes=team_closes,
+        team_days=_team_days(env.get("RELAIS_TEAM_DAYS", "mon-sun")),
+        timezone=timezone,
+        spool_dir=spool_dir,
     )
+
+
+def _team_hours(value: str) -> tuple[time, time]:
+    """Parses RELAIS_TEAM_HOURS, e.g. "08:00-20:00" (closing after opening)."""
+    match = _HOURS.match(value.strip())
+    hours = None
+    if match:
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        if h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60:
+            opens = time(h1, m1)
+            closes = time(23, 59, 59) if (h2, m2) == (24, 0) else time(h2 % 24, m2)
+            hours = (opens, closes) if opens < closes else None
+    if hours is None:
+        raise SettingsError(
+            f"RELAIS_TEAM_HOURS must look like 08:00-20:00, not {value!r}."
+        )
+    return hours
+
+
+def _team_days(value: str) -> tuple[int, ...]:
+    """Parses RELAIS_TEAM_DAYS: "mon-fri", "mon-sat", "mon,wed,fri"..."""
+    days: set[int] = set()
+    for part in value.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise SettingsError(
+                f"RELAIS_TEAM_DAYS must list days such as mon-fri or mon,wed,fri, "
+                f"not {value!r}."
+            )
+        day, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        days.add(day)
+        while day != end:  # "fri-mon" wraps over the weekend
+            day = (day + 1) % 7
+            days.add(day)
+    return tuple(sorted(days))
 
 
 @lru_cache(maxsize=1)

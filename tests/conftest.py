@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from bot.db import get_engine, upgrade
 from bot.settings import PROJECT_ROOT, get_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -49,3 +57,51 @@ def load_tracker(name: str, **changes: Any) -> Tracker:
         else:
             state[key] = value
     return Tracker.from_dict(state)
+
+
+# The machine's PostgreSQL server (DEVELOPERS.md): tests of the PostgreSQL path
+# run against it and fail, never skip, when it is not there.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RELAIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    name = f"relais_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} "
+            f"(set RELAIS_TEST_POSTGRES_URL): {error}"
+        )
+    url = (
+        make_url(POSTGRES_ADMIN_URL)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated queue database: SQLite, then the PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'relais.db'}"
+        upgrade(url)
+        yield url
+        get_engine(url).dispose()
+    else:
+        with postgres_database() as url:
+            upgrade(url)
+            yield url

@@ -1,0 +1,80 @@
+"""Relais' own database: engine, sessions and schema migrations.
+
+Rasa keeps conversations in its tracker store; this database holds what Relais
+adds (the handoff queue). SQLite under var/ by default, PostgreSQL through
+DATABASE_URL. Engines are built on first use and cached per URL; the schema is
+only ever changed by the Alembic migrations in bot/migrations/.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a SQLite writer waits for another one before giving up.
+SQLITE_BUSY_SECONDS = 30
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+@cache
+def get_engine(url: str) -> Engine:
+    """The engine for `url`, built once per process.
+
+    SQLite: every transaction starts with BEGIN IMMEDIATE, so transactions that
+    write are serialized from their first statement (a claim's read-then-update
+    can never interleave with another), and WAL lets readers go on meanwhile.
+    """
+    if not is_sqlite(url):
+        return create_engine(url, future=True, pool_pre_ping=True)
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@cache
+def get_session_factory(url: str) -> sessionmaker[Session]:
+    """Sessions for `url`. Callers own the transaction: `with factory.begin()`."""
+    return sessionmaker(get_engine(url), future=True, expire_on_commit=False)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Brings the schema at `url` to `revision` with the Alembic migrations."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation: a % in a password must be doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config

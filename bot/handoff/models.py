@@ -1,0 +1,126 @@
+"""Tables of the handoff queue.
+
+A ticket is one conversation waiting for, or talking with, a human. It moves
+waiting -> assigned -> closed; `release` puts it back to waiting, and a ticket
+nobody took before the person left can end as abandoned. A conversation has at
+most one open (waiting or assigned) ticket, enforced by a partial unique index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+WAITING, ASSIGNED, CLOSED, ABANDONED = "waiting", "assigned", "closed", "abandoned"
+OPEN_STATUSES = (WAITING, ASSIGNED)
+STATUSES = (WAITING, ASSIGNED, CLOSED, ABANDONED)
+# Most urgent first; the queue is served in this order, then oldest first.
+PRIORITIES = ("urgent", "high", "normal")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Base: Any = declarative_base(metadata=metadata)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A UTC timestamp that comes back timezone-aware from SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware UTC time")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Ticket(Base):
+    __tablename__ = "handoff_ticket"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False)
+    channel = Column(String(64), nullable=False)
+    language = Column(String(8), nullable=False)
+    reason = Column(String(32), nullable=False)
+    priority = Column(String(16), nullable=False)
+    status = Column(String(16), nullable=False, default=WAITING)
+    agent = Column(String(100))
+    # How many times the person asked for help while this ticket was open.
+    escalations = Column(Integer, nullable=False, default=1)
+    # JSON list of {"role": "user"|"bot", "text": ..., "at": ...}: the last
+    # turns before the handoff, so an agent sees the context at once.
+    transcript = Column(Text, nullable=False, default="[]")
+    last_message = Column(Text, nullable=False, default="")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+
+    notes = relationship(
+        "TicketNote", order_by="TicketNote.created_at", back_populates="ticket"
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_handoff_ticket_open_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=status.in_(OPEN_STATUSES),
+            postgresql_where=status.in_(OPEN_STATUSES),
+        ),
+        Index("ix_handoff_ticket_status_created_at", "status", "created_at"),
+        Index("ix_handoff_ticket_claimed_at", "claimed_at"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketNote(Base):
+    """An internal note on a ticket, seen by agents only, never by the person."""
+
+    __tablename__ = "handoff_note"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False
+    )
+    author = Column(String(100), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    ticket = relationship("Ticket", back_populates="notes")

@@ -1,0 +1,339 @@
+"""The handoff queue: repository functions over `Ticket`.
+
+Every function takes the session as a keyword argument and never commits: the
+action or command that calls it owns the transaction
+(`with factory.begin() as session: ...`).
+
+Claiming is atomic on both databases. On PostgreSQL the candidate row is read
+with FOR UPDATE SKIP LOCKED, so twenty agents asking for "the next one" get
+twenty different tickets without waiting on each other. On SQLite every
+transaction starts with BEGIN IMMEDIATE (bot/db.py), so claims run one after
+the other. On both, the status change itself is a guarded UPDATE
+(`... WHERE status = 'waiting'`) whose row count says whether this agent won.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.handoff.models import (
+    ASSIGNED,
+    CLOSED,
+    OPEN_STATUSES,
+    PRIORITIES,
+    WAITING,
+    Ticket,
+    TicketNote,
+    utcnow,
+)
+
+# Claims over this window give the queue's current pace for wait estimates.
+PACE_WINDOW = timedelta(minutes=30)
+MAX_NOTE_LENGTH = 4000
+
+_PRIORITY_RANK = case(
+    {priority: rank for rank, priority in enumerate(PRIORITIES)},
+    value=Ticket.priority,
+)
+
+
+class QueueError(Exception):
+    """An operation the queue refuses; the message says why, for a person."""
+
+
+class TicketNotFound(QueueError):
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"There is no ticket {ticket_id}.")
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    """What the assistant knows when a conversation needs a human."""
+
+    conversation_id: str
+    channel: str
+    language: str
+    reason: str
+    priority: str
+    last_message: str = ""
+    transcript: Sequence[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.priority not in PRIORITIES:
+            raise ValueError(f"unknown priority {self.priority!r}")
+        if not self.conversation_id:
+            raise ValueError("a handoff needs a conversation id")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "language": self.language,
+            "reason": self.reason,
+            "priority": self.priority,
+            "last_message": self.last_message,
+            "transcript": list(self.transcript),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HandoffRequest:
+        return cls(
+            conversation_id=str(data["conversation_id"]),
+            channel=str(data["channel"]),
+            language=str(data["language"]),
+            reason=str(data["reason"]),
+            priority=str(data["priority"]),
+            last_message=str(data.get("last_message") or ""),
+            transcript=list(data.get("transcript") or []),
+        )
+
+
+def more_urgent(first: str, second: str) -> str:
+    """The more urgent of two priorities."""
+    return min(first, second, key=PRIORITIES.index)
+
+
+def open_ticket_for(
+    *, session: Session, conversation_id: str, for_update: bool = False
+) -> Ticket | None:
+    """The conversation's waiting or assigned ticket, if it has one.
+
+    With `for_update`, the row stays locked until the transaction ends, so two
+    escalations of one conversation update it one after the other.
+    """
+    statement = select(Ticket).where(
+        Ticket.conversation_id == conversation_id,
+        Ticket.status.in_(OPEN_STATUSES),
+    )
+    if for_update:
+        statement = statement.with_for_update().execution_options(
+            populate_existing=True
+        )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def enqueue(
+    *, session: Session, request: HandoffRequest, now: datetime | None = None
+) -> Ticket:
+    """Opens a ticket for the conversation, or updates its open one.
+
+    Escalating again never makes a second ticket: the open one gets the newer
+    context, and its priority only goes up (a person who first asked for a human
+    and then says their child is vomiting becomes urgent).
+
+    Returns:
+        The open ticket, flushed (it has an id).
+    """
+    now = now or utcnow()
+    ticket = open_ticket_for(
+        session=session, conversation_id=request.conversation_id, for_update=True
+    )
+    if ticket is None:
+        ticket = Ticket(
+            conversation_id=request.conversation_id,
+            channel=request.channel,
+            language=request.language,
+            reason=request.reason,
+            priority=request.priority,
+            status=WAITING,
+            escalations=1,
+            transcript=json.dumps(list(request.transcript), ensure_ascii=False),
+            last_message=request.last_message,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(ticket)
+        except IntegrityError:
+            # Another process opened one for this conversation just now.
+            ticket = open_ticket_for(
+                session=session,
+                conversation_id=request.conversation_id,
+                for_update=True,
+            )
+            if ticket is None:
+                raise
+            _update(ticket, request, now)
+            session.flush()
+        return ticket
+    _update(ticket, request, now)
+    session.flush()
+    return ticket
+
+
+def _update(ticket: Ticket, request: HandoffRequest, now: datetime) -> None:
+    if more_urgent(ticket.priority, request.priority) != ticket.priority:
+        ticket.priority = request.priority
+        ticket.reason = request.reason
+    ticket.language = request.language
+    ticket.channel = request.channel or ticket.channel
+    ticket.escalations += 1
+    ticket.transcript = json.dumps(list(request.transcript), ensure_ascii=False)
+    ticket.last_message = request.last_message or ticket.last_message
+    ticket.updated_at = now
+
+
+def get_ticket(*, session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+def list_open(*, session: Session) -> list[Ticket]:
+    """Open tickets: waiting ones in serving order, then assigned ones."""
+    return list(
+        session.execute(
+            select(Ticket)
+            .where(Ticket.status.in_(OPEN_STATUSES))
+            .order_by((Ticket.status != WAITING), _PRIORITY_RANK, Ticket.created_at)
+        ).scalars()
+    )
+
+
+def position(*, session: Session, ticket: Ticket) -> int | None:
+    """1 for the next ticket to be served; None once it is not waiting."""
+    if ticket.status != WAITING:
+        return None
+    rank = PRIORITIES.index(ticket.priority)
+    ahead = session.execute(
+        select(func.count(Ticket.id)).where(
+            Ticket.status == WAITING,
+            Ticket.id != ticket.id,
+            (rank > _PRIORITY_RANK)
+            | ((rank == _PRIORITY_RANK) & (Ticket.created_at <= ticket.created_at)),
+        )
+    ).scalar_one()
+    return int(ahead) + 1
+
+
+def estimate_wait(
+    *, session: Session, place: int, now: datetime | None = None
+) -> timedelta | None:
+    """How long the ticket at `place` will likely wait, from the live pace.
+
+    The pace is the number of tickets the team claimed in the last half hour.
+    With no claim in that window there is nothing honest to say: None.
+    """
+    now = now or utcnow()
+    claims = session.execute(
+        select(func.count(Ticket.id)).where(Ticket.claimed_at >= now - PACE_WINDOW)
+    ).scalar_one()
+    if not claims:
+        return None
+    return PACE_WINDOW / int(claims) * place
+
+
+def claim(
+    *, session: Session, ticket_id: int, agent: str, now: datetime | None = None
+) -> Ticket:
+    """Gives a waiting ticket to `agent`; refuses if someone else holds it."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status == WAITING)
+        .values(status=ASSIGNED, agent=agent, claimed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    session.refresh(ticket)
+    if result.rowcount == 1:
+        return ticket
+    if ticket.status == ASSIGNED:
+        if ticket.agent == agent:
+            return ticket
+        raise QueueError(f"Ticket {ticket_id} is already held by {ticket.agent}.")
+    raise QueueError(f"Ticket {ticket_id} is {ticket.status}; it cannot be claimed.")
+
+
+def claim_next(
+    *, session: Session, agent: str, now: datetime | None = None
+) -> Ticket | None:
+    """Gives `agent` the most urgent, then oldest, waiting ticket; None if empty."""
+    now = now or utcnow()
+    while True:
+        candidate = session.execute(
+            select(Ticket.id)
+            .where(Ticket.status == WAITING)
+            .order_by(_PRIORITY_RANK, Ticket.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if candidate is None:
+            return None
+        result = session.execute(
+            update(Ticket)
+            .where(Ticket.id == candidate, Ticket.status == WAITING)
+            .values(status=ASSIGNED, agent=agent, claimed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            ticket = get_ticket(session=session, ticket_id=candidate)
+            session.refresh(ticket)
+            return ticket
+        # Taken between the read and the update (not possible with the locks
+        # above, kept so correctness never depends on them): try the next one.
+
+
+def require_holder(ticket: Ticket, agent: str) -> None:
+    """Refuses unless `agent` holds the ticket."""
+    if ticket.status == WAITING:
+        raise QueueError(f"Ticket {ticket.id} is waiting: claim it first.")
+    if ticket.status != ASSIGNED:
+        raise QueueError(f"Ticket {ticket.id} is {ticket.status}.")
+    if ticket.agent != agent:
+        raise QueueError(f"Ticket {ticket.id} is held by {ticket.agent}, not {agent}.")
+
+
+def release(
+    *, session: Session, ticket_id: int, agent: str, now: datetime | None = None
+) -> Ticket:
+    """Puts a ticket the agent holds back in the queue, in its original place."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    require_holder(ticket, agent)
+    ticket.status = WAITING
+    ticket.agent = None
+    ticket.updated_at = now or utcnow()
+    session.flush()
+    return ticket
+
+
+def close(
+    *, session: Session, ticket_id: int, agent: str, now: datetime | None = None
+) -> Ticket:
+    """Closes a ticket the agent holds, or a waiting one nobody took yet."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    if ticket.status != WAITING:
+        require_holder(ticket, agent)
+    now = now or utcnow()
+    ticket.status = CLOSED
+    ticket.agent = ticket.agent or agent
+    ticket.closed_at = now
+    ticket.updated_at = now
+    session.flush()
+    return ticket
+
+
+def add_note(*, session: Session, ticket_id: int, author: str, text: str) -> TicketNote:
+    """Adds an internal note; agents see it, the person never does."""
+    text = text.strip()
+    if not text:
+        raise QueueError("A note cannot be empty.")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise QueueError(f"A note is at most {MAX_NOTE_LENGTH} characters.")
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    note = TicketNote(
+        ticket_id=ticket.id, author=author, text=text, created_at=utcnow()
+    )
+    session.add(note)
+    session.flush()
+    return note
