@@ -1,0 +1,1 @@
+"""Handing conversations to humans: triggers, the queue, business hours."""

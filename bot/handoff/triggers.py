@@ -1,0 +1,541 @@
+"""Sensitive situations that go to a human, found on every message.
+
+Each trigger has a priority: `urgent` (health, self-harm: the person first gets
+emergency guidance) or `high` (press, legal, data protection, strong anger).
+A plain request for a human and the second misunderstanding are `normal`;
+they come from the intent classifier and the dialogue, not from here.
+
+Detection runs spaCy's `Matcher` over the parsed message: French words are
+matched by lemma (so "vomis", "vomit" and "vomissait" are one word), English
+ones by lower-case form or prefix (the French model does not lemmatize
+English). Single words are rarely enough: health needs a symptom that someone
+*has* (a person named, no negation, no "if"), press needs someone saying they
+are from the press rather than mentioning it. `tests/triggers/labelled.yml`
+measures precision and recall per trigger (tests/test_triggers.py).
+
+Rasa's SpacyNLP parses the lower-cased text, so `detect` gets that doc plus
+the original text (for shouting in capitals).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
+
+URGENT, HIGH, NORMAL = "urgent", "high", "normal"
+
+# Reasons, most important first: when several fire, the first one is kept.
+REASON_PRIORITIES = {
+    "self_harm": URGENT,
+    "health": URGENT,
+    "legal": HIGH,
+    "press": HIGH,
+    "data_protection": HIGH,
+    "anger": HIGH,
+}
+# Reasons that come from the dialogue rather than from this module.
+ASKED_FOR_HUMAN, MISUNDERSTOOD = "asked_for_human", "misunderstood"
+
+# Tokens looked at before a symptom for a negation ("je n'ai pas de fièvre").
+NEGATION_WINDOW = 3
+# An angry message scores this much: 2 for an insult, 1 for an angry word,
+# 1 for shouting in capitals, 1 for "!!".
+ANGER_SCORE = 2
+SHOUTING_MIN_LETTERS = 12
+SHOUTING_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a message must go to a human, and how fast."""
+
+    reason: str
+    priority: str
+    evidence: str  # the words that fired, for the agent and for debugging
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "priority": self.priority,
+            "evidence": self.evidence,
+        }
+
+
+def _fold(word: str) -> str:
+    """Lower case without accents: "fièvre" -> "fievre"."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+def _variants(words: Iterable[str]) -> list[str]:
+    """Each word as written and without its accents (people skip them)."""
+    return sorted({form for word in words for form in (word, _fold(word))})
+
+
+def lemma(*words: str) -> dict[str, Any]:
+    return {"LEMMA": {"IN": _variants(words)}}
+
+
+def lower(*words: str) -> dict[str, Any]:
+    return {"LOWER": {"IN": _variants(words)}}
+
+
+def prefix(*stems: str) -> dict[str, Any]:
+    return {"LOWER": {"REGEX": "^(" + "|".join(stems) + ")"}}
+
+
+ANY = {"OP": "?"}  # one optional token in between
+GAP = {"OP": "{0,3}"}  # up to three tokens in between
+_PRESS_OUTLETS = (
+    "afp", "reuters", "bbc", "cnn", "bfm", "bfmtv", "tf1", "rtl", "lci",
+    "franceinfo", "parisien", "monde", "figaro", "libération", "ouest-france",
+    "guardian", "times",
+)  # fmt: skip
+_FAMILY_FR = (
+    "fils", "fille", "enfant", "bébé", "petit", "petite", "gamin", "nourrisson",
+    "femme", "mari", "mère", "père", "maman", "papa", "conjoint", "compagne",
+    "compagnon", "frère", "sœur", "grand-mère", "grand-père", "famille",
+)  # fmt: skip
+_CHILD_FR = (
+    "fils",
+    "fille",
+    "enfant",
+    "bébé",
+    "petit",
+    "petite",
+    "gamin",
+    "nourrisson",
+)
+_CHILD_EN = ("child", "children", "kid", "kids", "son", "daughter", "baby", "toddler",
+             "infant")  # fmt: skip
+
+PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
+    # --- health -----------------------------------------------------------
+    "symptom": [
+        [
+            lemma(
+                "vomir",
+                "vomissement",
+                "fièvre",
+                "fiévreux",
+                "diarrhée",
+                "nausée",
+                "malade",
+                "hospitaliser",
+                "hôpital",
+                "courbature",
+                "convulsion",
+                "contraction",
+                "intoxication",
+                "intoxiquer",
+                "saigner",
+                "saignement",
+                "évanouir",
+                "malaise",
+            )
+        ],
+        [
+            lemma("mal", "douleur"),
+            lower("au", "à", "aux", "de"),
+            ANY,
+            lower("ventre", "tête", "estomac", "gorge"),
+        ],
+        [lower("nuque"), lower("raide")],
+        [lower("urgences")],
+        [lower("fausse"), lower("couche")],
+        [
+            prefix(
+                "vomit",
+                "fever",
+                "diarrh",
+                "nause",
+                "hospital",
+                "cramp",
+                "headache",
+                "miscarr",
+                "bleed",
+                "faint",
+                "convuls",
+                "seizure",
+            )
+        ],
+        [lower("food"), lower("poisoning")],
+        [lower("throwing", "threw", "throw"), lower("up")],
+        [lower("sick", "ill", "unwell")],
+        [lower("emergency"), lower("room", "department")],
+    ],
+    "negation": [
+        [
+            lower(
+                "pas",
+                "aucun",
+                "aucune",
+                "sans",
+                "jamais",
+                "plus",
+                "ni",
+                "no",
+                "not",
+                "without",
+                "never",
+                "n't",
+                "dont",
+                "don't",
+            )
+        ],
+    ],
+    "experiencer": [
+        # Not "on": "on tombe malade combien de temps après" is a question.
+        [
+            lower(
+                "je",
+                "j'",
+                "j",
+                "me",
+                "m'",
+                "moi",
+                "mon",
+                "ma",
+                "mes",
+                "nous",
+                "notre",
+                "nos",
+            )
+        ],
+        [lemma(*_FAMILY_FR)],
+        [{"LOWER": {"REGEX": "^i'?$"}}],
+        [
+            lower(
+                "i'm",
+                "my",
+                "me",
+                "we",
+                "our",
+                "us",
+                "son",
+                "daughter",
+                "kid",
+                "kids",
+                "child",
+                "baby",
+                "wife",
+                "husband",
+                "mother",
+                "mom",
+                "mum",
+                "father",
+                "dad",
+                "partner",
+                "toddler",
+                "grandmother",
+                "grandfather",
+            )
+        ],
+    ],
+    "hypothetical": [
+        [lower("si", "s'", "if")],
+        [lower("au"), lower("cas"), lower("où")],
+        [lower("in"), lower("case")],
+    ],
+    "child": [[lemma(*_CHILD_FR)], [lower(*_CHILD_EN)]],
+    "ingested": [
+        [
+            lower(
+                "mangé",
+                "mangée",
+                "mangés",
+                "mangées",
+                "avalé",
+                "avalée",
+                "goûté",
+                "consommé",
+                "ingéré",
+                "ate",
+                "eaten",
+                "swallowed",
+                "ingested",
+            )
+        ],
+    ],
+    # --- self-harm --------------------------------------------------------
+    "self_harm": [
+        [lemma("suicide", "suicider", "suicidaire")],
+        [prefix("suicid")],
+        [lower("me", "m'"), lemma("tuer")],
+        [lemma("envie", "vouloir"), ANY, lemma("mourir")],
+        [lower("plus"), lower("envie"), lower("de"), lower("vivre")],
+        [lower("en"), lemma("finir")],
+        [lemma("mettre"), lower("fin"), lower("à"), lower("mes"), lower("jours")],
+        [lower("me"), lemma("foutre"), lower("en"), lower("l'"), lower("air")],
+        [lower("kill", "killing", "hurt", "hurting"), lower("myself")],
+        [lower("want", "wanna"), ANY, lower("die")],
+        [lower("end"), lower("my"), lower("life")],
+        [lower("live"), lower("anymore")],
+        [lower("self"), ANY, lower("harm")],
+    ],
+    # --- press ------------------------------------------------------------
+    "press": [
+        [lemma("journaliste", "reporter", "rédaction", "interview", "interviewer")],
+        [lemma("attaché", "service", "contact", "demande"), lower("de", "presse"), ANY],
+        [
+            lemma("travailler", "écrire"),
+            lower("pour", "à", "au"),
+            ANY,
+            lower(*_PRESS_OUTLETS),
+        ],
+        [
+            lemma("réaliser", "préparer", "tourner", "écrire"),
+            ANY,
+            lemma("reportage", "article", "enquête", "documentaire"),
+        ],
+        [prefix("journalist", "reporter", "newsroom")],
+        [
+            lower("press", "media"),
+            lower("inquiry", "enquiry", "contact", "office", "officer"),
+        ],
+        [
+            lower("work", "working", "writing"),
+            lower("for", "with", "at"),
+            ANY,
+            lower(*_PRESS_OUTLETS, "newspaper", "paper", "magazine"),
+        ],
+        [lower("writing", "preparing"), ANY, lower("story", "article", "piece")],
+    ],
+    # --- legal ------------------------------------------------------------
+    "legal": [
+        [
+            lemma(
+                "avocat",
+                "plainte",
+                "tribunal",
+                "procès",
+                "huissier",
+                "juridique",
+                "judiciaire",
+            )
+        ],
+        [lower("en"), lower("justice")],
+        [lower("mise"), lower("en"), lower("demeure")],
+        [lower("action"), lower("de", "collective"), ANY],
+        [lower("dommages"), lower("et"), lower("intérêts")],
+        [
+            lower(
+                "sue",
+                "suing",
+                "sued",
+                "lawsuit",
+                "lawyer",
+                "lawyers",
+                "attorney",
+                "solicitor",
+                "court",
+                "liable",
+            )
+        ],
+        [lower("legal", "class"), lower("action", "proceedings")],
+    ],
+    # --- data protection --------------------------------------------------
+    "data_protection": [
+        # A request, not a question about the policy ("rgpd et formulaire"
+        # is an FAQ): exercising a right, asking for deletion or access,
+        # reaching the DPO, going to the regulator.
+        [
+            lower("droit"),
+            lower("à", "d'", "de"),
+            ANY,
+            lemma("oubli", "accès", "effacement", "rectification", "opposition"),
+        ],
+        [
+            lemma("supprimer", "effacer", "retirer", "détruire"),
+            GAP,
+            lemma("donnée", "coordonnée", "information", "fichier"),
+        ],
+        [lower("accès", "copie"), lower("à", "de"), GAP, lemma("donnée")],
+        [lemma("contacter", "joindre", "écrire"), GAP, lower("dpo", "délégué")],
+        [lemma("saisir", "plainte", "signaler"), GAP, lower("cnil")],
+        [
+            lower("delete", "erase", "remove", "wipe"),
+            GAP,
+            lower("data", "details", "information", "info"),
+        ],
+        [
+            lower("contact", "reach", "email", "write"),
+            GAP,
+            lower("dpo", "data"),
+            ANY,
+            lower("protection", "officer"),
+        ],
+        [lower("access"), lower("request")],
+        [lower("report", "complain", "complaint"), GAP, lower("ico", "regulator")],
+        [lower("right"), lower("to"), lower("be"), lower("forgotten")],
+    ],
+    # --- anger ------------------------------------------------------------
+    "insult": [
+        [
+            lemma(
+                "connard",
+                "con",
+                "salaud",
+                "salopard",
+                "escroc",
+                "voleur",
+                "assassin",
+                "criminel",
+                "empoisonneur",
+                "pourri",
+                "ordure",
+                "enfoiré",
+                "crétin",
+                "abruti",
+                "menteur",
+                "incapable",
+                "minable",
+            )
+        ],
+        [
+            lower(
+                "idiot",
+                "idiots",
+                "crooks",
+                "liars",
+                "criminals",
+                "murderers",
+                "scum",
+                "bastards",
+                "morons",
+                "thieves",
+            )
+        ],
+        [{"LOWER": {"REGEX": r"^(f[u*]+c?k|f\*+|shit|bullshit)"}}],
+        [lower("putain", "merde", "bordel")],
+    ],
+    "angry_word": [
+        [
+            lemma(
+                "scandale",
+                "scandaleux",
+                "honte",
+                "honteux",
+                "inadmissible",
+                "inacceptable",
+                "furieux",
+                "dégoûtant",
+                "dégueulasse",
+                "écœurant",
+                "révoltant",
+                "lamentable",
+                "pitoyable",
+                "irresponsable",
+                "empoisonner",
+                "foutre",
+            )
+        ],
+        [
+            lower(
+                "outrageous",
+                "disgrace",
+                "disgraceful",
+                "disgusting",
+                "shame",
+                "shameful",
+                "unacceptable",
+                "furious",
+                "pathetic",
+                "scandal",
+                "poisoned",
+                "poisoning",
+                "livid",
+            )
+        ],
+    ],
+}
+
+
+class TriggerDetector:
+    """Finds the triggers in parsed messages; build one per spaCy vocabulary."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self._matcher = Matcher(vocab)
+        for label, patterns in PATTERNS.items():
+            self._matcher.add(label, patterns)
+
+    def _spans(self, doc: Doc) -> dict[str, list[Span]]:
+        found: dict[str, list[Span]] = {label: [] for label in PATTERNS}
+        for span in self._matcher(doc, as_spans=True):
+            found[span.label_].append(span)
+        return found
+
+    def detect(self, doc: Doc, text: str | None = None) -> Trigger | None:
+        """The most important trigger in the message, or None.
+
+        Args:
+            doc: The message parsed by the French spaCy model (lower-cased, as
+                Rasa's SpacyNLP does).
+            text: The message as typed, for shouting in capitals; `doc.text` if
+                not given.
+        """
+        spans = self._spans(doc)
+        text = doc.text if text is None else text
+        for reason in REASON_PRIORITIES:
+            evidence = getattr(self, f"_{reason}")(doc, spans, text)
+            if evidence:
+                return Trigger(reason, REASON_PRIORITIES[reason], evidence)
+        return None
+
+    @staticmethod
+    def _self_harm(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
+        return spans["self_harm"][0].text if spans["self_harm"] else None
+
+    @staticmethod
+    def _health(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
+        if spans["hypothetical"] or not spans["experiencer"]:
+            return None
+        negations = {span.start for span in spans["negation"]}
+        for symptom in spans["symptom"]:
+            window = range(max(0, symptom.start - NEGATION_WINDOW), symptom.start)
+            if not negations.intersection(window):
+                return symptom.text
+        children = [
+            span
+            for span in spans["child"]
+            if not (span.end < len(doc) and doc[span.end].lower_.startswith("suisse"))
+        ]
+        if children and spans["ingested"]:
+            return f"{children[0].text} … {spans['ingested'][0].text}"
+        return None
+
+    @staticmethod
+    def _legal(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
+        return spans["legal"][0].text if spans["legal"] else None
+
+    @staticmethod
+    def _press(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
+        return spans["press"][0].text if spans["press"] else None
+
+    @staticmethod
+    def _data_protection(
+        doc: Doc, spans: dict[str, list[Span]], text: str
+    ) -> str | None:
+        found = spans["data_protection"]
+        return found[0].text if found else None
+
+    @staticmethod
+    def _anger(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
+        score = 2 * len(spans["insult"]) + len(spans["angry_word"])
+        letters = [c for c in text if c.isalpha()]
+        if len(letters) >= SHOUTING_MIN_LETTERS and (
+            sum(c.isupper() for c in letters) >= SHOUTING_SHARE * len(letters)
+        ):
+            score += 1
+        if "!!" in text:
+            score += 1
+        if score < ANGER_SCORE:
+            return None
+        words = [span.text for span in spans["insult"] + spans["angry_word"]]
+        return ", ".join(words) or text[:40]
