@@ -87,7 +87,7 @@ def test_precision_and_recall_per_trigger() -> None:
         for label, _, text, got in results
         if label != got and not (label == "none" and got is None)
     ]
-    print("\n" + "\n".join(lines + ["mistakes:", *mistakes]))
+    print("\n" + "\n".join([*lines, "mistakes:", *mistakes]))
     assert not failures, "\n".join(lines + mistakes)
 
 
