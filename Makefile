@@ -11,6 +11,8 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 PACKAGE_FILES := $(shell find bot actions -name '*.py' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Rasa's dependencies warn about their own deprecations on every start.
+export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu clean
 
@@ -51,17 +53,20 @@ train: $(MODEL) ## train the model if data, config or components changed
 run: $(MODEL) dotenv ## start Relais (Rasa + action server) on embedded defaults; Ctrl-C stops both
 	@mkdir -p var
 	@$(BIN)/relais config check
+	@$(BIN)/relais db upgrade
 	@echo
 	@echo "Relais is starting (the model takes about 30 seconds to load)."
 	@echo "  Talk to it over REST:  curl -s localhost:5005/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"Quels lots sont concernés par le rappel ?\"}'"
 	@echo "  socket.io channel:     http://127.0.0.1:5005/socket.io"
 	@echo "  HTTP API (token from .env): http://127.0.0.1:5005/status?token=..."
+	@echo "  Handoff queue, in another terminal:  .venv/bin/relais queue list"
 	@echo
 	$(BIN)/honcho start -f Procfile -e .env
 
 shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own action server)
 	@mkdir -p var
 	@$(BIN)/relais config check
+	@$(BIN)/relais db upgrade
 	@$(BIN)/rasa run actions --port 5055 > var/actions-shell.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid 2>/dev/null" EXIT; \
 	  $(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
@@ -87,8 +92,7 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
-	@# Rasa's dependencies warn about their own deprecations on import.
-	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python scripts/bench_nlu.py
+	$(BIN)/python scripts/bench_nlu.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,10 @@
 """Handing a conversation to a human.
 
-Until the handoff queue lands this gives the contact details from settings;
-the request-for-a-human and second-miss paths already call this one action.
+The request-for-a-human rule, the second-miss rule and every sensitive message
+(bot.handoff.triggers, via the EscalationDetector) run this one action. It puts
+the conversation in the queue, tells the person where they stand, and pauses
+the bot: while paused Rasa records every message but predicts nothing, until
+the agent's `relais queue close` resumes the conversation.
 """
 
 from __future__ import annotations
@@ -9,14 +12,102 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.settings import get_settings
+from bot.handoff.hours import TeamHours, say_wait, say_when
+from bot.handoff.models import utcnow
+from bot.handoff.queue import HandoffRequest
+from bot.handoff.service import HandoffOutcome, request_handoff
+from bot.handoff.triggers import ASKED_FOR_HUMAN, MISUNDERSTOOD, NORMAL
+from bot.settings import Settings, get_settings
+
+# Turns copied into the ticket so the agent sees the context at once.
+TRANSCRIPT_TURNS = 12
+EMERGENCY_RESPONSES = {
+    "health": "utter_emergency_health",
+    "self_harm": "utter_emergency_self_harm",
+}
+
+
+def _language(tracker: Tracker) -> str:
+    language = tracker.get_slot("language")
+    return language if language in ("fr", "en") else "fr"
+
+
+def _transcript(tracker: Tracker) -> list[dict[str, Any]]:
+    turns = [
+        {
+            "role": "user" if event["event"] == "user" else "bot",
+            "text": event.get("text") or "",
+            "at": event.get("timestamp"),
+        }
+        for event in tracker.events
+        if event.get("event") in ("user", "bot") and event.get("text")
+    ]
+    return turns[-TRANSCRIPT_TURNS:]
+
+
+def handoff_request(tracker: Tracker) -> HandoffRequest:
+    """What the queue needs to know, read from the tracker."""
+    latest = tracker.latest_message or {}
+    escalation = latest.get("escalation") or {}
+    intent = (latest.get("intent") or {}).get("name")
+    if escalation.get("reason"):
+        reason, priority = str(escalation["reason"]), str(escalation["priority"])
+    elif intent == "nlu_fallback":
+        reason, priority = MISUNDERSTOOD, NORMAL
+    else:
+        reason, priority = ASKED_FOR_HUMAN, NORMAL
+    return HandoffRequest(
+        conversation_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel() or "unknown",
+        language=_language(tracker),
+        reason=reason,
+        priority=priority,
+        last_message=str(latest.get("text") or ""),
+        transcript=_transcript(tracker),
+    )
+
+
+def tell(
+    dispatcher: CollectingDispatcher,
+    outcome: HandoffOutcome,
+    settings: Settings,
+    language: str,
+) -> None:
+    """The one message that says where the person stands."""
+    contact = {
+        "phone": settings.contact_phone,
+        "email": settings.contact_email,
+        "hours": settings.contact_hours,
+    }
+    if not outcome.queued:
+        response = (
+            "utter_handoff_queue_down" if outcome.kept else "utter_handoff_contact"
+        )
+        dispatcher.utter_message(response=response, **contact)
+    elif not outcome.team_is_in and outcome.team_back_at is not None:
+        dispatcher.utter_message(
+            response="utter_handoff_after_hours",
+            place=outcome.place,
+            back=say_when(outcome.team_back_at, utcnow(), language),
+            team_hours=TeamHours.from_settings(settings).describe(),
+        )
+    elif outcome.wait is not None:
+        dispatcher.utter_message(
+            response="utter_handoff_queued",
+            place=outcome.place,
+            wait=say_wait(outcome.wait, language),
+        )
+    else:
+        dispatcher.utter_message(
+            response="utter_handoff_queued_no_estimate", place=outcome.place
+        )
 
 
 class ActionHandoff(Action):
-    """Tells the user how to reach a person from the team."""
+    """Queues the conversation for a human and pauses the bot."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -28,11 +119,15 @@ class ActionHandoff(Action):
         domain: dict[str, Any],
     ) -> list[dict[str, Any]]:
         settings = get_settings()
-        dispatcher.utter_message(
-            response="utter_handoff_contact",
-            phone=settings.contact_phone,
-            email=settings.contact_email,
-            hours=settings.contact_hours,
-        )
-        # A fresh start: the next misunderstanding asks "did you mean" again.
-        return [SlotSet("asked_to_clarify", False)]
+        request = handoff_request(tracker)
+        # Safety first: emergency numbers go out before anything can fail.
+        if request.reason in EMERGENCY_RESPONSES:
+            dispatcher.utter_message(response=EMERGENCY_RESPONSES[request.reason])
+        elif request.reason == "anger":
+            dispatcher.utter_message(response="utter_handoff_empathy")
+        outcome = request_handoff(request, settings)
+        tell(dispatcher, outcome, settings, request.language)
+        events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]
+        if outcome.queued or outcome.kept:
+            events.append(ConversationPaused())
+        return events

@@ -1,11 +1,34 @@
-"""The `relais` command line."""
+"""The `relais` command line.
+
+    relais config check
+    relais db upgrade
+    relais queue list | claim [ID|--next] | show ID | reply ID TEXT
+                 | release ID | close ID | note ID TEXT
+
+Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
+login name. Errors are one line on stderr and a non-zero exit, never a trace.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from bot.settings import SettingsError, get_settings
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import get_session_factory, upgrade
+from bot.handoff import agent as agent_ops
+from bot.handoff import queue
+from bot.handoff.models import Ticket, utcnow
+from bot.rasa_api import RasaClient, RasaError
+from bot.settings import Settings, SettingsError, get_settings
+
+LAST_MESSAGE_WIDTH = 48
 
 
 def check_config() -> int:
@@ -21,18 +44,224 @@ def check_config() -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="relais", description=__doc__)
+def _age(since: datetime, now: datetime) -> str:
+    minutes = int((now - since) / timedelta(minutes=1))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def _one_line(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe(ticket: Ticket) -> str:
+    holder = f" by {ticket.agent}" if ticket.agent else ""
+    return (
+        f"Ticket {ticket.id} [{ticket.priority}] {ticket.status}{holder}: "
+        f"{ticket.reason}, {ticket.language}, {ticket.channel}, "
+        f"conversation {ticket.conversation_id}"
+    )
+
+
+def queue_list(settings: Settings, args: argparse.Namespace) -> int:
+    now = utcnow()
+    with get_session_factory(settings.database_url).begin() as session:
+        tickets = queue.list_open(session=session)
+        if not tickets:
+            print("The queue is empty.")
+            return 0
+        print(
+            f"{'ID':>5}  {'PRIORITY':<8}  {'STATUS':<8}  {'WAITING':>8}  "
+            f"{'AGENT':<10}  {'REASON':<16}  LANG  LAST MESSAGE"
+        )
+        for ticket in tickets:
+            print(
+                f"{ticket.id:>5}  {ticket.priority:<8}  {ticket.status:<8}  "
+                f"{_age(ticket.created_at, now):>8}  {ticket.agent or '-':<10}  "
+                f"{ticket.reason:<16}  {ticket.language:<4}  "
+                f"{_one_line(ticket.last_message, LAST_MESSAGE_WIDTH)}"
+            )
+        waiting = sum(ticket.status == "waiting" for ticket in tickets)
+        print(f"\n{waiting} waiting, {len(tickets) - waiting} with an agent.")
+    return 0
+
+
+def queue_claim(settings: Settings, args: argparse.Namespace) -> int:
+    factory = get_session_factory(settings.database_url)
+    with factory.begin() as session:
+        if args.next:
+            ticket = queue.claim_next(session=session, agent=args.agent)
+            if ticket is None:
+                print("Nobody is waiting.")
+                return 0
+        else:
+            ticket = queue.claim(session=session, ticket_id=args.id, agent=args.agent)
+        print(_describe(ticket))
+        print(f"Last message: {_one_line(ticket.last_message, 200)}")
+        print(f"Read it all: relais queue show {ticket.id}")
+    return 0
+
+
+def queue_show(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=args.id)
+        notes = [(note.created_at, note.author, note.text) for note in ticket.notes]
+    print(_describe(ticket))
+    print(f"Opened {ticket.created_at:%Y-%m-%d %H:%M} UTC, escalations: "
+          f"{ticket.escalations}")  # fmt: skip
+    try:
+        tracker = _rasa(settings).tracker(ticket.conversation_id)
+        turns = agent_ops.transcript(tracker)
+        print("\nConversation (from Rasa):")
+    except RasaError as error:
+        print(f"\n{error}\nLast turns saved with the ticket:", file=sys.stderr)
+        turns = [
+            agent_ops.Turn(None, turn.get("role", "?"), turn.get("text", ""))
+            for turn in json.loads(ticket.transcript or "[]")
+        ]
+    for turn in turns:
+        when = f"{turn.at:%H:%M:%S}" if turn.at else "        "
+        print(f"  {when}  {turn.who:<14} {turn.text}")
+    if notes:
+        print("\nInternal notes:")
+        for created_at, author, text in notes:
+            print(f"  {created_at:%Y-%m-%d %H:%M}  {author}: {text}")
+    return 0
+
+
+def queue_reply(settings: Settings, args: argparse.Namespace) -> int:
+    agent_ops.reply(
+        factory=get_session_factory(settings.database_url),
+        rasa=_rasa(settings),
+        ticket_id=args.id,
+        agent=args.agent,
+        text=args.text,
+    )
+    print(f"Sent to ticket {args.id}.")
+    return 0
+
+
+def queue_release(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        ticket = queue.release(session=session, ticket_id=args.id, agent=args.agent)
+        place = queue.position(session=session, ticket=ticket)
+    print(f"Ticket {args.id} is back in the queue (place {place}).")
+    return 0
+
+
+def queue_close(settings: Settings, args: argparse.Namespace) -> int:
+    agent_ops.close(
+        factory=get_session_factory(settings.database_url),
+        rasa=_rasa(settings),
+        ticket_id=args.id,
+        agent=args.agent,
+    )
+    print(f"Ticket {args.id} closed; the bot answers this conversation again.")
+    return 0
+
+
+def queue_note(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        queue.add_note(session=session, ticket_id=args.id, author=args.agent,
+                       text=args.text)  # fmt: skip
+    print(f"Note added to ticket {args.id}.")
+    return 0
+
+
+def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade(settings.database_url)
+    print("Database schema is up to date.")
+    return 0
+
+
+def _rasa(settings: Settings) -> RasaClient:
+    return RasaClient(settings.rasa_url, settings.rasa_token)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relais", description="Relais: crisis FAQ assistant and handoff queue."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+
     config = commands.add_parser("config", help="configuration")
-    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands = config.add_subparsers(dest="subcommand", required=True)
     config_commands.add_parser("check", help="validate .env and the environment")
 
-    args = parser.parse_args(argv)
-    if args.command == "config" and args.config_command == "check":
+    db = commands.add_parser("db", help="Relais' own database")
+    db_commands = db.add_subparsers(dest="subcommand", required=True)
+    db_commands.add_parser("upgrade", help="apply the schema migrations")
+
+    agent_default = os.environ.get("RELAIS_AGENT") or getpass.getuser()
+    as_agent = argparse.ArgumentParser(add_help=False)
+    as_agent.add_argument(
+        "--agent",
+        default=agent_default,
+        help=f"who you are in the queue (default: {agent_default})",
+    )
+    queue_parser = commands.add_parser("queue", help="the handoff queue")
+    queue_commands = queue_parser.add_subparsers(dest="subcommand", required=True)
+
+    def command(name: str, description: str) -> argparse.ArgumentParser:
+        return queue_commands.add_parser(name, help=description, parents=[as_agent])
+
+    command("list", "open tickets, most urgent first")
+    claim = command("claim", "take a ticket")
+    target = claim.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", type=int, nargs="?", help="ticket number")
+    target.add_argument("--next", action="store_true", help="the most urgent one")
+    command("show", "the whole conversation").add_argument("id", type=int)
+    reply = command("reply", "answer in the person's chat")
+    reply.add_argument("id", type=int)
+    reply.add_argument("text")
+    command("release", "put a ticket back in the queue").add_argument("id", type=int)
+    command("close", "hand the conversation back to the bot").add_argument(
+        "id", type=int
+    )
+    note = command("note", "add an internal note (never shown to the person)")
+    note.add_argument("id", type=int)
+    note.add_argument("text")
+    return parser
+
+
+COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
+    ("db", "upgrade"): db_upgrade,
+    ("queue", "list"): queue_list,
+    ("queue", "claim"): queue_claim,
+    ("queue", "show"): queue_show,
+    ("queue", "reply"): queue_reply,
+    ("queue", "release"): queue_release,
+    ("queue", "close"): queue_close,
+    ("queue", "note"): queue_note,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if (args.command, args.subcommand) == ("config", "check"):
         return check_config()
-    parser.error("unknown command")
-    return 2
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[(args.command, args.subcommand)](settings, args)
+    except queue.QueueError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except RasaError as error:
+        print(f"Nothing changed: {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(
+            f"The queue database is not reachable ({type(error).__name__}): check "
+            "DATABASE_URL and run `relais db upgrade`.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

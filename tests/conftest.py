@@ -30,14 +30,27 @@ TEST_ENVIRONMENT = {
     "RELAIS_CONTACT_PHONE": "0 800 35 35 35",
     "RELAIS_CONTACT_EMAIL": "rappel@montval.fr",
     "RELAIS_CONTACT_HOURS": "8:00–20:00, 7/7",
+    # The team is always in unless a test says otherwise: no test depends on
+    # the hour it runs at.
+    "RELAIS_TEAM_HOURS": "00:00-24:00",
+    "RELAIS_TEAM_DAYS": "mon-sun",
+    "RELAIS_TIMEZONE": "Europe/Paris",
 }
 
 
 @pytest.fixture(autouse=True)
-def relais_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Every test sees the same known configuration, never the developer's .env."""
+def relais_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """Every test sees the same known configuration, never the developer's .env.
+
+    The queue database and the spool are the test's own (an unmigrated SQLite
+    file unless the test uses `database_url`).
+    """
     for name, value in TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    monkeypatch.setenv("RELAIS_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setattr("bot.settings.load_dotenv", lambda *args, **kwargs: False)
     get_settings.cache_clear()
     yield TEST_ENVIRONMENT

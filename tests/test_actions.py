@@ -7,7 +7,6 @@ import json
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq, ActionClarify
-from actions.handoff import ActionHandoff
 from tests.conftest import load_tracker
 
 
@@ -83,13 +82,3 @@ async def test_clarify_handles_each_kind_of_unusable_message() -> None:
         messages, events = await run(ActionClarify(), tracker)
         assert [m["response"] for m in messages] == [response], reason
         assert events[0]["name"] == "asked_to_clarify"
-
-
-async def test_handoff_gives_the_configured_contact_details() -> None:
-    messages, events = await run(ActionHandoff(), load_tracker("unsure_en"))
-    assert messages[0]["response"] == "utter_handoff_contact"
-    assert messages[0]["phone"] == "0 800 35 35 35"
-    assert messages[0]["email"] == "rappel@montval.fr"
-    assert messages[0]["hours"] == "8:00–20:00, 7/7"
-    assert events[0]["name"] == "asked_to_clarify"
-    assert events[0]["value"] is False

@@ -1,8 +1,9 @@
-"""End to end: the real Rasa server and action server, talked to over REST.
+"""End to end: the real Rasa server and action server, over REST and socket.io.
 
 Needs the trained model (`make train`); `make test` builds it first. The two
 servers start once for the whole module, on free ports, with a throw-away
-SQLite tracker store.
+SQLite tracker store and handoff queue; agents act through the real `relais`
+command line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,8 +21,12 @@ from typing import Any
 
 import pytest
 import requests
+import socketio
 
+from bot.db import get_session_factory, upgrade
 from bot.faq import load_pack
+from bot.handoff import queue
+from bot.handoff.models import Ticket
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENVIRONMENT
 
@@ -55,21 +61,36 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def e2e_env(e2e_dir: Path) -> dict[str, str]:
+    """The environment of the servers and of the agents' command line."""
+    database_url = f"sqlite:///{e2e_dir / 'relais.db'}"
+    upgrade(database_url)
+    return {
+        **os.environ,
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "DATABASE_URL": database_url,
+        "RELAIS_SPOOL_DIR": str(e2e_dir / "spool"),
+    }
+
+
+@pytest.fixture(scope="module")
+def rasa_url(e2e_dir: Path, e2e_env: dict[str, str]) -> Iterator[str]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
-    work = tmp_path_factory.mktemp("e2e")
+    work = e2e_dir
     rasa_port, action_port = free_port(), free_port()
     (work / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
     )
-    env = {
-        **os.environ,
-        **TEST_ENVIRONMENT,
-        "RASA_TOKEN": TOKEN,
-        "RASA_TELEMETRY_ENABLED": "false",
-    }
+    env = e2e_env
     rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
     actions = subprocess.Popen(
@@ -170,16 +191,15 @@ def test_second_miss_in_a_row_offers_a_human(rasa_url: str) -> None:
     assert "buttons" in first[0]
     second = visitor.texts("bof")
     assert len(second) == 1
-    assert TEST_ENVIRONMENT["RELAIS_CONTACT_PHONE"] in second[0]
-    assert TEST_ENVIRONMENT["RELAIS_CONTACT_EMAIL"] in second[0]
-    assert "Pour parler à une personne" in second[0]
+    assert second[0].startswith("Je transmets notre conversation à une personne")
+    assert "dans la file" in second[0]
 
 
 def test_asking_for_a_human_in_english(rasa_url: str) -> None:
     replies = Visitor(rasa_url).texts("I want to talk to a real person")
     assert len(replies) == 1
-    assert replies[0].startswith("To talk to a person from our team")
-    assert TEST_ENVIRONMENT["RELAIS_CONTACT_PHONE"] in replies[0]
+    assert replies[0].startswith("I'm passing our conversation to a person")
+    assert "in the queue" in replies[0]
 
 
 @pytest.mark.parametrize(
@@ -234,3 +254,156 @@ def test_the_http_api_needs_the_token(rasa_url: str) -> None:
     response = requests.get(f"{tracker}?token={TOKEN}", timeout=30)
     assert response.status_code == 200
     assert response.json()["slots"]["language"] == "fr"
+
+
+# --- The handoff, as a person and an agent live it -------------------------
+
+
+def relais(
+    env: dict[str, str], rasa_url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Runs the real `relais` command line as agent alice, unless told otherwise."""
+    command = [str(Path(sys.executable).parent / "relais"), *args]
+    if args[0] == "queue" and "--agent" not in args:
+        command += ["--agent", "alice"]
+    return subprocess.run(
+        command,
+        env={**env, "RASA_URL": rasa_url},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def open_ticket(env: dict[str, str], conversation_id: str) -> Ticket:
+    with get_session_factory(env["DATABASE_URL"]).begin() as session:
+        ticket = queue.open_ticket_for(session=session, conversation_id=conversation_id)
+        assert ticket is not None, f"no open ticket for {conversation_id}"
+        return ticket
+
+
+def tracker_events(rasa_url: str, conversation_id: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{rasa_url}/conversations/{conversation_id}/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["events"])
+
+
+def test_handoff_round_trip_over_rest_and_the_command_line(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    visitor = Visitor(rasa_url)
+    (queued,) = visitor.texts("je veux parler à quelqu'un")
+    assert queued.startswith("Je transmets notre conversation")
+    ticket = open_ticket(e2e_env, visitor.sender)
+    assert (ticket.status, ticket.reason, ticket.channel) == (
+        "waiting", "asked_for_human", "rest",
+    )  # fmt: skip
+
+    listed = relais(e2e_env, rasa_url, "queue", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{ticket.id:>5}  normal" in listed.stdout
+
+    claimed = relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id))
+    assert claimed.returncode == 0, claimed.stderr
+    refused = relais(
+        e2e_env, rasa_url, "queue", "claim", str(ticket.id), "--agent", "bob"
+    )
+    assert refused.returncode == 1
+    assert "held by alice" in refused.stderr
+
+    sent = relais(e2e_env, rasa_url, "queue", "reply", str(ticket.id),
+                  "Bonjour, ici Alice de Montval. Que se passe-t-il ?")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    agent_lines = [
+        event for event in tracker_events(rasa_url, visitor.sender)
+        if event["event"] == "bot" and (event.get("metadata") or {}).get("agent")
+    ]  # fmt: skip
+    assert [(e["text"], e["metadata"]["agent"]) for e in agent_lines] == [
+        ("Bonjour, ici Alice de Montval. Que se passe-t-il ?", "alice")
+    ]
+
+    # While a human has it, the bot stays silent but every message is kept.
+    assert visitor.say("Quels lots sont concernés par le rappel ?") == []
+    assert visitor.say("merci") == []
+    shown = relais(e2e_env, rasa_url, "queue", "show", str(ticket.id))
+    assert shown.returncode == 0, shown.stderr
+    assert "Quels lots sont concernés par le rappel ?" in shown.stdout
+    assert "agent alice" in shown.stdout and "Que se passe-t-il ?" in shown.stdout
+    assert "handed to a human" in shown.stdout
+
+    noted = relais(e2e_env, rasa_url, "queue", "note", str(ticket.id), "rappel demandé")
+    assert noted.returncode == 0, noted.stderr
+    closed = relais(e2e_env, rasa_url, "queue", "close", str(ticket.id))
+    assert closed.returncode == 0, closed.stderr
+    events = tracker_events(rasa_url, visitor.sender)
+    assert events[-3]["event"] == "resume"
+    assert events[-2]["text"].startswith("Notre conseiller a terminé l'échange")
+
+    # The bot is back: the next FAQ question is answered.
+    assert visitor.texts("Quels lots sont concernés par le rappel ?") == [
+        answer("lot_numbers", "fr")
+    ]
+
+
+def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    visitor = Visitor(rasa_url)
+    replies = visitor.texts("j'ai mangé le produit et je vomis")
+    assert len(replies) == 2
+    assert "appelez tout de suite le 15 (SAMU) ou le 112" in replies[0]
+    assert replies[1].startswith("Je transmets notre conversation")
+    ticket = open_ticket(e2e_env, visitor.sender)
+    assert (ticket.reason, ticket.priority) == ("health", "urgent")
+    # Urgent tickets are served first.
+    claimed = relais(e2e_env, rasa_url, "queue", "claim", "--next", "--agent", "carol")
+    assert claimed.returncode == 0, claimed.stderr
+    assert f"Ticket {ticket.id} [urgent]" in claimed.stdout
+
+
+def test_agent_reply_arrives_live_over_socketio(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    received: list[str] = []
+    arrived = threading.Event()
+    client = socketio.Client()
+    session_id = f"socket-{uuid.uuid4().hex[:8]}"
+
+    @client.on("bot_uttered")
+    def on_bot(message: dict[str, Any]) -> None:
+        received.append(str(message.get("text")))
+        arrived.set()
+
+    client.connect(rasa_url, transports=["polling"], wait_timeout=60)
+    try:
+        client.emit("session_request", {"session_id": session_id})
+        client.emit(
+            "user_uttered", {"message": "agent please", "session_id": session_id}
+        )
+        assert arrived.wait(120), "no answer over socket.io"
+        assert received[-1].startswith("I'm passing our conversation")
+        ticket = open_ticket(e2e_env, session_id)
+        assert ticket.channel == "socketio"
+        arrived.clear()
+        assert (
+            relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id)).returncode == 0
+        )
+        sent = relais(
+            e2e_env, rasa_url, "queue", "reply", str(ticket.id), "Hello, Alice here."
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert arrived.wait(120), "the agent's reply did not arrive"
+        assert received[-1] == "Hello, Alice here."
+        arrived.clear()
+        assert (
+            relais(e2e_env, rasa_url, "queue", "close", str(ticket.id)).returncode == 0
+        )
+        assert arrived.wait(120), "the closing message did not arrive"
+        assert received[-1].startswith("Our agent has ended the conversation")
+    finally:
+        client.disconnect()

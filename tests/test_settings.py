@@ -27,6 +27,11 @@ def test_the_example_configuration_loads() -> None:
         ("RELAIS_ENV", "staging", "RELAIS_ENV must be one of local, production"),
         ("RASA_URL", "localhost:5005", "RASA_URL must be an http(s) URL"),
         ("RELAIS_FAQ_DIR", "/nonexistent/faq", "RELAIS_FAQ_DIR"),
+        ("DATABASE_URL", "mysql://db/relais", "DATABASE_URL must be a sqlite"),
+        ("RELAIS_TEAM_HOURS", "8h-20h", "RELAIS_TEAM_HOURS must look like"),
+        ("RELAIS_TEAM_HOURS", "20:00-08:00", "RELAIS_TEAM_HOURS must look like"),
+        ("RELAIS_TEAM_DAYS", "weekdays", "RELAIS_TEAM_DAYS must list days"),
+        ("RELAIS_TIMEZONE", "Paris", "RELAIS_TIMEZONE 'Paris' is not a time zone"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:
@@ -60,3 +65,18 @@ def test_config_check_accepts_a_good_configuration(
 ) -> None:
     assert main(["config", "check"]) == 0
     assert "Configuration OK" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [("mon-fri", (0, 1, 2, 3, 4)), ("fri-mon", (0, 4, 5, 6)), ("sat,sun", (5, 6))],
+)
+def test_team_days(days: str, expected: tuple[int, ...]) -> None:
+    settings = load_settings({**TEST_ENVIRONMENT, "RELAIS_TEAM_DAYS": days})
+    assert settings.team_days == expected
+
+
+def test_the_queue_database_defaults_to_sqlite_under_var() -> None:
+    settings = load_settings(TEST_ENVIRONMENT)
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("/var/relais.db")

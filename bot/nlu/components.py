@@ -5,6 +5,7 @@ Listed in config.yml after the tokenizer and the intent classifier:
     - name: bot.nlu.components.FaqTopicClassifier
     - name: bot.nlu.components.LanguageDetector
     - name: bot.nlu.components.FaqConfidenceGate
+    - name: bot.nlu.components.EscalationDetector
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -30,12 +31,16 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.handoff.triggers import TriggerDetector
 from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
 from bot.nlu.language import FrenchEnglishModel, detect, words
 from bot.nlu.topics import Question, TopicModel
 
 LANGUAGE_PROPERTY = "language"
 GATE_PROPERTY = "gate"
+ESCALATION_PROPERTY = "escalation"
+# The intent whose rule runs action_handoff.
+HANDOFF_INTENT = "request_human"
 MODEL_FILE = "french_english.json"
 TOPIC_MODEL_FILE = "faq_topics.json"
 RESPONSE_SELECTOR_PROPERTY = "response_selector"
@@ -324,4 +329,55 @@ class FaqConfidenceGate(GraphComponent):
                 message.set(
                     INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True
                 )
+        return messages
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class EscalationDetector(GraphComponent):
+    """Sends sensitive messages to a human, whatever the classifiers said.
+
+    Runs last. When bot.handoff.triggers finds a trigger (health, self-harm,
+    press, legal, data protection, strong anger), the message's intent becomes
+    `request_human` (whose rule runs action_handoff) and `escalation` carries
+    the reason and priority for the action and for the agent. The FAQ ranking
+    and the gate's decision stay in the parse data as they were.
+    """
+
+    def __init__(self) -> None:
+        self._detector: TriggerDetector | None = None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EscalationDetector:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:  # SpacyNLP parses no empty message: nothing to find
+                continue
+            if self._detector is None:
+                self._detector = TriggerDetector(doc.vocab)
+            trigger = self._detector.detect(doc, message.get(TEXT) or "")
+            if trigger is None:
+                continue
+            message.set(ESCALATION_PROPERTY, trigger.as_dict(), add_to_output=True)
+            escalate = {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [
+                item
+                for item in message.get(INTENT_RANKING_KEY) or []
+                if item.get(INTENT_NAME_KEY) != HANDOFF_INTENT
+            ]
+            message.set(INTENT, escalate, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [escalate, *ranking], add_to_output=True)
         return messages

@@ -1,0 +1,136 @@
+"""What a community manager does with a ticket that needs Rasa as well as the queue.
+
+The command line (`relais queue ...`) and the console call these. The queue
+holds who has which conversation; the conversation itself lives in Rasa's
+tracker, read and written through its HTTP API.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.handoff import queue
+from bot.handoff.models import Ticket
+from bot.rasa_api import RasaClient, RasaError
+
+MAX_REPLY_LENGTH = 2000
+CLOSING_RESPONSE = "utter_handoff_closed"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One line of a conversation as an agent reads it."""
+
+    at: datetime | None
+    who: str  # "user", "bot", "agent <name>" or "event"
+    text: str
+
+
+def _when(timestamp: Any) -> datetime | None:
+    if not isinstance(timestamp, (int, float)):
+        return None
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def transcript(tracker: dict[str, Any]) -> list[Turn]:
+    """The conversation from Rasa's tracker: messages, handoffs, pauses."""
+    turns = []
+    for event in tracker.get("events") or []:
+        kind, at = event.get("event"), _when(event.get("timestamp"))
+        if kind == "user":
+            text = event.get("text") or ""
+            escalation = (event.get("parse_data") or {}).get("escalation") or {}
+            turns.append(Turn(at, "user", text))
+            if escalation.get("reason"):
+                reason, priority = escalation["reason"], escalation.get("priority")
+                evidence = escalation.get("evidence")
+                turns.append(
+                    Turn(at, "event", f"trigger: {reason} ({priority}) on “{evidence}”")
+                )
+        elif kind == "bot":
+            agent = (event.get("metadata") or {}).get("agent")
+            who = f"agent {agent}" if agent else "bot"
+            turns.append(Turn(at, who, event.get("text") or ""))
+        elif kind == "action" and event.get("name") == "action_handoff":
+            turns.append(Turn(at, "event", "handed to a human"))
+        elif kind == "pause":
+            turns.append(Turn(at, "event", "bot paused"))
+        elif kind == "resume":
+            turns.append(Turn(at, "event", "bot resumed"))
+    return turns
+
+
+def response_text(domain: dict[str, Any], name: str, language: str) -> str:
+    """The text of a domain response in `language` (French is the default)."""
+    variations = (domain.get("responses") or {}).get(name) or []
+    default = None
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        wanted = [c.get("value") for c in conditions if c.get("name") == "language"]
+        if language in wanted:
+            return str(variation.get("text") or "")
+        if not conditions and default is None:
+            default = str(variation.get("text") or "")
+    if default is None:
+        raise RasaError(f"The model has no response {name}: retrain it (make train).")
+    return default
+
+
+def _bot_event(text: str, agent: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"event": "bot", "text": text, "timestamp": time.time()}
+    if agent:
+        event["metadata"] = {"agent": agent}
+    return event
+
+
+def reply(
+    *,
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    ticket_id: int,
+    agent: str,
+    text: str,
+) -> Ticket:
+    """Sends the agent's message into the person's own chat."""
+    text = text.strip()
+    if not text:
+        raise queue.QueueError("The reply is empty.")
+    if len(text) > MAX_REPLY_LENGTH:
+        raise queue.QueueError(f"A reply is at most {MAX_REPLY_LENGTH} characters.")
+    with factory.begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
+        queue.require_holder(ticket, agent)
+    rasa.append_events(ticket.conversation_id, [_bot_event(text, agent)])
+    return ticket
+
+
+def close(
+    *,
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    ticket_id: int,
+    agent: str,
+) -> Ticket:
+    """Hands the conversation back to the bot and closes the ticket.
+
+    The ticket is closed only if Rasa took the hand-back: one call appends the
+    resume, the closing message in the person's language, and `action_listen`
+    (so the bot's rules see a fresh turn when the person writes again).
+    """
+    with factory.begin() as session:
+        ticket = queue.close(session=session, ticket_id=ticket_id, agent=agent)
+        closing = response_text(rasa.domain(), CLOSING_RESPONSE, ticket.language)
+        rasa.append_events(
+            ticket.conversation_id,
+            [
+                {"event": "resume", "timestamp": time.time()},
+                _bot_event(closing),
+                {"event": "action", "name": "action_listen", "timestamp": time.time()},
+            ],
+        )
+    return ticket

@@ -1,0 +1,93 @@
+"""A small client for the Rasa server's HTTP API (conversations, domain).
+
+Used server-side only (the command line, later the console): the token never
+leaves the machine. Every failure becomes a `RasaError` whose message tells a
+person what to check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+TIMEOUT_SECONDS = 15
+
+
+class RasaError(Exception):
+    """The Rasa server could not do what was asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class RasaClient:
+    url: str
+    token: str
+    timeout: float = TIMEOUT_SECONDS
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        params = {"token": self.token, **kwargs.pop("params", {})}
+        try:
+            response = requests.request(
+                method,
+                f"{self.url}{path}",
+                params=params,
+                timeout=self.timeout,
+                headers={"Accept": "application/json"},
+                **kwargs,
+            )
+        except requests.RequestException as error:
+            raise RasaError(
+                f"Rasa is not reachable at {self.url} ({type(error).__name__}): "
+                "is it running (`make run`)?"
+            ) from None
+        if response.status_code in (401, 403):
+            raise RasaError(
+                f"Rasa at {self.url} refused the token: check RASA_TOKEN in .env."
+            )
+        if response.status_code >= 400:
+            raise RasaError(
+                f"Rasa answered {response.status_code} to {method} {path}: "
+                f"{response.text[:300]}"
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise RasaError(
+                f"Rasa sent something that is not JSON for {path}."
+            ) from None
+
+    @staticmethod
+    def _conversation(conversation_id: str) -> str:
+        return f"/conversations/{quote(conversation_id, safe='')}"
+
+    def tracker(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation with every event since its last restart."""
+        result: dict[str, Any] = self._request(
+            "GET",
+            f"{self._conversation(conversation_id)}/tracker",
+            params={"include_events": "AFTER_RESTART"},
+        )
+        return result
+
+    def append_events(
+        self, conversation_id: str, events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Appends events; bot messages among them go out on the user's channel.
+
+        `output_channel=latest` sends them through the channel the person last
+        wrote on (live over socket.io; over REST they are in the tracker), and
+        `execute_side_effects` makes Rasa actually send them.
+        """
+        result: dict[str, Any] = self._request(
+            "POST",
+            f"{self._conversation(conversation_id)}/tracker/events",
+            params={"output_channel": "latest", "execute_side_effects": "true"},
+            json=events,
+        )
+        return result
+
+    def domain(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/domain")
+        return result

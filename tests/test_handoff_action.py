@@ -1,0 +1,207 @@
+"""action_handoff and action_session_start against a real queue database.
+
+Each test runs on SQLite and on the machine's PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionHandoff
+from actions.session import ActionSessionStart
+from bot.db import get_session_factory, upgrade
+from bot.handoff import queue, spool
+from bot.handoff.models import Ticket
+from bot.settings import get_settings
+from tests.conftest import load_tracker, postgres_database
+from tests.tcp_proxy import TcpProxy
+
+PAUSE = {"event": "pause", "timestamp": None}
+WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+@pytest.fixture
+def queue_url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The actions' DATABASE_URL points at a migrated, empty queue."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    return database_url
+
+
+async def run(action: Any, tracker: Any) -> tuple[list[dict], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain={})
+    return dispatcher.messages, events
+
+
+def escalated(text: str, reason: str, priority: str, language: str = "fr") -> Any:
+    return load_tracker(
+        "handoff_fr",
+        sender_id=f"visitor-{reason}",
+        slots={"language": language},
+        latest_message={
+            "text": text,
+            "intent": {"name": "request_human", "confidence": 1.0},
+            "escalation": {"reason": reason, "priority": priority, "evidence": text},
+        },
+    )
+
+
+def open_tickets(url: str) -> list[Ticket]:
+    with get_session_factory(url).begin() as session:
+        return queue.list_open(session=session)
+
+
+async def test_asking_for_a_human_queues_and_pauses(queue_url: str) -> None:
+    messages, events = await run(ActionHandoff(), load_tracker("handoff_fr"))
+    assert [m["response"] for m in messages] == ["utter_handoff_queued_no_estimate"]
+    assert messages[0]["place"] == 1
+    assert events[-1] == PAUSE
+    (ticket,) = open_tickets(queue_url)
+    assert (ticket.conversation_id, ticket.reason, ticket.priority) == (
+        "visitor-fr", "asked_for_human", "normal",
+    )  # fmt: skip
+    assert (ticket.language, ticket.channel) == ("fr", "socketio")
+    assert ticket.last_message == "je veux parler à quelqu'un"
+    assert "Quels lots sont concernés ?" in ticket.transcript
+
+
+async def test_health_gets_emergency_guidance_first_and_jumps_the_queue(
+    queue_url: str,
+) -> None:
+    await run(ActionHandoff(), load_tracker("handoff_fr", sender_id="first"))
+    messages, events = await run(
+        ActionHandoff(), escalated("mon fils vomit", "health", "urgent")
+    )
+    assert [m["response"] for m in messages] == [
+        "utter_emergency_health",
+        "utter_handoff_queued_no_estimate",
+    ]
+    assert messages[1]["place"] == 1  # ahead of the earlier, normal request
+    assert events[-1] == PAUSE
+    tickets = open_tickets(queue_url)
+    assert [(t.reason, t.priority) for t in tickets] == [
+        ("health", "urgent"),
+        ("asked_for_human", "normal"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "priority", "first"),
+    [
+        ("self_harm", "urgent", "utter_emergency_self_harm"),
+        ("anger", "high", "utter_handoff_empathy"),
+        ("press", "high", "utter_handoff_queued_no_estimate"),
+    ],
+)
+async def test_each_trigger_opens_its_ticket(
+    queue_url: str, reason: str, priority: str, first: str
+) -> None:
+    messages, _ = await run(ActionHandoff(), escalated("...", reason, priority, "en"))
+    assert messages[0]["response"] == first
+    (ticket,) = open_tickets(queue_url)
+    assert (ticket.reason, ticket.priority, ticket.language) == (reason, priority, "en")
+
+
+async def test_a_second_miss_is_queued_as_misunderstood(queue_url: str) -> None:
+    await run(ActionHandoff(), load_tracker("unsure_en"))
+    (ticket,) = open_tickets(queue_url)
+    assert (ticket.reason, ticket.language) == ("misunderstood", "en")
+
+
+async def test_wait_estimate_in_the_users_language(queue_url: str) -> None:
+    factory = get_session_factory(queue_url)
+    with factory.begin() as session:
+        for i in range(4):  # four claims in the last half hour: 7.5 min each
+            queue.enqueue(session=session, request=queue.HandoffRequest(
+                f"earlier{i}", "rest", "fr", "asked_for_human", "normal"))  # fmt: skip
+            queue.claim_next(session=session, agent="alice")
+        queue.enqueue(session=session, request=queue.HandoffRequest(
+            "ahead", "rest", "fr", "asked_for_human", "normal"))  # fmt: skip
+    tracker = load_tracker("handoff_fr", sender_id="me", slots={"language": "en"})
+    messages, _ = await run(ActionHandoff(), tracker)
+    assert messages[0]["response"] == "utter_handoff_queued"
+    assert messages[0]["place"] == 2
+    assert messages[0]["wait"] == "about 15 minutes"
+
+
+async def test_outside_team_hours_says_when_the_team_is_back(
+    queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paris_today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    back = paris_today + timedelta(days=2)
+    monkeypatch.setenv("RELAIS_TEAM_DAYS", ("mon", "tue", "wed", "thu", "fri", "sat",
+                                            "sun")[back.weekday()])  # fmt: skip
+    monkeypatch.setenv("RELAIS_TEAM_HOURS", "09:30-17:00")
+    get_settings.cache_clear()
+    messages, events = await run(ActionHandoff(), load_tracker("handoff_fr"))
+    assert messages[0]["response"] == "utter_handoff_after_hours"
+    assert messages[0]["back"] == f"{WEEKDAYS_FR[back.weekday()]} à 09:30"
+    assert messages[0]["team_hours"] == "09:30–17:00"
+    assert events[-1] == PAUSE
+    assert len(open_tickets(queue_url)) == 1  # waiting for the team's return
+
+
+async def test_a_new_session_stays_paused_while_a_human_has_it(queue_url: str) -> None:
+    tracker = load_tracker("handoff_fr")
+    _, events = await run(ActionSessionStart(), tracker)
+    assert PAUSE not in events
+    assert events[0]["event"] == "session_started"
+    assert {
+        "event": "slot",
+        "timestamp": None,
+        "name": "language",
+        "value": "fr",
+    } in events
+    await run(ActionHandoff(), tracker)
+    _, events = await run(ActionSessionStart(), tracker)
+    assert events[-1] == PAUSE
+
+
+async def test_database_down_the_user_is_told_and_the_request_delivered_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL behind a proxy that the test stops mid-way, then restarts."""
+    with postgres_database() as direct_url:
+        upgrade(direct_url)
+        proxy = TcpProxy("127.0.0.1", 5432)
+        proxy.start()
+        proxied_url = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("DATABASE_URL", proxied_url)
+        monkeypatch.setattr(spool, "RETRY_SECONDS", 0.2)
+        get_settings.cache_clear()
+        # The queue works, then the database goes away.
+        await run(ActionHandoff(), load_tracker("handoff_fr", sender_id="before"))
+        proxy.stop()
+
+        messages, events = await run(
+            ActionHandoff(),
+            escalated("my child swallowed it", "health", "urgent", "en"),
+        )
+        assert [m["response"] for m in messages] == [
+            "utter_emergency_health",
+            "utter_handoff_queue_down",
+        ]
+        assert messages[1]["phone"] == "0 800 35 35 35"
+        assert events[-1] == PAUSE
+        spooled = spool.pending(get_settings().spool_dir)
+        assert len(spooled) == 1
+
+        proxy.start()
+        deadline = time.monotonic() + 120  # not a speed check: a slow CI waits
+        while spool.pending(get_settings().spool_dir) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert spool.pending(get_settings().spool_dir) == []
+        tickets = open_tickets(direct_url)
+        assert [(t.conversation_id, t.reason, t.priority) for t in tickets] == [
+            ("visitor-health", "health", "urgent"),
+            ("before", "asked_for_human", "normal"),
+        ]
+        proxy.stop()
