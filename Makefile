@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ format: install ## apply ruff's fixes and formatting
 
 bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
 	$(BIN)/python scripts/bench_nlu.py
+
+bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on PostgreSQL, and latencies
+	$(BIN)/python scripts/bench_queue.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache

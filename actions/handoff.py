@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.faq import load_pack
 from bot.handoff.hours import TeamHours, say_wait, say_when
 from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
@@ -46,6 +47,15 @@ def _transcript(tracker: Tracker) -> list[dict[str, Any]]:
         if event.get("event") in ("user", "bot") and event.get("text")
     ]
     return turns[-TRANSCRIPT_TURNS:]
+
+
+def _sure_faq_topic(tracker: Tracker) -> str | None:
+    """The FAQ the message was confidently about, when a trigger escalated it."""
+    escalation = (tracker.latest_message or {}).get("escalation") or {}
+    topic = escalation.get("faq_topic")
+    if topic and topic in load_pack(get_settings().faq_dir):
+        return str(topic)
+    return None
 
 
 def handoff_request(tracker: Tracker) -> HandoffRequest:
@@ -125,6 +135,9 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response=EMERGENCY_RESPONSES[request.reason])
         elif request.reason == "anger":
             dispatcher.utter_message(response="utter_handoff_empathy")
+        topic = _sure_faq_topic(tracker)
+        if topic is not None:
+            dispatcher.utter_message(response=f"utter_faq/{topic}")
         outcome = request_handoff(request, settings)
         tell(dispatcher, outcome, settings, request.language)
         events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]

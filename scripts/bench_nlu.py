@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from statistics import median
 
@@ -69,21 +70,24 @@ def train(name: str, config: Path) -> tuple[Path, float]:
 
 async def evaluate(
     model: Path, questions: list[HeldOutQuestion]
-) -> tuple[Scores, list[tuple[HeldOutQuestion, str | None]], float]:
+) -> tuple[Scores, list[tuple[HeldOutQuestion, str | None]], float, Counter[str]]:
     agent = Agent.load(str(model))
     scores = Scores()
     mistakes = []
     durations = []
+    escalated: Counter[str] = Counter()  # question group -> sent to a human
     for question in questions:
         started = time.perf_counter()
         parse = await agent.parse_message(question.text)
         durations.append(time.perf_counter() - started)
+        if parse.get("escalation"):
+            escalated[question.group] += 1
         answer = predicted_answer(parse)
         result = outcome(question, answer)
         scores.add(question, result)
         if result in ("wrong", "answered"):
             mistakes.append((question, answer))
-    return scores, mistakes, median(durations) * 1000
+    return scores, mistakes, median(durations) * 1000, escalated
 
 
 def table(results: dict[str, Scores]) -> str:
@@ -128,14 +132,17 @@ def main() -> int:
     for name, config in (("relais", ROOT / "config.yml"), ("default", default_config)):
         print(f"Training {name} NLU model...", flush=True)
         model, seconds = train(name, config)
-        scores, mistakes, parse_ms = asyncio.run(evaluate(model, questions))
+        scores, mistakes, parse_ms, escalated = asyncio.run(evaluate(model, questions))
         results[name] = scores
         report[name] = {
             "train_seconds": round(seconds, 1),
             "median_parse_ms": round(parse_ms, 1),
             "counts": {group: dict(c) for group, c in scores.counts.items()},
+            "escalated_by_trigger": dict(escalated),
         }
         print(f"  trained in {seconds:.0f} s, median parse {parse_ms:.1f} ms")
+        if escalated:
+            print(f"  sent to a human by an escalation trigger: {dict(escalated)}")
         if name == "relais":
             for question, answer in mistakes:
                 print(f"  mistake [{question.expected}] {question.text!r} -> {answer}")

@@ -59,3 +59,11 @@ def test_rasa_default_pipeline_reports_its_topic_under_default() -> None:
         },
     }
     assert outcome(COVERED, predicted_answer(default_parse)) == "right"
+
+
+def test_an_escalated_question_counts_by_what_the_person_receives() -> None:
+    escalated = parse("request_human")
+    escalated["escalation"] = {"reason": "health", "priority": "urgent"}
+    assert outcome(COVERED, predicted_answer(escalated)) == "declined"
+    escalated["escalation"]["faq_topic"] = "refund"  # the answer goes out too
+    assert outcome(COVERED, predicted_answer(escalated)) == "right"

@@ -110,6 +110,21 @@ async def test_each_trigger_opens_its_ticket(
     assert (ticket.reason, ticket.priority, ticket.language) == (reason, priority, "en")
 
 
+async def test_a_sure_faq_answer_still_goes_out_between_guidance_and_queue(
+    queue_url: str,
+) -> None:
+    tracker = escalated(
+        "mon enfant a mangé un petit suisse rappelé", "health", "urgent"
+    )
+    tracker.latest_message["escalation"]["faq_topic"] = "children"
+    messages, _ = await run(ActionHandoff(), tracker)
+    assert [m["response"] for m in messages] == [
+        "utter_emergency_health",
+        "utter_faq/children",
+        "utter_handoff_queued_no_estimate",
+    ]
+
+
 async def test_a_second_miss_is_queued_as_misunderstood(queue_url: str) -> None:
     await run(ActionHandoff(), load_tracker("unsure_en"))
     (ticket,) = open_tickets(queue_url)
@@ -205,3 +220,24 @@ async def test_database_down_the_user_is_told_and_the_request_delivered_later(
             ("before", "asked_for_human", "normal"),
         ]
         proxy.stop()
+
+
+def test_a_request_delivered_late_keeps_its_place(
+    tmp_path: Path, database_url: str
+) -> None:
+    earlier = queue.HandoffRequest(
+        "spooled", "rest", "fr", "asked_for_human", "normal",
+        requested_at=datetime.now(ZoneInfo("UTC")) - timedelta(minutes=10),
+    )  # fmt: skip
+    spool.save(earlier, tmp_path)
+    with get_session_factory(database_url).begin() as session:
+        queue.enqueue(session=session, request=queue.HandoffRequest(
+            "meanwhile", "rest", "fr", "asked_for_human", "normal"))  # fmt: skip
+    assert spool.deliver(tmp_path, database_url) == 1
+    assert [t.conversation_id for t in open_tickets(database_url)] == [
+        "spooled",
+        "meanwhile",
+    ]
+    (tmp_path / "broken.json").write_text("{not json")
+    assert spool.deliver(tmp_path, database_url) == 0
+    assert (tmp_path / "broken.bad").exists()  # kept aside, not retried forever

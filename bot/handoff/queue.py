@@ -65,6 +65,9 @@ class HandoffRequest:
     priority: str
     last_message: str = ""
     transcript: Sequence[dict[str, Any]] = field(default_factory=list)
+    # When the person asked; a request delivered late from the spool keeps its
+    # place in line.
+    requested_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
@@ -81,6 +84,9 @@ class HandoffRequest:
             "priority": self.priority,
             "last_message": self.last_message,
             "transcript": list(self.transcript),
+            "requested_at": self.requested_at.isoformat()
+            if self.requested_at
+            else None,
         }
 
     @classmethod
@@ -93,6 +99,9 @@ class HandoffRequest:
             priority=str(data["priority"]),
             last_message=str(data.get("last_message") or ""),
             transcript=list(data.get("transcript") or []),
+            requested_at=datetime.fromisoformat(data["requested_at"])
+            if data.get("requested_at")
+            else None,
         )
 
 
@@ -147,7 +156,7 @@ def enqueue(
             escalations=1,
             transcript=json.dumps(list(request.transcript), ensure_ascii=False),
             last_message=request.last_message,
-            created_at=now,
+            created_at=min(now, request.requested_at or now),
             updated_at=now,
         )
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ def request_handoff(
     and a background thread delivers it as soon as the database is back.
     """
     now = now or utcnow()
+    if request.requested_at is None:
+        request = dataclasses.replace(request, requested_at=now)
     hours = TeamHours.from_settings(settings)
     team_is_in = hours.is_open(now)
     back_at = None if team_is_in else hours.next_opening(now)

@@ -341,8 +341,9 @@ class EscalationDetector(GraphComponent):
     Runs last. When bot.handoff.triggers finds a trigger (health, self-harm,
     press, legal, data protection, strong anger), the message's intent becomes
     `request_human` (whose rule runs action_handoff) and `escalation` carries
-    the reason and priority for the action and for the agent. The FAQ ranking
-    and the gate's decision stay in the parse data as they were.
+    the reason and priority for the action and for the agent, and the FAQ
+    topic when the gate had let one through. The FAQ ranking and the gate's
+    decision stay in the parse data as they were.
     """
 
     def __init__(self) -> None:
@@ -371,7 +372,18 @@ class EscalationDetector(GraphComponent):
             trigger = self._detector.detect(doc, message.get(TEXT) or "")
             if trigger is None:
                 continue
-            message.set(ESCALATION_PROPERTY, trigger.as_dict(), add_to_output=True)
+            escalation = trigger.as_dict()
+            # An FAQ the gate was sure of still goes out (after any emergency
+            # guidance): the person gets the official answer while waiting.
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) == FAQ_INTENT:
+                selector = message.get(RESPONSE_SELECTOR_PROPERTY) or {}
+                key = ((selector.get(FAQ_INTENT) or {}).get("response") or {}).get(
+                    "intent_response_key"
+                )
+                if key and key.startswith(f"{FAQ_INTENT}/"):
+                    escalation["faq_topic"] = key.split("/", 1)[1]
+            message.set(ESCALATION_PROPERTY, escalation, add_to_output=True)
             escalate = {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [
                 item

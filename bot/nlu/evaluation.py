@@ -48,6 +48,12 @@ def predicted_answer(parse: dict[str, Any]) -> str | None:
     Returns:
         "faq/<topic>" for an FAQ answer, the intent name for small talk.
     """
+    escalation = parse.get("escalation") or {}
+    if escalation:
+        # A trigger sent it to a human; the FAQ answer goes out too when the
+        # gate was sure of it (actions/handoff.py).
+        topic = escalation.get("faq_topic")
+        return f"faq/{topic}" if topic else None
     intent = (parse.get("intent") or {}).get("name")
     if intent is None or intent in DECLINING_INTENTS:
         return None

@@ -1,0 +1,96 @@
+"""Starts the real Rasa server and action server for end-to-end tests and benchmarks.
+
+Both run as the `rasa` commands a deployment runs, on free ports, with a
+throw-away SQLite tracker store in `work`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bot.settings import PROJECT_ROOT
+
+MODEL = PROJECT_ROOT / "models" / "relais.tar.gz"
+# Waiting for the servers to come up is not a performance assertion: a slow
+# machine only makes the wait longer.
+STARTUP_SECONDS = 600
+
+
+class ServerError(RuntimeError):
+    """A server did not start; the message ends with its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise ServerError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]:
+    """Runs both servers with `env`; yields the Rasa server's URL."""
+    if not MODEL.exists():
+        raise ServerError(f"{MODEL} is missing: run `make train` (make test does it).")
+    rasa_port, action_port = free_port(), free_port()
+    (work / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
+    )
+    rasa = str(Path(sys.executable).parent / "rasa")
+    action_log, rasa_log = work / "actions.log", work / "rasa.log"
+    actions = subprocess.Popen(
+        [rasa, "run", "actions", "--port", str(action_port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=action_log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    server = subprocess.Popen(
+        [
+            rasa, "run",
+            "--model", str(MODEL),
+            "--enable-api", "--auth-token", token,
+            "--interface", "127.0.0.1", "--port", str(rasa_port),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            "--endpoints", str(work / "endpoints.yml"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=rasa_log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, action_log)
+        url = f"http://127.0.0.1:{rasa_port}"
+        wait_until_up(f"{url}/status?token={token}", server, rasa_log)
+        yield url
+    finally:
+        for process in (server, actions):
+            process.terminate()
+        for process in (server, actions):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
