@@ -3,7 +3,7 @@
     relais config check
     relais db upgrade
     relais queue list | claim [ID|--next] | show ID | reply ID TEXT
-                 | release ID | close ID | note ID TEXT
+                 | release ID | close ID | note ID TEXT | expire [--hours N]
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -170,6 +170,15 @@ def queue_note(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def queue_expire(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        count = queue.abandon_stale(
+            session=session, older_than=timedelta(hours=args.hours)
+        )
+    print(f"{count} waiting ticket(s) untouched for {args.hours} h marked abandoned.")
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -223,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     note = command("note", "add an internal note (never shown to the person)")
     note.add_argument("id", type=int)
     note.add_argument("text")
+    expire = command("expire", "mark long-untouched waiting tickets abandoned")
+    expire.add_argument("--hours", type=float, default=24.0)
     return parser
 
 
@@ -235,6 +246,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("queue", "release"): queue_release,
     ("queue", "close"): queue_close,
     ("queue", "note"): queue_note,
+    ("queue", "expire"): queue_expire,
 }
 
 

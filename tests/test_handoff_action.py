@@ -99,6 +99,8 @@ async def test_health_gets_emergency_guidance_first_and_jumps_the_queue(
         ("self_harm", "urgent", "utter_emergency_self_harm"),
         ("anger", "high", "utter_handoff_empathy"),
         ("press", "high", "utter_handoff_queued_no_estimate"),
+        ("legal", "high", "utter_handoff_queued_no_estimate"),
+        ("data_protection", "high", "utter_handoff_queued_no_estimate"),
     ],
 )
 async def test_each_trigger_opens_its_ticket(

@@ -268,3 +268,25 @@ def test_simultaneous_escalations_open_one_ticket(database_url: str) -> None:
     with factory.begin() as session:
         (ticket,) = queue.list_open(session=session)
         assert ticket.escalations == 6
+
+
+def test_untouched_waiting_tickets_can_be_abandoned(database_url: str) -> None:
+    factory = get_session_factory(database_url)
+    now = utcnow()
+    with factory.begin() as session:
+        old = queue.enqueue(
+            session=session, request=request("old"), now=now - timedelta(hours=30)
+        )
+        queue.enqueue(session=session, request=request("recent"), now=now)
+        held = queue.enqueue(
+            session=session, request=request("held"), now=now - timedelta(hours=30)
+        )
+        queue.claim(session=session, ticket_id=held.id, agent="alice")
+    with factory.begin() as session:
+        assert queue.abandon_stale(session=session, older_than=timedelta(hours=24)) == 1
+    with factory.begin() as session:
+        assert queue.get_ticket(session=session, ticket_id=old.id).status == "abandoned"
+        assert sorted(t.conversation_id for t in queue.list_open(session=session)) == [
+            "held",
+            "recent",
+        ]

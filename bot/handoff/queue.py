@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.handoff.models import (
+    ABANDONED,
     ASSIGNED,
     CLOSED,
     OPEN_STATUSES,
@@ -330,6 +331,25 @@ def close(
     ticket.updated_at = now
     session.flush()
     return ticket
+
+
+def abandon_stale(
+    *, session: Session, older_than: timedelta, now: datetime | None = None
+) -> int:
+    """Marks waiting tickets untouched for `older_than` as abandoned.
+
+    The person left without being served; their next message starts a new
+    session that is no longer paused (actions/session.py), so the bot answers
+    them again. Returns how many tickets were abandoned.
+    """
+    now = now or utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.status == WAITING, Ticket.updated_at < now - older_than)
+        .values(status=ABANDONED, closed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def add_note(*, session: Session, ticket_id: int, author: str, text: str) -> TicketNote:
