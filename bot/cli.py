@@ -57,7 +57,13 @@ def _one_line(text: str, width: int) -> str:
 
 
 def _describe(ticket: Ticket) -> str:
-    holder = f" by {ticket.agent}" if ticket.agent else ""
+    holder = ""
+    if ticket.agent:
+        holder = (
+            f" to {ticket.agent}"
+            if ticket.status == "assigned"
+            else (f" by {ticket.agent}")
+        )
     return (
         f"Ticket {ticket.id} [{ticket.priority}] {ticket.status}{holder}: "
         f"{ticket.reason}, {ticket.language}, {ticket.channel}, "
@@ -108,9 +114,10 @@ def queue_show(settings: Settings, args: argparse.Namespace) -> int:
     with get_session_factory(settings.database_url).begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=args.id)
         notes = [(note.created_at, note.author, note.text) for note in ticket.notes]
+    zone = settings.timezone
     print(_describe(ticket))
-    print(f"Opened {ticket.created_at:%Y-%m-%d %H:%M} UTC, escalations: "
-          f"{ticket.escalations}")  # fmt: skip
+    print(f"Opened {ticket.created_at.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
+          f"escalations: {ticket.escalations}")  # fmt: skip
     try:
         tracker = _rasa(settings).tracker(ticket.conversation_id)
         turns = agent_ops.transcript(tracker)
@@ -122,12 +129,14 @@ def queue_show(settings: Settings, args: argparse.Namespace) -> int:
             for turn in json.loads(ticket.transcript or "[]")
         ]
     for turn in turns:
-        when = f"{turn.at:%H:%M:%S}" if turn.at else "        "
-        print(f"  {when}  {turn.who:<14} {turn.text}")
+        when = f"{turn.at.astimezone(zone):%H:%M:%S}" if turn.at else " " * 8
+        # Multi-line messages stay in their column.
+        text = turn.text.replace("\n", "\n" + " " * 27)
+        print(f"  {when}  {turn.who:<14} {text}")
     if notes:
         print("\nInternal notes:")
         for created_at, author, text in notes:
-            print(f"  {created_at:%Y-%m-%d %H:%M}  {author}: {text}")
+            print(f"  {created_at.astimezone(zone):%Y-%m-%d %H:%M}  {author}: {text}")
     return 0
 
 
@@ -274,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except BrokenPipeError:  # `relais queue show 3 | head` stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_list_claim_release(queue_url: str, capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     assert f"{ticket_id:>5}  urgent    waiting" in out and "je vomis" in out
     code, out, _ = run(capsys, "queue", "claim", "--next", "--agent", "alice")
-    assert code == 0 and f"Ticket {ticket_id} [urgent] assigned by alice" in out
+    assert code == 0 and f"Ticket {ticket_id} [urgent] assigned to alice" in out
     code, _, err = run(capsys, "queue", "release", str(ticket_id), "--agent", "bob")
     assert code == 1 and "held by alice" in err
     code, out, _ = run(capsys, "queue", "release", str(ticket_id), "--agent", "alice")
