@@ -108,5 +108,21 @@ def test_who_is_having_symptoms_matters(text: str, reason: str | None) -> None:
     assert detect(text) == reason
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("j'ai des vertiges et des crampes depuis que j'ai mangé le fromage", "health"),
+        ("ma fille a des démangeaisons partout", "health"),
+        ("j'ai des douleurs musculaires", "health"),
+        ("j'ai peur de la listériose", None),
+        ("je suis fatigué d'attendre votre réponse", None),
+    ],
+)
+def test_symptoms_nobody_listed_are_found_by_their_vector(
+    text: str, reason: str | None
+) -> None:
+    assert detect(text) == reason
+
+
 def test_self_harm_wins_over_anger() -> None:
     assert detect("BANDE D'ESCROCS, JE VAIS ME TUER") == "self_harm"

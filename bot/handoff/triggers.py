@@ -8,7 +8,9 @@ they come from the intent classifier and the dialogue, not from here.
 Detection runs spaCy's `Matcher` over the parsed message: French words are
 matched by lemma (so "vomis", "vomit" and "vomissait" are one word), English
 ones by lower-case form or prefix (the French model does not lemmatize
-English). Single words are rarely enough: health needs a symptom that someone
+English), and a symptom nobody listed ("vertiges", "démangeaisons") is
+recognised by its spaCy vector, close to those of the listed ones. Single
+words are rarely enough: health needs a symptom that someone
 *has* (a person named, no negation, no "if"), press needs someone saying they
 are from the press rather than mentioning it. `tests/triggers/labelled.yml`
 measures precision and recall per trigger (tests/test_triggers.py).
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -49,6 +52,19 @@ NEGATION_WINDOW = 3
 ANGER_SCORE = 2
 SHOUTING_MIN_LETTERS = 12
 SHOUTING_SHARE = 0.6
+
+# Symptoms nobody listed ("vertiges", "crampes", "démangeaisons") are found by
+# their spaCy vector: close enough to the centroid of these, they count as a
+# symptom (under the same conditions as the listed ones).
+SYMPTOM_SEEDS = ("vomir", "fièvre", "diarrhée", "nausée", "courbature",
+                 "convulsion", "malaise", "migraine", "vomissement")  # fmt: skip
+SYMPTOM_SIMILARITY = 0.7
+# Near the symptoms in vector space but not something a person *has* now.
+NOT_SYMPTOMS = frozenset({
+    "symptôme", "listériose", "listeria", "maladie", "infection", "risque",
+    "danger", "fatigue", "fatigué", "fatiguer", "stress", "peur", "inquiétude",
+    "angoisse", "colère",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,9 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             lower("ventre", "tête", "estomac", "gorge"),
         ],
         [lower("nuque"), lower("raide")],
+        [lemma("somnolent", "somnolence", "tremblement", "frisson")],
+        [lemma("avoir"), ANY, ANY, lower("température")],
+        [lemma("mal"), lower("partout")],
         [lower("urgences")],
         [lower("fausse"), lower("couche")],
         [
@@ -464,11 +483,37 @@ class TriggerDetector:
         self._matcher = Matcher(vocab)
         for label, patterns in PATTERNS.items():
             self._matcher.add(label, patterns)
+        seeds = [vocab[word].vector for word in SYMPTOM_SEEDS if vocab[word].has_vector]
+        centroid = np.mean(seeds, axis=0) if seeds else None
+        self._symptom_centroid = (
+            centroid / np.linalg.norm(centroid) if centroid is not None else None
+        )
+
+    def _symptom_like(self, doc: Doc) -> list[Span]:
+        """Words whose vector is close to the known symptoms'."""
+        if self._symptom_centroid is None:
+            return []
+        found = []
+        for token in doc:
+            if (
+                token.pos_ not in ("NOUN", "ADJ", "VERB")
+                or not token.has_vector
+                or token.lemma_ in NOT_SYMPTOMS
+                or token.vector_norm == 0
+            ):
+                continue
+            similarity = (
+                float(token.vector @ self._symptom_centroid) / token.vector_norm
+            )
+            if similarity >= SYMPTOM_SIMILARITY:
+                found.append(doc[token.i : token.i + 1])
+        return found
 
     def _spans(self, doc: Doc) -> dict[str, list[Span]]:
         found: dict[str, list[Span]] = {label: [] for label in PATTERNS}
         for span in self._matcher(doc, as_spans=True):
             found[span.label_].append(span)
+        found["symptom"] += self._symptom_like(doc)
         return found
 
     def detect(self, doc: Doc, text: str | None = None) -> Trigger | None:
