@@ -483,8 +483,12 @@ class TriggerDetector:
         self._matcher = Matcher(vocab)
         for label, patterns in PATTERNS.items():
             self._matcher.add(label, patterns)
-        seeds = [vocab[word].vector for word in SYMPTOM_SEEDS if vocab[word].has_vector]
-        centroid = np.mean(seeds, axis=0) if seeds else None
+        seeds = [
+            np.asarray(vocab[word].vector)
+            for word in SYMPTOM_SEEDS
+            if vocab[word].has_vector
+        ]
+        centroid = np.mean(np.stack(seeds), axis=0) if seeds else None
         self._symptom_centroid = (
             centroid / np.linalg.norm(centroid) if centroid is not None else None
         )
