@@ -4,6 +4,7 @@
     relais db upgrade
     relais queue list | claim [ID|--next] | show ID | reply ID TEXT
                  | release ID | close ID | note ID TEXT | expire [--hours N]
+    relais agent add NAME [--role agent|editor|admin] | list | passwd NAME
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.console import accounts
 from bot.db import get_session_factory, upgrade
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue
@@ -188,6 +190,47 @@ def queue_expire(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise accounts.AccountError("The two passwords differ; nothing changed.")
+    return first
+
+
+def agent_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    with get_session_factory(settings.database_url).begin() as session:
+        agent = accounts.add_agent(
+            session=session,
+            name=args.name,
+            role=args.role,
+            password=password,
+            display_name=args.display_name,
+        )
+        print(f"Account {agent.name} ({agent.role}) created.")
+    return 0
+
+
+def agent_list(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        agents = accounts.list_agents(session=session)
+        for agent in agents:
+            print(f"{agent.name:<20} {agent.role:<8} {agent.display_name}")
+        if not agents:
+            print("No account yet: relais agent add NAME --role agent")
+    return 0
+
+
+def agent_passwd(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    with get_session_factory(settings.database_url).begin() as session:
+        accounts.set_password(session=session, name=args.name, password=password)
+    print(f"Password of {args.name} changed.")
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -243,6 +286,20 @@ def _parser() -> argparse.ArgumentParser:
     note.add_argument("text")
     expire = command("expire", "mark long-untouched waiting tickets abandoned")
     expire.add_argument("--hours", type=float, default=24.0)
+
+    agent_parser = commands.add_parser("agent", help="console accounts")
+    agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
+    add = agent_commands.add_parser("add", help="create an account")
+    add.add_argument("name", help="sign-in name: lower-case letters, digits, . _ -")
+    add.add_argument("--role", choices=accounts.ROLES, default="agent")
+    add.add_argument("--display-name", default="", help="shown to colleagues")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    agent_commands.add_parser("list", help="list the accounts")
+    passwd = agent_commands.add_parser("passwd", help="set a new password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
     return parser
 
 
@@ -256,6 +313,9 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("queue", "close"): queue_close,
     ("queue", "note"): queue_note,
     ("queue", "expire"): queue_expire,
+    ("agent", "add"): agent_add,
+    ("agent", "list"): agent_list,
+    ("agent", "passwd"): agent_passwd,
 }
 
 
@@ -270,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[(args.command, args.subcommand)](settings, args)
-    except queue.QueueError as error:
+    except (queue.QueueError, accounts.AccountError) as error:
         print(error, file=sys.stderr)
         return 1
     except RasaError as error:

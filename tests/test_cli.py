@@ -7,6 +7,7 @@ is in tests/test_e2e.py.
 
 from __future__ import annotations
 
+import io
 import socket
 
 import pytest
@@ -104,3 +105,20 @@ def test_an_unmigrated_database_says_what_to_run(
     assert "run `relais db upgrade`" in err
     assert run(capsys, "db", "upgrade")[0] == 0
     assert run(capsys, "queue", "list")[1].strip() == "The queue is empty."
+
+
+def test_agent_accounts(
+    queue_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, out, _ = run(capsys, "agent", "add", "camille", "--role", "editor",
+                       "--password-stdin")  # fmt: skip
+    assert (code, out.strip()) == (0, "Account camille (editor) created.")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "agent", "add", "bob", "--password-stdin")
+    assert (code, err.strip()) == (1, "A password needs at least 10 characters.")
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long one\n"))
+    code, _, err = run(capsys, "agent", "add", "Camille", "--password-stdin")
+    assert (code, err.strip()) == (1, "There is already an account named camille.")
+    assert "camille" in run(capsys, "agent", "list")[1]
+    assert "bob" not in run(capsys, "agent", "list")[1]

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.db import get_engine, get_session_factory
+from bot.db import get_engine, get_session_factory, metadata
 from bot.handoff import queue
 from bot.handoff.models import CLOSED, WAITING, utcnow
 from bot.handoff.queue import HandoffRequest, QueueError
@@ -40,9 +42,14 @@ def enqueue(url: str, *requests: HandoffRequest) -> list[int]:
     return ids
 
 
-def test_migrations_create_the_queue_tables(database_url: str) -> None:
+def test_migrations_create_the_tables_the_models_describe(database_url: str) -> None:
     tables = set(inspect(get_engine(database_url)).get_table_names())
-    assert {"handoff_ticket", "handoff_note", "alembic_version"} <= tables
+    assert {"handoff_ticket", "handoff_note", "agent", "sign_in_throttle"} <= tables
+    import bot.console.accounts  # noqa: F401  (registers its tables)
+
+    with get_engine(database_url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
 
 
 def test_escalating_twice_updates_the_open_ticket(database_url: str) -> None:

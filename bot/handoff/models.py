@@ -8,63 +8,18 @@ most one open (waiting or assigned) ticket, enforced by a partial unique index.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import relationship
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    TypeDecorator,
-)
-from sqlalchemy.orm import declarative_base, relationship
+from bot.db import Base, UTCDateTime, utcnow
+
+__all__ = ["Base", "Ticket", "TicketNote", "UTCDateTime", "utcnow"]
 
 WAITING, ASSIGNED, CLOSED, ABANDONED = "waiting", "assigned", "closed", "abandoned"
 OPEN_STATUSES = (WAITING, ASSIGNED)
 STATUSES = (WAITING, ASSIGNED, CLOSED, ABANDONED)
 # Most urgent first; the queue is served in this order, then oldest first.
 PRIORITIES = ("urgent", "high", "normal")
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-Base: Any = declarative_base(metadata=metadata)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(TypeDecorator):
-    """A UTC timestamp that comes back timezone-aware from SQLite too."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass a timezone-aware UTC time")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
 
 class Ticket(Base):
@@ -117,7 +72,10 @@ class TicketNote(Base):
 
     id = Column(Integer, primary_key=True)
     ticket_id = Column(
-        Integer, ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False
+        Integer,
+        ForeignKey("handoff_ticket.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     )
     author = Column(String(100), nullable=False)
     text = Column(Text, nullable=False)

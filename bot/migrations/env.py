@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.db import get_engine
-from bot.handoff.models import metadata
+# Importing the model modules registers their tables on the shared metadata.
+import bot.console.accounts
+import bot.handoff.models  # noqa: F401
+from bot.db import get_engine, metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

@@ -1,0 +1,1 @@
+"""The community managers' console and the public web chat (Starlette)."""

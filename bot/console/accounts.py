@@ -1,0 +1,182 @@
+"""Console accounts: who may sign in, with which role, and sign-in throttling.
+
+Passwords are hashed with Argon2id (argon2-cffi). Repeated failures slow
+sign-in down per account name and per client address: after
+`FREE_FAILURES` failures in a row, each further attempt must wait twice as long
+as the last (up to `MAX_DELAY`), whatever the password. The counters live in
+the database, so every console process applies the same limits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Column, Integer, String, select
+from sqlalchemy.orm import Session
+
+from bot.db import Base, UTCDateTime, utcnow
+
+ROLES = ("agent", "editor", "admin")
+# Who may work the handoff queue.
+QUEUE_ROLES = frozenset({"agent", "admin"})
+MIN_PASSWORD_LENGTH = 10
+FREE_FAILURES = 3
+MAX_DELAY = timedelta(minutes=5)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A refused account operation; the message says why."""
+
+
+class Agent(Base):
+    __tablename__ = "agent"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(40), nullable=False, unique=True)
+    display_name = Column(String(100), nullable=False)
+    role = Column(String(16), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SignInThrottle(Base):
+    """Consecutive failed sign-ins for one key ("name:alice", "ip:10.0.0.7")."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key = Column(String(200), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    last_failure_at = Column(UTCDateTime, nullable=False)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt."""
+
+    agent: Agent | None
+    wait: timedelta | None = None  # set when the attempt was refused unchecked
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+        )
+
+
+def add_agent(
+    *, session: Session, name: str, role: str, password: str, display_name: str = ""
+) -> Agent:
+    """Creates an account; the name is lower-case letters, digits, . _ -"""
+    name = name.strip().lower()
+    if not _NAME.match(name):
+        raise AccountError(
+            f"{name!r} is not a valid name: 2 to 40 lower-case letters, digits, "
+            "'.', '_' or '-'."
+        )
+    if role not in ROLES:
+        raise AccountError(f"The role must be one of {', '.join(ROLES)}, not {role!r}.")
+    validate_password(password)
+    if find_agent(session=session, name=name) is not None:
+        raise AccountError(f"There is already an account named {name}.")
+    agent = Agent(
+        name=name,
+        display_name=display_name.strip() or name,
+        role=role,
+        password_hash=_hasher.hash(password),
+        created_at=utcnow(),
+    )
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def set_password(*, session: Session, name: str, password: str) -> Agent:
+    agent = find_agent(session=session, name=name)
+    if agent is None:
+        raise AccountError(f"There is no account named {name}.")
+    validate_password(password)
+    agent.password_hash = _hasher.hash(password)
+    return agent
+
+
+def find_agent(*, session: Session, name: str) -> Agent | None:
+    return session.execute(
+        select(Agent).where(Agent.name == name.strip().lower())
+    ).scalar_one_or_none()
+
+
+def list_agents(*, session: Session) -> list[Agent]:
+    return list(session.execute(select(Agent).order_by(Agent.name)).scalars())
+
+
+def _delay(failures: int) -> timedelta:
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES)))
+
+
+def _wait(session: Session, keys: list[str], now: datetime) -> timedelta | None:
+    longest = timedelta(0)
+    for row in session.execute(
+        select(SignInThrottle).where(SignInThrottle.key.in_(keys))
+    ).scalars():
+        remaining = row.last_failure_at + _delay(row.failures) - now
+        longest = max(longest, remaining)
+    return longest if longest > timedelta(0) else None
+
+
+def _record_failure(session: Session, keys: list[str], now: datetime) -> None:
+    for key in keys:
+        row = session.get(SignInThrottle, key)
+        if row is None:
+            session.add(SignInThrottle(key=key, failures=1, last_failure_at=now))
+        else:
+            row.failures += 1
+            row.last_failure_at = now
+    session.flush()
+
+
+def sign_in(
+    *,
+    session: Session,
+    name: str,
+    password: str,
+    client: str,
+    now: datetime | None = None,
+) -> SignIn:
+    """Checks a name and password, unless recent failures say to wait first.
+
+    Unknown names cost the same hashing time as known ones, so timing does not
+    tell which accounts exist.
+    """
+    now = now or utcnow()
+    name = name.strip().lower()
+    keys = [f"name:{name}"[:200], f"ip:{client}"[:200]]
+    wait = _wait(session, keys, now)
+    if wait is not None:
+        return SignIn(agent=None, wait=wait)
+    agent = find_agent(session=session, name=name)
+    try:
+        _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        _record_failure(session, keys, now)
+        return SignIn(agent=None)
+    if agent is None:  # the dummy hash never verifies; kept for clarity
+        return SignIn(agent=None)
+    for key in keys:
+        row = session.get(SignInThrottle, key)
+        if row is not None:
+            session.delete(row)
+    if _hasher.check_needs_rehash(agent.password_hash):
+        agent.password_hash = _hasher.hash(password)
+    return SignIn(agent=agent)
+
+
+_DUMMY_HASH = _hasher.hash("not a password anybody has")
