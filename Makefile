@@ -34,7 +34,11 @@ install: $(BIN)/.installed ## create .venv and install the pinned dependencies (
 dotenv:
 	@test -f .env || { cp .env.example .env && \
 	  sed -i "s/^RASA_TOKEN=.*/RASA_TOKEN=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')/" .env && \
-	  echo "Created .env with a random RASA_TOKEN."; }
+	  sed -i "s/^RELAIS_CONSOLE_SECRET=.*/RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env && \
+	  echo "Created .env with a random RASA_TOKEN and RELAIS_CONSOLE_SECRET."; }
+	@grep -q '^RELAIS_CONSOLE_SECRET=' .env || { \
+	  echo "RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env && \
+	  echo "Added a random RELAIS_CONSOLE_SECRET to .env."; }
 
 validate: install ## check the training data (rasa data validate --fail-on-warnings)
 	$(BIN)/rasa data validate --fail-on-warnings

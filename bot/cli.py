@@ -231,6 +231,17 @@ def agent_passwd(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.app import run
+
+    print(
+        f"Console: http://{settings.console_host}:{settings.console_port}/  "
+        f"web chat: http://{settings.console_host}:{settings.console_port}/chat"
+    )
+    run(settings)
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -287,6 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     expire = command("expire", "mark long-untouched waiting tickets abandoned")
     expire.add_argument("--hours", type=float, default=24.0)
 
+    commands.add_parser("console", help="serve the console and the web chat")
+
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
     add = agent_commands.add_parser("add", help="create an account")
@@ -304,6 +317,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
+    ("console", ""): console,
     ("db", "upgrade"): db_upgrade,
     ("queue", "list"): queue_list,
     ("queue", "claim"): queue_claim,
@@ -321,7 +335,8 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if (args.command, args.subcommand) == ("config", "check"):
+    subcommand = getattr(args, "subcommand", "")
+    if (args.command, subcommand) == ("config", "check"):
         return check_config()
     try:
         settings = get_settings()
@@ -329,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     try:
-        return COMMANDS[(args.command, args.subcommand)](settings, args)
+        return COMMANDS[(args.command, subcommand)](settings, args)
     except (queue.QueueError, accounts.AccountError) as error:
         print(error, file=sys.stderr)
         return 1

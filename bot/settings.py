@@ -48,6 +48,11 @@ class Settings:
     team_days: tuple[int, ...]  # 0 = Monday, as in `datetime.weekday()`
     timezone: ZoneInfo
     spool_dir: Path
+    console_secret: str
+    console_host: str
+    console_port: int
+    # Where a browser reaches Rasa's socket.io channel (the web chat).
+    public_rasa_url: str
 
     @property
     def is_local(self) -> bool:
@@ -125,6 +130,21 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not spool_dir.is_absolute():
         spool_dir = PROJECT_ROOT / spool_dir
 
+    console_secret = _required(env, "RELAIS_CONSOLE_SECRET")
+    if environment != "local" and (
+        console_secret.lower() in PLACEHOLDER_SECRETS or len(console_secret) < 32
+    ):
+        raise SettingsError(
+            "RELAIS_CONSOLE_SECRET must be a random value of 32 characters or more "
+            "outside local mode."
+        )
+    console_port = _port(env.get("RELAIS_CONSOLE_PORT", "8000"))
+    public_rasa_url = env.get("RELAIS_PUBLIC_RASA_URL", rasa_url).strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", public_rasa_url):
+        raise SettingsError(
+            f"RELAIS_PUBLIC_RASA_URL must be an http(s) URL, not {public_rasa_url!r}."
+        )
+
     return Settings(
         environment=environment,
         rasa_token=rasa_token,
@@ -139,7 +159,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         team_days=_team_days(env.get("RELAIS_TEAM_DAYS", "mon-sun")),
         timezone=timezone,
         spool_dir=spool_dir,
+        console_secret=console_secret,
+        console_host=env.get("RELAIS_CONSOLE_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        console_port=console_port,
+        public_rasa_url=public_rasa_url,
     )
+
+
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(
+            f"RELAIS_CONSOLE_PORT must be a port number, not {value!r}."
+        )
+    return int(value)
 
 
 def _team_hours(value: str) -> tuple[time, time]:

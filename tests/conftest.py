@@ -35,6 +35,7 @@ TEST_ENVIRONMENT = {
     "RELAIS_TEAM_HOURS": "00:00-24:00",
     "RELAIS_TEAM_DAYS": "mon-sun",
     "RELAIS_TIMEZONE": "Europe/Paris",
+    "RELAIS_CONSOLE_SECRET": "test-console-secret",
 }
 
 

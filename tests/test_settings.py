@@ -40,7 +40,11 @@ def test_bad_values_are_named(name: str, value: str, message: str) -> None:
 
 
 def test_placeholder_token_is_refused_outside_local_mode() -> None:
-    production = {**TEST_ENVIRONMENT, "RELAIS_ENV": "production"}
+    production = {
+        **TEST_ENVIRONMENT,
+        "RELAIS_ENV": "production",
+        "RELAIS_CONSOLE_SECRET": "s" * 48,
+    }
     with pytest.raises(SettingsError, match="placeholder"):
         load_settings({**production, "RASA_TOKEN": "change-me"})
     with pytest.raises(SettingsError, match="too short"):
@@ -80,3 +84,18 @@ def test_the_queue_database_defaults_to_sqlite_under_var() -> None:
     settings = load_settings(TEST_ENVIRONMENT)
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("/var/relais.db")
+
+
+def test_the_console_secret_must_be_real_outside_local_mode() -> None:
+    production = {
+        **TEST_ENVIRONMENT,
+        "RELAIS_ENV": "production",
+        "RASA_TOKEN": "x" * 32,
+    }
+    for secret in ("change-me", "short-secret"):
+        with pytest.raises(SettingsError, match="RELAIS_CONSOLE_SECRET must be"):
+            load_settings({**production, "RELAIS_CONSOLE_SECRET": secret})
+    assert (
+        load_settings({**production, "RELAIS_CONSOLE_SECRET": "s" * 48}).console_port
+        == 8000
+    )

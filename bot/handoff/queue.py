@@ -304,6 +304,43 @@ def require_holder(ticket: Ticket, agent: str) -> None:
         raise QueueError(f"Ticket {ticket.id} is held by {ticket.agent}, not {agent}.")
 
 
+def transfer(
+    *,
+    session: Session,
+    ticket_id: int,
+    agent: str,
+    to: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """Hands a ticket the agent holds to a colleague, who holds it at once."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    require_holder(ticket, agent)
+    if not to or to == agent:
+        raise QueueError("Choose a colleague to transfer the ticket to.")
+    ticket.agent = to
+    ticket.updated_at = now or utcnow()
+    session.flush()
+    return ticket
+
+
+def median_wait(*, session: Session, since: datetime) -> timedelta | None:
+    """Median time from opening to claim for tickets claimed since `since`."""
+    waits = sorted(
+        claimed - created
+        for created, claimed in session.execute(
+            select(Ticket.created_at, Ticket.claimed_at).where(
+                Ticket.claimed_at >= since
+            )
+        )
+    )
+    if not waits:
+        return None
+    middle = len(waits) // 2
+    if len(waits) % 2:
+        return waits[middle]
+    return (waits[middle - 1] + waits[middle]) / 2
+
+
 def release(
     *, session: Session, ticket_id: int, agent: str, now: datetime | None = None
 ) -> Ticket:

@@ -1,0 +1,522 @@
+"""The console: a Starlette app for community managers, and the public web chat.
+
+    relais console            # make run starts it beside Rasa
+
+Pages are rendered on the server (Jinja2, autoescaped) with a little
+JavaScript and no build step. Live updates are server-sent events: the queue
+page and the conversation page each hold one stream. The console calls Rasa's
+HTTP API server-side; the Rasa token never reaches a browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot.console import accounts
+from bot.console.security import (
+    SecurityHeaders,
+    Viewer,
+    check_csrf,
+    csrf_token,
+    current_viewer,
+    flash,
+    requires,
+    settings_of,
+    take_flash,
+)
+from bot.db import get_session_factory
+from bot.faq import load_pack
+from bot.handoff import agent as agent_ops
+from bot.handoff import queue
+from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
+from bot.rasa_api import RasaClient, RasaError
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+HERE = Path(__file__).parent
+SOCKET_IO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist"
+# How often a live stream looks for changes, and sends a keep-alive.
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+STREAM_SECONDS = 3600.0
+LAST_MESSAGE_PREVIEW = 90
+QUEUE = accounts.QUEUE_ROLES
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+templates = Jinja2Templates(env=_environment)
+
+
+# --- data for the pages ------------------------------------------------------
+
+
+def _ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    preview = " ".join(ticket.last_message.split())
+    if len(preview) > LAST_MESSAGE_PREVIEW:
+        preview = preview[: LAST_MESSAGE_PREVIEW - 1] + "…"
+    return {
+        "id": ticket.id,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "reason": ticket.reason,
+        "language": ticket.language,
+        "channel": ticket.channel,
+        "agent": ticket.agent,
+        "waiting_seconds": int((now - ticket.created_at).total_seconds()),
+        "last_message": preview,
+    }
+
+
+def queue_snapshot(settings: Settings) -> dict[str, Any]:
+    """Open tickets in serving order, and the counters above the queue."""
+    now = utcnow()
+    midnight = now.astimezone(settings.timezone).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    with get_session_factory(settings.database_url).begin() as session:
+        tickets = queue.list_open(session=session)
+        median = queue.median_wait(session=session, since=midnight)
+        return {
+            "tickets": [_ticket_json(ticket, now) for ticket in tickets],
+            "waiting": sum(ticket.status == WAITING for ticket in tickets),
+            "assigned": sum(ticket.status == ASSIGNED for ticket in tickets),
+            "median_wait_seconds": int(median.total_seconds()) if median else None,
+        }
+
+
+def _turns_json(turns: list[agent_ops.Turn], settings: Settings) -> list[dict]:
+    return [
+        {
+            "who": turn.who,
+            "text": turn.text,
+            "at": turn.at.astimezone(settings.timezone).strftime("%H:%M:%S")
+            if turn.at
+            else "",
+        }
+        for turn in turns
+    ]
+
+
+def conversation(settings: Settings, ticket: Ticket) -> tuple[list[dict], str | None]:
+    """The transcript from Rasa, or the ticket's saved turns if Rasa is down."""
+    try:
+        tracker = _rasa(settings).tracker(ticket.conversation_id)
+        return _turns_json(agent_ops.transcript(tracker), settings), None
+    except RasaError as error:
+        saved = [
+            agent_ops.Turn(None, turn.get("role", "?"), turn.get("text", ""))
+            for turn in json.loads(ticket.transcript or "[]")
+        ]
+        return _turns_json(saved, settings), str(error)
+
+
+def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
+    """The FAQ answers in the person's language: humans and bot say the same."""
+    return [
+        {"topic": key, "title": topic.title(language), "text": answer}
+        for key, topic in sorted(
+            load_pack(settings.faq_dir).items(),
+            key=lambda item: item[1].title(language),
+        )
+        if (answer := topic.answers.get(language) or topic.answers.get("fr"))
+    ]
+
+
+def _rasa(settings: Settings) -> RasaClient:
+    return RasaClient(settings.rasa_url, settings.rasa_token)
+
+
+def _ticket_id(request: Request) -> int:
+    try:
+        return int(request.path_params["ticket_id"])
+    except (KeyError, ValueError):
+        raise HTTPException(404, "No such ticket.") from None
+
+
+def _load_ticket(
+    settings: Settings, ticket_id: int
+) -> tuple[Ticket, list[dict[str, str]], list[str]]:
+    with get_session_factory(settings.database_url).begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
+        notes = [
+            {
+                "author": note.author,
+                "text": note.text,
+                "at": note.created_at.astimezone(settings.timezone).strftime(
+                    "%d/%m %H:%M"
+                ),
+            }
+            for note in ticket.notes
+        ]
+        colleagues = [
+            agent.name
+            for agent in accounts.list_agents(session=session)
+            if agent.role in QUEUE
+        ]
+        return ticket, notes, colleagues
+
+
+# --- pages ---------------------------------------------------------------------
+
+
+def _page(
+    request: Request,
+    template: str,
+    viewer: Viewer | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "viewer": viewer,
+            "csrf": csrf_token(request),
+            "flash": take_flash(request),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+async def login_page(request: Request) -> Response:
+    if request.method == "GET":
+        return _page(
+            request, "login.html", None, next=request.query_params.get("next", "/")
+        )
+    form = await check_csrf(request)
+    form = form or await request.form()
+    name = str(form.get("name") or "")
+    password = str(form.get("password") or "")
+    target = str(form.get("next") or "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # never redirect to another site
+    client = request.client.host if request.client else "unknown"
+    settings = settings_of(request)
+
+    def attempt() -> accounts.SignIn:
+        with get_session_factory(settings.database_url).begin() as session:
+            result = accounts.sign_in(
+                session=session, name=name, password=password, client=client
+            )
+            if result.agent is not None:
+                # Read what the page needs while the session is open.
+                request.session.clear()
+                request.session["agent"] = result.agent.name
+            return result
+
+    result = await run_in_threadpool(attempt)
+    if result.agent is None:
+        if result.wait is not None:
+            seconds = max(1, int(result.wait.total_seconds() + 0.999))
+            message = f"Too many failed attempts: wait {seconds} s and try again."
+        else:
+            message = "Wrong name or password."
+        return _page(request, "login.html", None, next=target, error=message,
+                     name=name, status_code=429 if result.wait else 401)  # fmt: skip
+    csrf_token(request)  # a fresh token for the new session
+    return RedirectResponse(target, status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await check_csrf(request)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@requires(QUEUE)
+async def queue_page(request: Request, viewer: Viewer) -> Response:
+    snapshot = await run_in_threadpool(queue_snapshot, settings_of(request))
+    return _page(request, "queue.html", viewer, snapshot=snapshot)
+
+
+async def _stream(
+    request: Request, read: Callable[..., Any], *args: Any
+) -> AsyncIterator[str]:
+    """Sends `read(*args)` as an event whenever it changes, until the tab closes.
+
+    A stream also ends after `app.state.stream_events` events (tests) or an
+    hour; the browser's EventSource reconnects by itself.
+    """
+    last = None
+    quiet = 0.0
+    sent = 0
+    limit = getattr(request.app.state, "stream_events", None)
+    deadline = asyncio.get_running_loop().time() + STREAM_SECONDS
+    while not await request.is_disconnected():
+        if (limit is not None and sent >= limit) or (
+            asyncio.get_running_loop().time() > deadline
+        ):
+            return
+        try:
+            data = await run_in_threadpool(read, *args)
+        except Exception as error:  # a stream must not die on one bad read
+            data = {"error": f"{type(error).__name__}: {error}"}
+        encoded = json.dumps(data, ensure_ascii=False, default=str)
+        if encoded != last:
+            last = encoded
+            quiet = 0.0
+            sent += 1
+            yield f"data: {encoded}\n\n"
+        elif quiet >= KEEPALIVE_SECONDS:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(POLL_SECONDS)
+        quiet += POLL_SECONDS
+
+
+def _event_stream(generator: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        generator,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@requires(QUEUE)
+async def queue_events(request: Request, viewer: Viewer) -> Response:
+    return _event_stream(_stream(request, queue_snapshot, settings_of(request)))
+
+
+@requires(QUEUE)
+async def ticket_page(request: Request, viewer: Viewer) -> Response:
+    settings = settings_of(request)
+    ticket_id = _ticket_id(request)
+    try:
+        ticket, notes, colleagues = await run_in_threadpool(
+            _load_ticket, settings, ticket_id
+        )
+    except queue.TicketNotFound:
+        raise HTTPException(404, f"There is no ticket {ticket_id}.") from None
+    turns, rasa_error = await run_in_threadpool(conversation, settings, ticket)
+    return _page(
+        request,
+        "ticket.html",
+        viewer,
+        ticket=_ticket_json(ticket, utcnow()),
+        conversation_id=ticket.conversation_id,
+        turns=turns,
+        rasa_error=rasa_error,
+        notes=notes,
+        colleagues=[name for name in colleagues if name != viewer.name],
+        canned=canned_replies(settings, ticket.language),
+    )
+
+
+def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
+    ticket, notes, _ = _load_ticket(settings, ticket_id)
+    turns, rasa_error = conversation(settings, ticket)
+    return {
+        "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock
+        "turns": turns,
+        "notes": notes,
+        "rasa_error": rasa_error,
+    }
+
+
+@requires(QUEUE)
+async def ticket_events(request: Request, viewer: Viewer) -> Response:
+    ticket_id = _ticket_id(request)
+    return _event_stream(
+        _stream(request, ticket_state, settings_of(request), ticket_id)
+    )
+
+
+# --- ticket actions ------------------------------------------------------------
+
+
+def _do(
+    settings: Settings, action: str, ticket_id: int, agent: str, form: FormData
+) -> str:
+    """Runs one action; returns what to tell the agent."""
+    factory = get_session_factory(settings.database_url)
+    if action == "claim":
+        with factory.begin() as session:
+            queue.claim(session=session, ticket_id=ticket_id, agent=agent)
+        return "You have this conversation: the person is waiting for you."
+    if action == "release":
+        with factory.begin() as session:
+            queue.release(session=session, ticket_id=ticket_id, agent=agent)
+        return "Back in the queue, in its place."
+    if action == "close":
+        agent_ops.close(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
+                        agent=agent)  # fmt: skip
+        return "Closed: the bot answers this person again."
+    if action == "reply":
+        agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
+                        agent=agent, text=str(form.get("text") or ""))  # fmt: skip
+        return "Sent."
+    if action == "note":
+        with factory.begin() as session:
+            queue.add_note(session=session, ticket_id=ticket_id, author=agent,
+                           text=str(form.get("text") or ""))  # fmt: skip
+        return "Note added."
+    if action == "transfer":
+        to = str(form.get("to") or "")
+        with factory.begin() as session:
+            colleague = accounts.find_agent(session=session, name=to)
+            if colleague is None or colleague.role not in QUEUE:
+                raise queue.QueueError(f"{to or 'Nobody'} cannot take conversations.")
+            queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
+        return f"Transferred to {to}."
+    raise HTTPException(404, "No such action.")
+
+
+@requires(QUEUE)
+async def ticket_action(request: Request, viewer: Viewer, form: FormData) -> Response:
+    ticket_id = _ticket_id(request)
+    action = str(request.path_params["action"])
+    settings = settings_of(request)
+    status = 200
+    try:
+        message = await run_in_threadpool(
+            _do, settings, action, ticket_id, viewer.name, form
+        )
+        kind = "info"
+    except queue.TicketNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except queue.QueueError as error:
+        message, kind, status = str(error), "error", 409
+    except RasaError as error:
+        message, kind, status = f"Nothing changed: {error}", "error", 502
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JSONResponse(
+            {"message": message, "ok": kind == "info"}, status_code=status
+        )
+    flash(request, message, kind)
+    target = (
+        "/"
+        if action in ("close", "release", "transfer") and kind == "info"
+        else (f"/tickets/{ticket_id}")
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+@requires(QUEUE)
+async def take_next(request: Request, viewer: Viewer, form: FormData) -> Response:
+    settings = settings_of(request)
+
+    def claim() -> int | None:
+        with get_session_factory(settings.database_url).begin() as session:
+            ticket = queue.claim_next(session=session, agent=viewer.name)
+            return None if ticket is None else int(ticket.id)
+
+    ticket_id = await run_in_threadpool(claim)
+    if ticket_id is None:
+        flash(request, "Nobody is waiting.")
+        return RedirectResponse("/", status_code=303)
+    flash(request, "You have this conversation: the person is waiting for you.")
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+# --- public -----------------------------------------------------------------------
+
+
+async def chat_page(request: Request) -> Response:
+    settings = settings_of(request)
+    return templates.TemplateResponse(
+        request, "chat.html", {"socket_url": settings.public_rasa_url}
+    )
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "Something went wrong.")
+    if "text/html" in request.headers.get("accept", ""):
+        viewer = await current_viewer(request)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"viewer": viewer, "csrf": csrf_token(request), "flash": None,
+             "status": status, "detail": detail},
+            status_code=status,
+        )  # fmt: skip
+    return JSONResponse({"error": detail}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The console and the web chat, configured from `settings`."""
+    settings = settings or get_settings()
+    routes = [
+        Route("/", queue_page),
+        Route("/login", login_page, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/queue/events", queue_events),
+        Route("/queue/next", take_next, methods=["POST"]),
+        Route("/tickets/{ticket_id:int}", ticket_page),
+        Route("/tickets/{ticket_id:int}/events", ticket_events),
+        Route("/tickets/{ticket_id:int}/{action:str}", ticket_action, methods=["POST"]),
+        Route("/chat", chat_page),
+        Route("/health", health),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    if SOCKET_IO_CLIENT.is_dir():
+        routes.append(
+            Mount("/vendor/socket.io", StaticFiles(directory=SOCKET_IO_CLIENT))
+        )
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders, connect_sources=_socket_sources(settings)),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.console_secret,
+                session_cookie="relais_session",
+                same_site="strict",
+                https_only=not settings.is_local,
+                max_age=12 * 3600,
+            ),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.settings = settings
+    return app
+
+
+def _socket_sources(settings: Settings) -> str:
+    """What the web chat may connect to: Rasa's socket.io, over http(s) and ws(s)."""
+    url = settings.public_rasa_url
+    return f"{url} {url.replace('http', 'ws', 1)}"
+
+
+def run(settings: Settings | None = None) -> None:
+    import uvicorn
+
+    settings = settings or get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.console_host,
+        port=settings.console_port,
+        log_level="info",
+        proxy_headers=False,
+    )

@@ -1,0 +1,62 @@
+// The conversation page: transcript, status and notes from the event stream;
+// FAQ answers searchable by title and copied into the reply box on click.
+"use strict";
+(function () {
+  const root = document.getElementById("ticket");
+  const transcript = document.getElementById("transcript");
+  const notes = document.getElementById("notes");
+  const reply = document.getElementById("reply-text");
+
+  function turnItem(turn) {
+    const li = document.createElement("li");
+    li.className = "turn " + turn.who.split(" ")[0];
+    [["at", turn.at], ["who", turn.who], ["text", turn.text]].forEach(function (part, i) {
+      const span = document.createElement("span");
+      span.className = part[0];
+      span.textContent = part[1];
+      if (i > 0) li.appendChild(document.createTextNode(" "));
+      li.appendChild(span);
+    });
+    return li;
+  }
+
+  function noteItem(note) {
+    const li = document.createElement("li");
+    const at = document.createElement("span");
+    at.className = "at";
+    at.textContent = note.at;
+    const author = document.createElement("b");
+    author.textContent = note.author;
+    li.append(at, " ", author, ": " + note.text);
+    return li;
+  }
+
+  function render(state) {
+    const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+    transcript.replaceChildren.apply(transcript, state.turns.map(turnItem));
+    if (atBottom) transcript.scrollTop = transcript.scrollHeight;
+    notes.replaceChildren.apply(notes, state.notes.map(noteItem));
+    document.getElementById("status").textContent = state.ticket.status;
+    document.getElementById("holder").textContent = state.ticket.agent ? " — " + state.ticket.agent : "";
+  }
+
+  const events = new EventSource("/tickets/" + root.dataset.id + "/events");
+  events.onmessage = function (event) {
+    const data = JSON.parse(event.data);
+    if (!data.error) render(data);
+  };
+
+  document.getElementById("canned-search").addEventListener("input", function (event) {
+    const query = event.target.value.trim().toLowerCase();
+    document.querySelectorAll(".canned-item").forEach(function (button) {
+      button.parentElement.hidden = query && !button.textContent.toLowerCase().includes(query);
+    });
+  });
+  document.querySelectorAll(".canned-item").forEach(function (button) {
+    button.addEventListener("click", function () {
+      reply.value = button.dataset.text;
+      reply.focus();
+    });
+  });
+  transcript.scrollTop = transcript.scrollHeight;
+})();

@@ -1,0 +1,232 @@
+"""The console over HTTP: sign-in, roles on every route, CSRF, escaping, races.
+
+Rasa is not running here (RASA_URL points at a closed port): pages fall back
+to the transcript saved with the ticket, and actions that need Rasa say so and
+change nothing. tests/test_browser.py drives the real thing in Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.console import accounts
+from bot.console.app import create_app
+from bot.db import get_session_factory
+from bot.handoff import queue
+from bot.settings import get_settings
+from tests.test_cli import closed_port
+
+PASSWORD = "correct horse battery"
+XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+QUEUE_ROUTES = [
+    ("GET", "/"),
+    ("GET", "/queue/events"),
+    ("POST", "/queue/next"),
+    ("GET", "/tickets/1"),
+    ("GET", "/tickets/1/events"),
+    *[("POST", f"/tickets/1/{action}") for action in
+      ("claim", "release", "close", "reply", "note", "transfer")],
+]  # fmt: skip
+
+
+@pytest.fixture
+def app_url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    with get_session_factory(database_url).begin() as session:
+        for name, role in (("alice", "agent"), ("bob", "agent"), ("eve", "editor"),
+                           ("root", "admin")):  # fmt: skip
+            accounts.add_agent(session=session, name=name, role=role, password=PASSWORD)
+        queue.enqueue(session=session, request=queue.HandoffRequest(
+            "visitor-1", "socketio", "fr", "health", "urgent", XSS,
+            [{"role": "user", "text": XSS}]))  # fmt: skip
+    yield database_url
+
+
+def client() -> TestClient:
+    app = create_app(get_settings())
+    app.state.stream_events = 1  # a test reads one event, then the stream ends
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def signed_in(name: str) -> tuple[TestClient, str]:
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    response = browser.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf": token, "next": "/"}
+    )
+    assert response.status_code == 303, response.text
+    page = browser.get("/tickets/1", headers={"accept": "text/html"})
+    return browser, csrf_of(page.text) if page.status_code == 200 else token
+
+
+def test_every_queue_route_needs_a_signed_in_agent(app_url: str) -> None:
+    anonymous = client()
+    for method, path in QUEUE_ROUTES:
+        response = anonymous.request(
+            method, path, headers={"accept": "application/json"}
+        )
+        assert response.status_code == 401, (method, path)
+        if method == "GET":
+            page = anonymous.get(path, headers={"accept": "text/html"})
+            assert page.status_code == 303 and page.headers["location"].startswith(
+                "/login?next="
+            ), path
+    editor, token = signed_in("eve")
+    for method, path in QUEUE_ROUTES:
+        response = editor.request(method, path, data={"csrf": token},
+                                  headers={"accept": "application/json"})  # fmt: skip
+        assert response.status_code == 403, (method, path)
+
+
+def test_sign_in_cookie_and_wrong_password(app_url: str) -> None:
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    wrong = browser.post("/login", data={"name": "alice", "password": "nope",
+                                         "csrf": token})  # fmt: skip
+    assert wrong.status_code == 401 and "Wrong name or password." in wrong.text
+    form = {"name": "alice", "password": PASSWORD, "csrf": token}
+    right = browser.post("/login", data={**form, "next": "//evil.example"})
+    assert right.status_code == 303 and right.headers["location"] == "/"
+    cookie = right.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert browser.get("/").status_code == 200
+
+
+def test_sign_in_without_the_form_token_is_refused(app_url: str) -> None:
+    response = client().post("/login", data={"name": "alice", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_repeated_failures_slow_sign_in_down(app_url: str) -> None:
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    for _ in range(accounts.FREE_FAILURES):
+        browser.post("/login", data={"name": "alice", "password": "x", "csrf": token})
+    response = browser.post("/login", data={"name": "alice", "password": PASSWORD,
+                                            "csrf": token})  # fmt: skip
+    assert response.status_code == 429
+    assert "Too many failed attempts: wait" in response.text
+
+
+def test_posts_need_the_csrf_token(app_url: str) -> None:
+    browser, token = signed_in("alice")
+    assert browser.post("/tickets/1/claim").status_code == 403
+    assert browser.post("/tickets/1/claim", data={"csrf": "forged"}).status_code == 403
+    ok = browser.post("/tickets/1/claim", data={"csrf": token},
+                      headers={"accept": "application/json"})  # fmt: skip
+    assert ok.status_code == 200 and ok.json()["ok"]
+
+
+def test_what_people_typed_is_shown_as_text(app_url: str) -> None:
+    browser, _ = signed_in("alice")
+    for path in ("/", "/tickets/1"):
+        page = browser.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page, path
+        assert "&lt;script&gt;alert(" in page, path
+    headers = browser.get("/").headers
+    # Even an escaping mistake could not run a script: no inline scripts allowed.
+    assert "script-src 'self';" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_two_agents_claiming_at_once_one_wins_the_other_sees_who(app_url: str) -> None:
+    agents = {name: signed_in(name) for name in ("alice", "bob")}
+    results: dict[str, tuple[int, str]] = {}
+    barrier = threading.Barrier(2)
+
+    def claim(name: str) -> None:
+        browser, token = agents[name]
+        barrier.wait()
+        response = browser.post("/tickets/1/claim", data={"csrf": token},
+                                headers={"accept": "application/json"})  # fmt: skip
+        results[name] = (response.status_code, response.json()["message"])
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = sorted(code for code, _ in results.values())
+    assert codes == [200, 409], results
+    winner = next(name for name, (code, _) in results.items() if code == 200)
+    loser_message = next(message for code, message in results.values() if code == 409)
+    assert loser_message == f"Ticket 1 is already held by {winner}."
+    page = agents["alice"][0].get("/tickets/1").text
+    assert f'assigned</span><span id="holder"> — {winner}' in page
+
+
+def test_actions_that_need_rasa_change_nothing_when_it_is_down(app_url: str) -> None:
+    browser, token = signed_in("alice")
+    browser.post("/tickets/1/claim", data={"csrf": token})
+    response = browser.post("/tickets/1/reply", data={"csrf": token, "text": "Bonjour"},
+                            headers={"accept": "application/json"})  # fmt: skip
+    assert response.status_code == 502
+    assert response.json()["message"].startswith(
+        "Nothing changed: Rasa is not reachable"
+    )
+    closing = browser.post("/tickets/1/close", data={"csrf": token},
+                           headers={"accept": "application/json"})  # fmt: skip
+    assert closing.status_code == 502
+    with get_session_factory(app_url).begin() as session:
+        assert queue.get_ticket(session=session, ticket_id=1).status == "assigned"
+
+
+def test_transfer_release_and_notes(app_url: str) -> None:
+    browser, token = signed_in("alice")
+    browser.post("/tickets/1/claim", data={"csrf": token})
+    note = browser.post(
+        "/tickets/1/note", data={"csrf": token, "text": "rappeler à 14 h"}
+    )
+    assert note.status_code == 303
+    assert "rappeler à 14 h" in browser.get("/tickets/1").text
+    moved = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "eve"},
+                         headers={"accept": "application/json"})  # fmt: skip
+    assert (moved.status_code, moved.json()["message"]) == (
+        409, "eve cannot take conversations."
+    )  # fmt: skip
+    moved = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "bob"})
+    assert moved.status_code == 303
+    bob, bob_token = signed_in("bob")
+    assert bob.post("/tickets/1/release", data={"csrf": bob_token}).status_code == 303
+    with get_session_factory(app_url).begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=1)
+        assert (ticket.status, ticket.agent) == ("waiting", None)
+
+
+def test_the_queue_stream_sends_the_queue(app_url: str) -> None:
+    browser, _ = signed_in("alice")
+    with browser.stream("GET", "/queue/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first = next(line for line in response.iter_lines() if line.startswith("data:"))
+    snapshot = json.loads(first[len("data:") :])
+    assert snapshot["waiting"] == 1
+    assert snapshot["tickets"][0]["priority"] == "urgent"
+    assert snapshot["tickets"][0]["last_message"].startswith(
+        "<script>"
+    )  # JSON, shown as text
+
+
+def test_the_web_chat_is_public_and_the_token_stays_on_the_server(app_url: str) -> None:
+    anonymous = client()
+    chat = anonymous.get("/chat")
+    assert chat.status_code == 200
+    assert 'data-socket-url="http://127.0.0.1:' in chat.text
+    token = get_settings().rasa_token
+    browser, _ = signed_in("alice")
+    for page in (chat.text, browser.get("/").text, browser.get("/tickets/1").text):
+        assert token not in page
