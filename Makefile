@@ -27,7 +27,19 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip check
 	touch $@
 
-install: $(BIN)/.installed ## create .venv and install the pinned dependencies (only when missing or changed)
+install: $(BIN)/.installed node_modules/.installed ## create .venv and node_modules from the lock files (only when missing or changed)
+
+# The web chat's socket.io client, served from node_modules (never a CDN).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright's own download does not
+# work here); needs root or sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 # Configuration lives in .env, read by bot/settings.py and by honcho; the
 # first run creates it from .env.example with a random API token.
@@ -54,7 +66,7 @@ $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
 
 train: $(MODEL) ## train the model if data, config or components changed
 
-run: $(MODEL) dotenv ## start Relais (Rasa + action server) on embedded defaults; Ctrl-C stops both
+run: $(MODEL) node_modules/.installed dotenv ## start Relais (Rasa + action server) on embedded defaults; Ctrl-C stops both
 	@mkdir -p var
 	@$(BIN)/relais config check
 	@$(BIN)/relais db upgrade
@@ -63,7 +75,9 @@ run: $(MODEL) dotenv ## start Relais (Rasa + action server) on embedded defaults
 	@echo "  Talk to it over REST:  curl -s localhost:5005/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"Quels lots sont concernés par le rappel ?\"}'"
 	@echo "  socket.io channel:     http://127.0.0.1:5005/socket.io"
 	@echo "  HTTP API (token from .env): http://127.0.0.1:5005/status?token=..."
-	@echo "  Handoff queue, in another terminal:  .venv/bin/relais queue list"
+	@echo "  Web chat (the public):       http://127.0.0.1:$${RELAIS_CONSOLE_PORT:-8000}/chat"
+	@echo "  Console (community managers): http://127.0.0.1:$${RELAIS_CONSOLE_PORT:-8000}/   accounts: .venv/bin/relais agent add NAME"
+	@echo "  Handoff queue in a terminal:  .venv/bin/relais queue list"
 	@echo
 	$(BIN)/honcho start -f Procfile -e .env
 
@@ -81,7 +95,7 @@ test-unit: install ## fast tests only (no model, no servers)
 test-stories: $(MODEL) ## conversation tests (tests/test_stories.yml)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 
-test: $(MODEL) lint ## install, lint, validate, train if needed, then run every test
+test: $(MODEL) node_modules/.installed $(CHROMIUM) lint ## install, lint, validate, train if needed, then run every test
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 	$(BIN)/pytest -q
@@ -102,4 +116,4 @@ bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on Post
 	$(BIN)/python scripts/bench_queue.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
-	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -73,6 +73,7 @@ def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]
             "--model", str(MODEL),
             "--enable-api", "--auth-token", token,
             "--interface", "127.0.0.1", "--port", str(rasa_port),
+            "--cors", "*",
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--endpoints", str(work / "endpoints.yml"),
         ],
@@ -94,3 +95,27 @@ def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def running_console(work: Path, env: dict[str, str]) -> Iterator[str]:
+    """Runs `relais console` with `env` on a free port; yields its URL."""
+    port = free_port()
+    log = work / "console.log"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "relais"), "console"],
+        cwd=PROJECT_ROOT,
+        env={**env, "RELAIS_CONSOLE_PORT": str(port)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/health", process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -519,4 +519,7 @@ def run(settings: Settings | None = None) -> None:
         port=settings.console_port,
         log_level="info",
         proxy_headers=False,
+        # No websockets here (server-sent events); Rasa pins an older
+        # websockets than uvicorn's auto-detection can use.
+        ws="none",
     )

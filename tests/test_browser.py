@@ -1,0 +1,155 @@
+"""The whole path in a real browser: Debian's Chromium driven by Playwright.
+
+A person uses the web chat (Rasa's socket.io channel); a community manager
+works from the console in a second browser context. Real Rasa server, action
+server, console and queue. Screenshots of every step go to
+var/test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.console import accounts
+from bot.db import get_session_factory, upgrade
+from bot.faq import load_pack
+from bot.settings import PROJECT_ROOT
+from tests.conftest import TEST_ENVIRONMENT
+from tests.servers import ServerError, running_console, running_relais
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = Path(os.environ.get("RELAIS_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts" / "browser"
+TOKEN = "browser-token"
+PASSWORD = "correct horse battery"
+# Generous waits: a slow machine waits longer, it never fails for it.
+WAIT_MS = 120_000
+PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.")
+    work = tmp_path_factory.mktemp("browser")
+    database_url = f"sqlite:///{work / 'relais.db'}"
+    upgrade(database_url)
+    with get_session_factory(database_url).begin() as session:
+        accounts.add_agent(session=session, name="camille", role="agent",
+                           password=PASSWORD, display_name="Camille")  # fmt: skip
+    env = {
+        **os.environ,
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "DATABASE_URL": database_url,
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+    }
+    try:
+        with running_relais(work, env, TOKEN) as rasa_url:
+            env = {**env, "RASA_URL": rasa_url, "RELAIS_PUBLIC_RASA_URL": rasa_url}
+            with running_console(work, env) as console_url:
+                yield rasa_url, console_url
+    except ServerError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync",
+            ],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+def shoot(page: Page, step: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{step}.png"), full_page=True)
+
+
+def ask(chat: Page, text: str) -> None:
+    chat.fill("#message", text)
+    chat.press("#message", "Enter")
+
+
+def bot_says(chat: Page, text: str) -> None:
+    expect(chat.locator(".message.bot").filter(has_text=text).last).to_be_visible(
+        timeout=WAIT_MS
+    )
+
+
+def test_a_person_and_a_community_manager_in_two_browsers(
+    servers: tuple[str, str], browser: Browser
+) -> None:
+    _, console_url = servers
+    chat = browser.new_context(locale="fr-FR").new_page()
+    chat.goto(f"{console_url}/chat")
+
+    # 1. The bot answers an FAQ question in the chat.
+    ask(chat, "Quels lots sont concernés par le rappel ?")
+    bot_says(chat, "L26304")
+    shoot(chat, "01-chat-faq-answer")
+
+    # 2. A community manager signs in and watches the queue.
+    console = browser.new_context().new_page()
+    console.goto(console_url)
+    expect(console).to_have_url(re.compile(r"/login\?next=/"))
+    console.fill("input[name=name]", "camille")
+    console.fill("input[name=password]", PASSWORD)
+    console.click("button[type=submit]")
+    expect(console.locator("#tickets")).to_contain_text("Nobody is waiting.")
+    shoot(console, "02-console-empty-queue")
+
+    # 3. The person asks for a human; the row appears without a reload.
+    ask(chat, "je veux parler à quelqu'un")
+    bot_says(chat, "dans la file")
+    shoot(chat, "03-chat-queued")
+    row = console.locator("#tickets tr", has_text="je veux parler à quelqu'un")
+    expect(row).to_be_visible(timeout=WAIT_MS)
+    expect(console.locator("#count-waiting")).to_have_text("1")
+    shoot(console, "04-console-ticket-appears-live")
+
+    # 4. The agent opens it, claims it, answers; the person sees it live.
+    row.locator("a").click()
+    expect(console.locator("#transcript")).to_contain_text("Quels lots sont concernés")
+    console.click("#claim-button")
+    expect(console.locator(".flash")).to_contain_text("You have this conversation")
+    console.fill("#reply-text", "Bonjour, ici Camille de Montval. Je vous écoute.")
+    console.click("#send-button")
+    bot_says(chat, "ici Camille de Montval")
+    shoot(chat, "05-chat-agent-reply-live")
+
+    # 5. What the person writes now reaches the agent live, not the bot.
+    ask(chat, "J'ai encore le ticket de caisse.")
+    expect(console.locator("#transcript")).to_contain_text(
+        "J'ai encore le ticket de caisse", timeout=WAIT_MS
+    )
+    shoot(console, "06-console-live-transcript")
+
+    # 6. The agent closes; the bot answers the next question again.
+    console.click("#close-button")
+    expect(console.locator(".flash")).to_contain_text(
+        "the bot answers this person again"
+    )
+    bot_says(chat, "Notre conseiller a terminé l'échange")
+    ask(chat, "comment me faire rembourser ?")
+    bot_says(chat, PACK["refund"].answers["fr"].split("\n")[0][:40])
+    shoot(chat, "07-chat-bot-answers-again")
+    assert chat.locator(".message.bot").filter(has_text="<script").count() == 0
