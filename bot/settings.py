@@ -25,6 +25,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'relais.db'}"
+DEFAULT_EVENTS_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}"
 
 
 class SettingsError(ValueError):
@@ -53,6 +54,8 @@ class Settings:
     console_port: int
     # Where a browser reaches Rasa's socket.io channel (the web chat).
     public_rasa_url: str
+    # Rasa's SQL event broker (endpoints.yml), read by the console's watcher.
+    events_url: str
 
     @property
     def is_local(self) -> bool:
@@ -109,12 +112,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_CONTACT_EMAIL {contact_email!r} is not an e-mail address."
         )
 
-    database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
-        raise SettingsError(
-            "DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
-            f"not {database_url!r}."
-        )
+    database_url = _database_url(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
+    events_url = _database_url(env, "RELAIS_EVENTS_URL", DEFAULT_EVENTS_URL)
 
     team_opens, team_closes = _team_hours(env.get("RELAIS_TEAM_HOURS", "08:00-20:00"))
     timezone_name = env.get("RELAIS_TIMEZONE", "Europe/Paris").strip()
@@ -163,7 +162,17 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_host=env.get("RELAIS_CONSOLE_HOST", "127.0.0.1").strip() or "127.0.0.1",
         console_port=console_port,
         public_rasa_url=public_rasa_url,
+        events_url=events_url,
     )
+
+
+def _database_url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = env.get(name, "").strip() or default
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        raise SettingsError(
+            f"{name} must be a sqlite:/// or postgresql:// URL, not {url!r}."
+        )
+    return url
 
 
 def _port(value: str) -> int:

@@ -57,6 +57,7 @@ def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]
     (work / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
+        f"event_broker:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'events.db'}\n"
     )
     rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"

@@ -52,6 +52,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         "RASA_TELEMETRY_ENABLED": "false",
         "DATABASE_URL": database_url,
         "RELAIS_SPOOL_DIR": str(work / "spool"),
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
     }
     try:
         with running_relais(work, env, TOKEN) as rasa_url:
@@ -125,6 +126,15 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     expect(row).to_be_visible(timeout=WAIT_MS)
     expect(console.locator("#count-waiting")).to_have_text("1")
     shoot(console, "04-console-ticket-appears-live")
+
+    # While waiting, the person reports symptoms: emergency guidance at once,
+    # and the ticket turns urgent in the open console.
+    ask(chat, "mon fils vomit depuis ce matin")
+    bot_says(chat, "appelez tout de suite le 15")
+    row = console.locator("#tickets tr", has_text="mon fils vomit depuis ce matin")
+    expect(row).to_have_class("priority-urgent", timeout=WAIT_MS)
+    shoot(chat, "04b-chat-emergency-guidance-while-waiting")
+    shoot(console, "04c-console-ticket-turns-urgent")
 
     # 4. The agent opens it, claims it, answers; the person sees it live.
     row.locator("a").click()

@@ -44,8 +44,15 @@ def enqueue(url: str, *requests: HandoffRequest) -> list[int]:
 
 def test_migrations_create_the_tables_the_models_describe(database_url: str) -> None:
     tables = set(inspect(get_engine(database_url)).get_table_names())
-    assert {"handoff_ticket", "handoff_note", "agent", "sign_in_throttle"} <= tables
-    import bot.console.accounts  # noqa: F401  (registers its tables)
+    assert {
+        "handoff_ticket",
+        "handoff_note",
+        "agent",
+        "sign_in_throttle",
+        "event_cursor",
+    } <= tables
+    import bot.console.accounts
+    import bot.handoff.watcher  # noqa: F401
 
     with get_engine(database_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

@@ -11,7 +11,9 @@ HTTP API server-side; the Rasa token never reaches a browser.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +53,7 @@ from bot.console.security import (
 from bot.db import get_session_factory
 from bot.faq import load_pack
 from bot.handoff import agent as agent_ops
-from bot.handoff import queue
+from bot.handoff import queue, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
@@ -464,8 +466,31 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": detail}, status_code=status)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The console and the web chat, configured from `settings`."""
+@contextlib.asynccontextmanager
+async def _watching(app: Starlette) -> AsyncIterator[None]:
+    """Runs the event watcher (bot/handoff/watcher.py) beside the console."""
+    settings: Settings = app.state.settings
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watcher.run_forever,
+        args=(settings.database_url, settings.events_url, _rasa(settings), stop),
+        name="event-watcher",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def create_app(settings: Settings | None = None, watch: bool = False) -> Starlette:
+    """The console and the web chat, configured from `settings`.
+
+    With `watch`, the app also runs the event watcher that keeps waiting
+    tickets current (what `relais console` does).
+    """
     settings = settings or get_settings()
     routes = [
         Route("/", queue_page),
@@ -498,6 +523,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
         exception_handlers={HTTPException: http_error},
+        lifespan=_watching if watch else None,
     )
     app.state.settings = settings
     return app
@@ -514,7 +540,7 @@ def run(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, watch=True),
         host=settings.console_host,
         port=settings.console_port,
         log_level="info",

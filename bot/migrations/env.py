@@ -5,8 +5,6 @@ from __future__ import annotations
 from alembic import context
 
 # Importing the model modules registers their tables on the shared metadata.
-import bot.console.accounts
-import bot.handoff.models  # noqa: F401
 from bot.db import get_engine, metadata
 
 config = context.config

@@ -1,0 +1,188 @@
+"""Keeps open tickets current from Rasa's event stream, paused conversations included.
+
+A paused Rasa records what the person writes but runs no action, so nothing
+in the action server sees a person who, while waiting, writes "my son is
+vomiting now". Rasa publishes every event to its event broker; Relais
+configures the SQL broker (endpoints.yml, table `events`) and this watcher,
+run by the console, reads what is new:
+
+- every user message of a conversation with an open ticket becomes the
+  ticket's last message (the queue shows it at once);
+- a message the EscalationDetector flagged raises the ticket's priority, and
+  when it becomes urgent the person gets the emergency guidance right away,
+  in their language, through Rasa's HTTP API.
+
+The last event handled is stored in `event_cursor`, so a restart neither
+skips nor repeats events, and several consoles never handle one event twice
+(the cursor row is locked while a batch is handled).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.db import Base, get_engine, get_session_factory
+from bot.handoff import agent as agent_ops
+from bot.handoff.queue import more_urgent, open_ticket_for
+from bot.handoff.triggers import REASON_PRIORITIES, URGENT
+from bot.rasa_api import RasaClient, RasaError
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+CURSOR_NAME = "rasa_events"
+EMERGENCY_RESPONSES = {
+    "health": "utter_emergency_health",
+    "self_harm": "utter_emergency_self_harm",
+}
+
+# Rasa's SQLEventBroker table (rasa/core/brokers/sql.py); Rasa creates it.
+_broker = MetaData()
+rasa_events = Table(
+    "events",
+    _broker,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("data", Text),
+)
+
+
+class EventCursor(Base):
+    """How far the watcher has read an event stream."""
+
+    __tablename__ = "event_cursor"
+
+    name = Column(String(50), primary_key=True)
+    last_id = Column(Integer, nullable=False, default=0)
+
+
+@dataclass(frozen=True)
+class Urgent:
+    """A person to send emergency guidance to, after the batch committed."""
+
+    conversation_id: str
+    reason: str
+    language: str
+
+
+def _cursor(session: Session) -> EventCursor:
+    cursor = session.execute(
+        select(EventCursor)
+        .where(EventCursor.name == CURSOR_NAME)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if cursor is None:
+        cursor = EventCursor(name=CURSOR_NAME, last_id=0)
+        session.add(cursor)
+        session.flush()
+    return cursor
+
+
+def _apply(session: Session, sender: str, event: dict[str, Any]) -> Urgent | None:
+    """Updates the conversation's open ticket from one user message."""
+    ticket = open_ticket_for(session=session, conversation_id=sender, for_update=True)
+    if ticket is None:
+        return None
+    text = str(event.get("text") or "")
+    if text:
+        ticket.last_message = text
+    escalation = (event.get("parse_data") or {}).get("escalation") or {}
+    reason = escalation.get("reason")
+    if reason not in REASON_PRIORITIES:
+        return None
+    priority = REASON_PRIORITIES[reason]
+    was = ticket.priority
+    if more_urgent(was, priority) != was:
+        ticket.priority = priority
+        ticket.reason = reason
+        logger.warning(
+            "Ticket %s raised from %s to %s (%s) while waiting",
+            ticket.id, was, priority, reason,
+        )  # fmt: skip
+        if priority == URGENT and reason in EMERGENCY_RESPONSES:
+            return Urgent(sender, reason, ticket.language)
+    return None
+
+
+def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
+    """Handles the events published since the last call.
+
+    Returns:
+        How many events were read, and the people who need emergency guidance.
+    """
+    with get_engine(events_url).connect() as events:
+        factory = get_session_factory(database_url)
+        with factory.begin() as session:
+            cursor = _cursor(session)
+            rows = events.execute(
+                select(rasa_events.c.id, rasa_events.c.sender_id, rasa_events.c.data)
+                .where(rasa_events.c.id > cursor.last_id)
+                .order_by(rasa_events.c.id)
+                .limit(BATCH)
+            ).all()
+            urgent = []
+            for row in rows:
+                try:
+                    event = json.loads(row.data)
+                except (TypeError, ValueError):
+                    continue
+                if event.get("event") == "user" and row.sender_id:
+                    found = _apply(session, row.sender_id, event)
+                    if found is not None:
+                        urgent.append(found)
+                cursor.last_id = row.id
+    return len(rows), urgent
+
+
+def send_guidance(rasa: RasaClient, people: list[Urgent]) -> None:
+    """Emergency guidance into each person's chat, in their language."""
+    if not people:
+        return
+    domain = rasa.domain()
+    for person in people:
+        text = agent_ops.response_text(
+            domain, EMERGENCY_RESPONSES[person.reason], person.language
+        )
+        rasa.append_events(
+            person.conversation_id,
+            [{"event": "bot", "text": text, "timestamp": time.time()}],
+        )
+
+
+def run_forever(
+    database_url: str,
+    events_url: str,
+    rasa: RasaClient,
+    stop: threading.Event,
+    interval: float = 0.5,
+) -> None:
+    """Watches until `stop` is set; survives any one failure.
+
+    Emergency guidance that could not be sent (Rasa restarting) is retried on
+    the next round rather than dropped.
+    """
+    pending: list[Urgent] = []
+    while not stop.is_set():
+        count = 0
+        try:
+            count, urgent = watch_once(database_url, events_url)
+            pending += urgent
+            send_guidance(rasa, pending)
+            pending = []
+        except (SQLAlchemyError, RasaError) as error:
+            # Rasa not started yet, or a database blip: try again shortly.
+            logger.info("Event watcher waiting: %s", error)
+        except Exception:
+            logger.exception("Event watcher failed; going on")
+        if count < BATCH:
+            stop.wait(interval)
