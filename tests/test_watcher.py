@@ -29,8 +29,10 @@ def test_a_waiting_person_who_reports_symptoms_becomes_urgent(
     broker = SQLEventBroker(dialect="sqlite", db=str(events_db))
     events_url = f"sqlite:///{events_db}"
     with get_session_factory(database_url).begin() as session:
-        queue.enqueue(session=session, request=queue.HandoffRequest(
-            "waiting", "socketio", "fr", "asked_for_human", "normal", "un humain"))  # fmt: skip
+        waiting = queue.HandoffRequest(
+            "waiting", "socketio", "fr", "asked_for_human", "normal", "un humain"
+        )
+        queue.enqueue(session=session, request=waiting)
 
     broker.publish({"event": "action", "sender_id": "waiting", "name": "action_listen"})
     broker.publish(user_event("somebody-else", "mon fils vomit", "health"))
