@@ -38,6 +38,20 @@
     notes.replaceChildren.apply(notes, state.notes.map(noteItem));
     document.getElementById("status").textContent = state.ticket.status;
     document.getElementById("holder").textContent = state.ticket.agent ? " — " + state.ticket.agent : "";
+    // Someone else took it (or it closed) while this page was open.
+    const mine = state.ticket.status === "assigned" && state.ticket.agent === root.dataset.viewer;
+    const elsewhere = document.getElementById("held-elsewhere");
+    if (state.ticket.status === "assigned" && !mine) {
+      elsewhere.textContent = state.ticket.agent + " has this conversation: only they can answer it.";
+      elsewhere.hidden = false;
+    } else if (state.ticket.status === "closed" || state.ticket.status === "abandoned") {
+      elsewhere.textContent = "This conversation is " + state.ticket.status + ".";
+      elsewhere.hidden = false;
+    }
+    if (!mine) {
+      reply.disabled = true;
+      document.getElementById("send-button").disabled = true;
+    }
   }
 
   const events = new EventSource("/tickets/" + root.dataset.id + "/events");
