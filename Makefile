@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
 
 bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on PostgreSQL, and latencies
 	$(BIN)/python scripts/bench_queue.py
+
+bench-console: install ## console: queue page and live updates with 1,000 waiting tickets
+	$(BIN)/python scripts/bench_console.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules
