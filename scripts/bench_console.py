@@ -64,14 +64,18 @@ def sign_in(console: str) -> requests.Session:
 def milliseconds(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"median {statistics.median(values) * 1000:7.1f} ms, p95 {p95 * 1000:7.1f} ms"
+    return (
+        f"median {statistics.median(values) * 1000:7.1f} ms, p95 {p95 * 1000:7.1f} ms"
+    )
 
 
 def render_times(browser: requests.Session, console: str) -> list[float]:
     times = []
     for _ in range(RENDERS):
         started = time.perf_counter()
-        response = browser.get(f"{console}/", headers={"accept": "text/html"}, timeout=60)
+        response = browser.get(
+            f"{console}/", headers={"accept": "text/html"}, timeout=60
+        )
         times.append(time.perf_counter() - started)
         response.raise_for_status()
     return times
@@ -115,7 +119,9 @@ def update_delays(browser: requests.Session, console: str, url: str) -> list[flo
 def measure(label: str, url: str, work: Path) -> None:
     upgrade(url)
     with get_session_factory(url).begin() as session:
-        accounts.add_agent(session=session, name="bench", role="agent", password=PASSWORD)
+        accounts.add_agent(
+            session=session, name="bench", role="agent", password=PASSWORD
+        )
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
