@@ -163,3 +163,54 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     bot_says(chat, PACK["refund"].answers["fr"].split("\n")[0][:40])
     shoot(chat, "07-chat-bot-answers-again")
     assert chat.locator(".message.bot").filter(has_text="<script").count() == 0
+
+
+def test_in_english_with_did_you_mean_buttons_and_hostile_html(
+    servers: tuple[str, str], browser: Browser
+) -> None:
+    _, console_url = servers
+    chat = browser.new_context(locale="en-GB").new_page()
+    chat.goto(f"{console_url}/chat")
+
+    # A vague question gets "did you mean" buttons; a button answers.
+    ask(chat, "is it dangerous?")
+    bot_says(chat, "I'm not sure I understood")
+    first_choice = chat.locator(".message.bot .choice").first
+    expect(first_choice).to_be_visible(timeout=WAIT_MS)
+    title = first_choice.inner_text()
+    topic = next(key for key, t in PACK.items() if t.title("en") == title)
+    first_choice.click()
+    expect(chat.locator(".message.user").last).to_have_text(title)
+    bot_says(chat, PACK[topic].answers["en"].strip().split("\n")[0][:40])
+    shoot(chat, "11-chat-did-you-mean")
+
+    # Queued; then hostile HTML, shown as text in the chat and in the console.
+    ask(chat, "agent please")
+    bot_says(chat, "I'm passing our conversation to a person")
+    hostile = '<img src=x onerror="window.hacked=1"> hello?'
+    ask(chat, hostile)
+    expect(chat.locator(".message.user").last).to_have_text(hostile)
+    assert chat.evaluate("window.hacked") is None
+
+    console = browser.new_context().new_page()
+    console.goto(f"{console_url}/login")
+    console.fill("input[name=name]", "camille")
+    console.fill("input[name=password]", PASSWORD)
+    console.click("button[type=submit]")
+    row = console.locator("#tickets tr", has_text="window.hacked")
+    expect(row).to_be_visible(timeout=WAIT_MS)
+    expect(row).to_contain_text("en")
+    row.locator("a").click()
+    expect(console.locator("#transcript")).to_contain_text(hostile, timeout=WAIT_MS)
+    assert console.evaluate("window.hacked") is None
+    console.click("#claim-button")
+    console.locator(".canned-item", has_text="Refunds").click()
+    expect(console.locator("#reply-text")).to_have_value(
+        PACK["refund"].answers["en"].strip()
+    )
+    console.click("#send-button")
+    bot_says(chat, PACK["refund"].answers["en"].split("\n")[0][:40])
+    console.click("#close-button")
+    bot_says(chat, "Our agent has ended the conversation")
+    shoot(console, "12-console-english-closed")
+    shoot(chat, "13-chat-english-closed")
