@@ -162,7 +162,6 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     ask(chat, "comment me faire rembourser ?")
     bot_says(chat, PACK["refund"].answers["fr"].split("\n")[0][:40])
     shoot(chat, "07-chat-bot-answers-again")
-    assert chat.locator(".message.bot").filter(has_text="<script").count() == 0
 
 
 def test_in_english_with_did_you_mean_buttons_and_hostile_html(
