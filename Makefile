@@ -52,7 +52,8 @@ dotenv:
 	  echo "RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env && \
 	  echo "Added a random RELAIS_CONSOLE_SECRET to .env."; }
 
-validate: install ## check the training data (rasa data validate --fail-on-warnings)
+validate: install ## check the FAQ pack (relais faq lint) and the training data
+	$(BIN)/relais faq lint
 	$(BIN)/rasa data validate --fail-on-warnings
 
 # Rasa reuses what did not change (`rasa train` fingerprints data and config,
@@ -60,6 +61,7 @@ validate: install ## check the training data (rasa data validate --fail-on-warni
 # `.venv/bin/rasa train --force`); make skips the call entirely while the model
 # is newer than every input.
 $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
+	$(BIN)/relais faq lint
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa train --fixed-model-name relais
 	touch $@
@@ -96,6 +98,7 @@ test-stories: $(MODEL) ## conversation tests (tests/test_stories.yml)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 
 test: $(MODEL) node_modules/.installed $(CHROMIUM) lint ## install, lint, validate, train if needed, then run every test
+	$(BIN)/relais faq lint
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
 	$(BIN)/pytest -q

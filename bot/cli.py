@@ -5,6 +5,7 @@
     relais queue list | claim [ID|--next] | show ID | reply ID TEXT
                  | release ID | close ID | note ID TEXT | expire [--hours N]
     relais agent add NAME [--role agent|editor|admin] | list | passwd NAME
+    relais faq lint [--dir DIR]
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -19,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,7 +30,7 @@ from bot.handoff import agent as agent_ops
 from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
 from bot.rasa_api import RasaClient, RasaError
-from bot.settings import Settings, SettingsError, get_settings
+from bot.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
 
 LAST_MESSAGE_WIDTH = 48
 
@@ -242,6 +244,28 @@ def console(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def faq_lint(args: argparse.Namespace) -> int:
+    """Needs no other configuration: editors lint on machines without a .env."""
+    from bot.faq.lint import ERROR, lint_pack
+
+    faq_dir = Path(args.dir or os.environ.get("RELAIS_FAQ_DIR") or "data/faq")
+    if not faq_dir.is_absolute():
+        faq_dir = PROJECT_ROOT / faq_dir
+    if not faq_dir.is_dir():
+        print(f"{faq_dir} is not a folder.", file=sys.stderr)
+        return 2
+    findings = lint_pack(faq_dir, threshold=args.similarity)
+    errors = [f for f in findings if f.level == ERROR]
+    warnings = [f for f in findings if f.level != ERROR]
+    for finding in findings:
+        print(finding)
+    print(
+        f"\n{faq_dir}: {len(errors)} error(s), {len(warnings)} warning(s)."
+        + (" Fix the errors before publishing." if errors else "")
+    )
+    return 1 if errors else 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -300,6 +324,17 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("console", help="serve the console and the web chat")
 
+    faq = commands.add_parser("faq", help="the FAQ pack")
+    faq_commands = faq.add_subparsers(dest="subcommand", required=True)
+    lint = faq_commands.add_parser("lint", help="check the pack before publishing")
+    lint.add_argument("--dir", help="the pack's folder (default: RELAIS_FAQ_DIR)")
+    lint.add_argument(
+        "--similarity",
+        type=float,
+        default=0.97,
+        help="warn when examples of two topics are this similar (spaCy vectors)",
+    )
+
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
     add = agent_commands.add_parser("add", help="create an account")
@@ -338,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     subcommand = getattr(args, "subcommand", "")
     if (args.command, subcommand) == ("config", "check"):
         return check_config()
+    if (args.command, subcommand) == ("faq", "lint"):
+        return faq_lint(args)
     try:
         settings = get_settings()
     except SettingsError as error:

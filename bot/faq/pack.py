@@ -1,8 +1,9 @@
 """Reads the FAQ pack that editors maintain in `data/faq/<topic>.yml`.
 
 Each file is ordinary Rasa training data: one `faq/<topic>` example block per
-language, whose metadata carries the language and the topic's short title,
-and a `utter_faq/<topic>` response with a French default and an English
+language, whose metadata carries the language and the topic's short title
+(the French block also carries the topic's `owner`, `review_by` date and
+`enabled` flag), and a `utter_faq/<topic>` response with a French default and an English
 variation conditioned on the `language` slot. Rasa trains on these files
 as they are; this module reads the same files for what Rasa does not need to
 know about, such as the titles shown on "did you mean" buttons.
@@ -11,6 +12,7 @@ know about, such as the titles shown on "did you mean" buttons.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,9 @@ class Topic:
     titles: dict[str, str] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    owner: str | None = None  # who answers for the content (an e-mail address)
+    review_by: date | None = None  # the facts must be checked again by then
+    enabled: bool = True
 
     def title(self, language: str) -> str:
         """The title in `language`, falling back to French then to the key."""
@@ -77,6 +82,7 @@ def parse_topic_file(path: Path) -> Topic:
     intent = f"{RETRIEVAL_INTENT}/{key}"
     titles: dict[str, str] = {}
     examples: dict[str, list[str]] = {}
+    topic_fields: dict[str, Any] = {}
     for block in content.get("nlu") or []:
         if block.get("intent") != intent:
             raise FaqError(
@@ -91,6 +97,11 @@ def parse_topic_file(path: Path) -> Topic:
         examples.setdefault(language, []).extend(
             parse_examples(block.get("examples") or "")
         )
+        for name in ("owner", "review_by", "enabled"):
+            if name in metadata:
+                if name in topic_fields and topic_fields[name] != metadata[name]:
+                    raise FaqError(f"{path.name}: two different values for {name}")
+                topic_fields[name] = metadata[name]
 
     answers: dict[str, str] = {}
     responses = content.get("responses") or {}
@@ -99,7 +110,28 @@ def parse_topic_file(path: Path) -> Topic:
 
     if not answers:
         raise FaqError(f"{path.name}: no answer under responses: utter_{intent}")
-    return Topic(key=key, titles=titles, answers=answers, examples=examples)
+    review_by = topic_fields.get("review_by")
+    if review_by is not None and not isinstance(review_by, date):
+        try:
+            review_by = date.fromisoformat(str(review_by))
+        except ValueError:
+            raise FaqError(
+                f"{path.name}: review_by must be a date like 2026-12-31, "
+                f"not {review_by!r}"
+            ) from None
+    enabled = topic_fields.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise FaqError(f"{path.name}: enabled must be true or false, not {enabled!r}")
+    owner = topic_fields.get("owner")
+    return Topic(
+        key=key,
+        titles=titles,
+        answers=answers,
+        examples=examples,
+        owner=str(owner) if owner else None,
+        review_by=review_by,
+        enabled=enabled,
+    )
 
 
 @lru_cache(maxsize=4)

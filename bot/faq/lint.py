@@ -1,0 +1,146 @@
+"""`relais faq lint`: what an editor must fix before the pack is published.
+
+Errors (the exit code is 1): a file that does not parse, a missing language
+(examples, answer or title), too few examples, an answer too long for a
+channel Relais serves, the same example under two topics, a topic without an
+owner or review date. Warnings (reported, exit code 0): examples of two topics
+whose spaCy vectors are nearly the same, answers long for a chat bubble, a
+review-by date in the past (a date must never break a build by itself).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from bot.faq.pack import LANGUAGES, FaqError, Topic, parse_topic_file
+
+MIN_EXAMPLES = {"fr": 8, "en": 5}
+# Facebook Messenger, the strictest messaging channel Relais may serve, takes
+# 2,000 characters per message; past 1,000 a chat bubble is hard to read.
+MAX_ANSWER = 2000
+LONG_ANSWER = 1000
+NEAR_DUPLICATE = 0.97
+ERROR, WARNING = "error", "warning"
+
+# Turns texts into vectors (one row each); spaCy's by default.
+Vectorize = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" or "warning"
+    topic: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level:<7} {self.topic}: {self.message}"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
+def spacy_vectors(texts: list[str]) -> np.ndarray:
+    """Document vectors from fr_core_news_md (mean of its word vectors)."""
+    import spacy
+
+    nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner"])
+    return np.array([doc.vector for doc in nlp.pipe(text.lower() for text in texts)])
+
+
+def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:
+    key = topic.key
+    for language in LANGUAGES:
+        count = len(topic.examples.get(language, []))
+        if count == 0:
+            yield Finding(ERROR, key, f"no {language} examples")
+        elif count < (needed := MIN_EXAMPLES[language]):
+            yield Finding(
+                ERROR, key, f"{count} {language} examples, at least {needed} needed"
+            )
+        answer = topic.answers.get(language, "").strip()
+        if not answer:
+            yield Finding(ERROR, key, f"no {language} answer")
+        elif len(answer) > MAX_ANSWER:
+            yield Finding(
+                ERROR, key,
+                f"{language} answer has {len(answer)} characters; channels such as "
+                f"Messenger take {MAX_ANSWER}",
+            )  # fmt: skip
+        elif len(answer) > LONG_ANSWER:
+            yield Finding(
+                WARNING, key,
+                f"{language} answer has {len(answer)} characters: long for a chat",
+            )  # fmt: skip
+        if not topic.titles.get(language):
+            yield Finding(ERROR, key, f"no {language} title")
+    if not topic.owner:
+        yield Finding(ERROR, key, "no owner (who answers for this content?)")
+    if topic.review_by is None:
+        yield Finding(ERROR, key, "no review_by date")
+    elif topic.review_by < today:
+        yield Finding(
+            WARNING, key,
+            f"review_by {topic.review_by.isoformat()} has passed: check the facts",
+        )  # fmt: skip
+
+
+def _duplicates(
+    topics: list[Topic], vectorize: Vectorize, threshold: float
+) -> Iterable[Finding]:
+    examples = [
+        (topic.key, text)
+        for topic in topics
+        for texts in topic.examples.values()
+        for text in texts
+    ]
+    first_seen: dict[str, str] = {}
+    for key, text in examples:
+        other = first_seen.setdefault(_normalise(text), key)
+        if other != key:
+            yield Finding(ERROR, key, f"“{text}” is also an example of {other}")
+    if not examples:
+        return
+    vectors = vectorize([text for _, text in examples])
+    norms = np.linalg.norm(vectors, axis=1)
+    norms[norms == 0] = 1.0
+    vectors = vectors / norms[:, None]
+    similarity = vectors @ vectors.T
+    keys = np.array([key for key, _ in examples])
+    different_topic = keys[:, None] != keys[None, :]
+    for i, j in np.argwhere((similarity >= threshold) & different_topic):
+        if i < j and _normalise(examples[i][1]) != _normalise(examples[j][1]):
+            yield Finding(
+                WARNING, examples[i][0],
+                f"“{examples[i][1]}” is very close to “{examples[j][1]}” "
+                f"({examples[j][0]}, similarity {similarity[i, j]:.2f})",
+            )  # fmt: skip
+
+
+def lint_pack(
+    faq_dir: Path,
+    today: date | None = None,
+    vectorize: Vectorize = spacy_vectors,
+    threshold: float = NEAR_DUPLICATE,
+) -> list[Finding]:
+    """Every finding for the pack in `faq_dir`, errors first."""
+    today = today or date.today()
+    findings: list[Finding] = []
+    topics = []
+    for path in sorted(faq_dir.glob("*.yml")):
+        try:
+            topics.append(parse_topic_file(path))
+        except FaqError as error:
+            findings.append(Finding(ERROR, path.stem, str(error)))
+    if not topics:
+        findings.append(Finding(ERROR, str(faq_dir), "no topic file (*.yml)"))
+    for topic in topics:
+        findings.extend(_topic_findings(topic, today))
+    findings.extend(_duplicates(topics, vectorize, threshold))
+    return sorted(findings, key=lambda f: (f.level != ERROR, f.topic))
