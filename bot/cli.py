@@ -5,7 +5,7 @@
     relais queue list | claim [ID|--next] | show ID | reply ID TEXT
                  | release ID | close ID | note ID TEXT | expire [--hours N]
     relais agent add NAME [--role agent|editor|admin] | list | passwd NAME
-    relais faq lint [--dir DIR]
+    relais faq lint | export FILE.csv | import FILE.csv   [--dir DIR]
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -248,9 +248,7 @@ def faq_lint(args: argparse.Namespace) -> int:
     """Needs no other configuration: editors lint on machines without a .env."""
     from bot.faq.lint import ERROR, lint_pack
 
-    faq_dir = Path(args.dir or os.environ.get("RELAIS_FAQ_DIR") or "data/faq")
-    if not faq_dir.is_absolute():
-        faq_dir = PROJECT_ROOT / faq_dir
+    faq_dir = _faq_dir(args)
     if not faq_dir.is_dir():
         print(f"{faq_dir} is not a folder.", file=sys.stderr)
         return 2
@@ -264,6 +262,39 @@ def faq_lint(args: argparse.Namespace) -> int:
         + (" Fix the errors before publishing." if errors else "")
     )
     return 1 if errors else 0
+
+
+def _faq_dir(args: argparse.Namespace) -> Path:
+    faq_dir = Path(args.dir or os.environ.get("RELAIS_FAQ_DIR") or "data/faq")
+    return faq_dir if faq_dir.is_absolute() else PROJECT_ROOT / faq_dir
+
+
+def faq_export(args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import export_csv
+
+    count = export_csv(_faq_dir(args), Path(args.file))
+    print(f"{count} topics written to {args.file} (two rows each: fr, en).")
+    return 0
+
+
+def faq_import(args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import SpreadsheetError, import_csv
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"{source} is not a file.", file=sys.stderr)
+        return 2
+    try:
+        written = import_csv(source, _faq_dir(args))
+    except SpreadsheetError as error:
+        print(f"Nothing was written. Fix these in {source.name}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"{len(written)} topics written to {_faq_dir(args)}. Publish to train on them."
+    )
+    return 0
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -328,6 +359,13 @@ def _parser() -> argparse.ArgumentParser:
     faq_commands = faq.add_subparsers(dest="subcommand", required=True)
     lint = faq_commands.add_parser("lint", help="check the pack before publishing")
     lint.add_argument("--dir", help="the pack's folder (default: RELAIS_FAQ_DIR)")
+    for name, description in (
+        ("export", "write the pack to a CSV spreadsheet"),
+        ("import", "read a CSV spreadsheet into the pack"),
+    ):
+        command_parser = faq_commands.add_parser(name, help=description)
+        command_parser.add_argument("file", help="the .csv file")
+        command_parser.add_argument("--dir", help="the pack's folder")
     lint.add_argument(
         "--similarity",
         type=float,
@@ -373,8 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     subcommand = getattr(args, "subcommand", "")
     if (args.command, subcommand) == ("config", "check"):
         return check_config()
-    if (args.command, subcommand) == ("faq", "lint"):
-        return faq_lint(args)
+    if args.command == "faq":  # editors' commands need no other configuration
+        return {"lint": faq_lint, "export": faq_export, "import": faq_import}[
+            subcommand
+        ](args)
     try:
         settings = get_settings()
     except SettingsError as error:
