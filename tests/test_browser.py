@@ -144,6 +144,10 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     console.fill("#reply-text", "Bonjour, ici Camille de Montval. Je vous écoute.")
     console.click("#send-button")
     bot_says(chat, "ici Camille de Montval")
+    # Labelled with the agent's name: nobody takes a person for the bot.
+    expect(chat.locator(".message.agent .by").last).to_have_text(
+        "Camille · Montval", timeout=WAIT_MS
+    )
     shoot(chat, "05-chat-agent-reply-live")
 
     # 5. What the person writes now reaches the agent live, not the bot.

@@ -303,15 +303,27 @@ def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(
 def test_agent_reply_arrives_live_over_socketio(
     rasa_url: str, e2e_env: dict[str, str]
 ) -> None:
-    received: list[str] = []
-    arrived = threading.Event()
+    received: list[dict[str, Any]] = []
+    lock = threading.Condition()
     client = socketio.Client()
     session_id = f"socket-{uuid.uuid4().hex[:8]}"
 
     @client.on("bot_uttered")
     def on_bot(message: dict[str, Any]) -> None:
-        received.append(str(message.get("text")))
-        arrived.set()
+        with lock:
+            received.append(message)
+            lock.notify_all()
+
+    def wait_for(check: Any, what: str) -> dict[str, Any]:
+        with lock:
+            found = lock.wait_for(
+                lambda: next((m for m in received if check(m)), None), timeout=120
+            )
+        assert found, f"{what} did not arrive over socket.io: {received}"
+        return found
+
+    def text_starting(prefix: str) -> Any:
+        return lambda message: str(message.get("text") or "").startswith(prefix)
 
     client.connect(rasa_url, transports=["polling"], wait_timeout=60)
     try:
@@ -319,11 +331,9 @@ def test_agent_reply_arrives_live_over_socketio(
         client.emit(
             "user_uttered", {"message": "agent please", "session_id": session_id}
         )
-        assert arrived.wait(120), "no answer over socket.io"
-        assert received[-1].startswith("I'm passing our conversation")
+        wait_for(text_starting("I'm passing our conversation"), "the queue message")
         ticket = open_ticket(e2e_env, session_id)
         assert ticket.channel == "socketio"
-        arrived.clear()
         assert (
             relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id)).returncode == 0
         )
@@ -331,13 +341,14 @@ def test_agent_reply_arrives_live_over_socketio(
             e2e_env, rasa_url, "queue", "reply", str(ticket.id), "Hello, Alice here."
         )
         assert sent.returncode == 0, sent.stderr
-        assert arrived.wait(120), "the agent's reply did not arrive"
-        assert received[-1] == "Hello, Alice here."
-        arrived.clear()
+        wait_for(text_starting("Hello, Alice here."), "the agent's reply")
+        # Then who wrote it, for the chat to label the message.
+        wait_for(lambda m: m.get("relais_agent") == "alice", "the agent's name")
         assert (
             relais(e2e_env, rasa_url, "queue", "close", str(ticket.id)).returncode == 0
         )
-        assert arrived.wait(120), "the closing message did not arrive"
-        assert received[-1].startswith("Our agent has ended the conversation")
+        wait_for(
+            text_starting("Our agent has ended the conversation"), "the closing message"
+        )
     finally:
         client.disconnect()

@@ -354,10 +354,11 @@ async def ticket_events(request: Request, viewer: Viewer) -> Response:
 
 
 def _do(
-    settings: Settings, action: str, ticket_id: int, agent: str, form: FormData
+    settings: Settings, action: str, ticket_id: int, viewer: Viewer, form: FormData
 ) -> str:
     """Runs one action; returns what to tell the agent."""
     factory = get_session_factory(settings.database_url)
+    agent, signature = viewer.name, viewer.display_name
     if action == "claim":
         with factory.begin() as session:
             queue.claim(session=session, ticket_id=ticket_id, agent=agent)
@@ -372,7 +373,8 @@ def _do(
         return "Closed: the bot answers this person again."
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
-                        agent=agent, text=str(form.get("text") or ""))  # fmt: skip
+                        agent=agent, text=str(form.get("text") or ""),
+                        signature=signature)  # fmt: skip
         return "Sent."
     if action == "note":
         with factory.begin() as session:
@@ -398,7 +400,7 @@ async def ticket_action(request: Request, viewer: Viewer, form: FormData) -> Res
     status = 200
     try:
         message = await run_in_threadpool(
-            _do, settings, action, ticket_id, viewer.name, form
+            _do, settings, action, ticket_id, viewer, form
         )
         kind = "info"
     except queue.TicketNotFound as error:

@@ -81,10 +81,18 @@ def response_text(domain: dict[str, Any], name: str, language: str) -> str:
     return default
 
 
-def _bot_event(text: str, agent: str | None = None) -> dict[str, Any]:
+def _bot_event(
+    text: str, agent: str | None = None, signature: str | None = None
+) -> dict[str, Any]:
     event: dict[str, Any] = {"event": "bot", "text": text, "timestamp": time.time()}
     if agent:
         event["metadata"] = {"agent": agent}
+    if signature:
+        # Channels pass `custom` on after the text: the web chat labels the
+        # message with the person's name, so nobody takes a human for the bot.
+        # (Rasa's socket.io channel calls emit(**custom): the payload goes
+        # under "data".)
+        event["data"] = {"custom": {"data": {"relais_agent": signature}}}
     return event
 
 
@@ -95,8 +103,12 @@ def reply(
     ticket_id: int,
     agent: str,
     text: str,
+    signature: str | None = None,
 ) -> Ticket:
-    """Sends the agent's message into the person's own chat."""
+    """Sends the agent's message into the person's own chat.
+
+    `signature` (the agent's display name) labels it in the web chat.
+    """
     text = text.strip()
     if not text:
         raise queue.QueueError("The reply is empty.")
@@ -105,7 +117,9 @@ def reply(
     with factory.begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
         queue.require_holder(ticket, agent)
-    rasa.append_events(ticket.conversation_id, [_bot_event(text, agent)])
+    rasa.append_events(
+        ticket.conversation_id, [_bot_event(text, agent, signature or agent)]
+    )
     return ticket
 
 

@@ -35,8 +35,20 @@
     status.textContent = "";
   });
   socket.on("disconnect", function () { status.textContent = "Reconnexion… / Reconnecting…"; });
+  let lastBot = null;
   socket.on("bot_uttered", function (message) {
+    if (message.relais_agent && lastBot) {
+      // A person from the team wrote the message just shown: say who.
+      const by = document.createElement("span");
+      by.className = "by";
+      by.textContent = message.relais_agent + " · Montval";
+      lastBot.prepend(by);
+      lastBot.classList.add("agent");
+      return;
+    }
+    if (!message.text && !(message.buttons || message.quick_replies)) return;
     const li = show("bot", message.text || "");
+    lastBot = li;
     (message.quick_replies || message.buttons || []).forEach(function (button) {
       const b = document.createElement("button");
       b.type = "button";
