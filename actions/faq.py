@@ -1,4 +1,9 @@
-"""Answering the FAQ and asking "did you mean" when unsure."""
+"""Answering the FAQ and asking "did you mean" when unsure.
+
+Answers are read from data/faq/ when they are sent (bot.faq.live), so an
+edited answer is live at once and a disabled topic stops being answered
+without a retrain; every answer sent is recorded with its version.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.faq import load_pack
+from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
+from bot.faq.live import current_pack
 from bot.settings import get_settings
 
 
@@ -44,11 +50,23 @@ class ActionAnswerFaq(Action):
         domain: dict[str, Any],
     ) -> list[dict[str, Any]]:
         topic = _chosen_topic(tracker)
-        if topic is None or topic not in load_pack(get_settings().faq_dir):
+        settings = get_settings()
+        pack = current_pack(settings.faq_dir)
+        if topic is None or topic not in pack:
             # A stale or hand-typed button payload: ask again rather than guess.
             dispatcher.utter_message(response="utter_rephrase")
             return []
-        dispatcher.utter_message(response=f"utter_faq/{topic}")
+        if not pack[topic].enabled:
+            # Taken offline by an editor: offer the other likely topics.
+            gate = (tracker.latest_message or {}).get("gate") or {}
+            others = [t for t in gate.get("candidates") or [] if t != topic]
+            dispatcher.utter_message(
+                response="utter_clarify",
+                buttons=clarification_buttons(others, pack, _language(tracker)),
+            )
+            return [SlotSet("asked_to_clarify", True)]
+        send_answer(dispatcher, settings, pack[topic], _language(tracker),
+                    tracker.sender_id)  # fmt: skip
         return []
 
 
@@ -74,7 +92,7 @@ class ActionClarify(Action):
         elif reason == "no_words" or not candidates:
             dispatcher.utter_message(response="utter_rephrase")
         else:
-            pack = load_pack(get_settings().faq_dir)
+            pack = current_pack(get_settings().faq_dir)
             dispatcher.utter_message(
                 response="utter_clarify",
                 buttons=clarification_buttons(candidates, pack, _language(tracker)),

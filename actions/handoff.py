@@ -15,7 +15,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.faq import load_pack
+from bot.faq import Topic
+from bot.faq.answers import send_answer
+from bot.faq.live import current_pack
 from bot.handoff.hours import TeamHours, say_wait, say_when
 from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
@@ -49,13 +51,11 @@ def _transcript(tracker: Tracker) -> list[dict[str, Any]]:
     return turns[-TRANSCRIPT_TURNS:]
 
 
-def _sure_faq_topic(tracker: Tracker) -> str | None:
+def _sure_faq_topic(tracker: Tracker, pack: dict[str, Topic]) -> Topic | None:
     """The FAQ the message was confidently about, when a trigger escalated it."""
     escalation = (tracker.latest_message or {}).get("escalation") or {}
-    topic = escalation.get("faq_topic")
-    if topic and topic in load_pack(get_settings().faq_dir):
-        return str(topic)
-    return None
+    topic = pack.get(str(escalation.get("faq_topic") or ""))
+    return topic if topic is not None and topic.enabled else None
 
 
 def handoff_request(tracker: Tracker) -> HandoffRequest:
@@ -135,9 +135,11 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response=EMERGENCY_RESPONSES[request.reason])
         elif request.reason == "anger":
             dispatcher.utter_message(response="utter_handoff_empathy")
-        topic = _sure_faq_topic(tracker)
+        topic = _sure_faq_topic(tracker, current_pack(settings.faq_dir))
         if topic is not None:
-            dispatcher.utter_message(response=f"utter_faq/{topic}")
+            send_answer(
+                dispatcher, settings, topic, request.language, tracker.sender_id
+            )
         outcome = request_handoff(request, settings)
         tell(dispatcher, outcome, settings, request.language)
         events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]

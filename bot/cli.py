@@ -6,6 +6,7 @@
                  | release ID | close ID | note ID TEXT | expire [--hours N]
     relais agent add NAME [--role agent|editor|admin] | list | passwd NAME
     relais faq lint | export FILE.csv | import FILE.csv   [--dir DIR]
+    relais faq log [--topic T] [--conversation ID]
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -297,6 +298,28 @@ def faq_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def faq_log(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.faq.audit import answers_sent
+
+    with get_session_factory(settings.database_url).begin() as session:
+        rows = answers_sent(
+            session=session,
+            topic=args.topic,
+            conversation_id=args.conversation,
+            limit=args.limit,
+        )
+        if not rows:
+            print("No answer recorded yet.")
+        for row in rows:
+            when = row.sent_at.astimezone(settings.timezone)
+            print(
+                f"{when:%Y-%m-%d %H:%M:%S}  {row.topic:<20} {row.language}  "
+                f"v{row.version}  {row.conversation_id}  "
+                f"{_one_line(row.text, LAST_MESSAGE_WIDTH)}"
+            )
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -366,6 +389,10 @@ def _parser() -> argparse.ArgumentParser:
         command_parser = faq_commands.add_parser(name, help=description)
         command_parser.add_argument("file", help="the .csv file")
         command_parser.add_argument("--dir", help="the pack's folder")
+    log = faq_commands.add_parser("log", help="which answer versions people received")
+    log.add_argument("--topic")
+    log.add_argument("--conversation")
+    log.add_argument("--limit", type=int, default=50)
     lint.add_argument(
         "--similarity",
         type=float,
@@ -391,6 +418,7 @@ def _parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
     ("console", ""): console,
+    ("faq", "log"): faq_log,
     ("db", "upgrade"): db_upgrade,
     ("queue", "list"): queue_list,
     ("queue", "claim"): queue_claim,
@@ -411,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     subcommand = getattr(args, "subcommand", "")
     if (args.command, subcommand) == ("config", "check"):
         return check_config()
-    if args.command == "faq":  # editors' commands need no other configuration
+    if args.command == "faq" and subcommand != "log":  # no other configuration needed
         return {"lint": faq_lint, "export": faq_export, "import": faq_import}[
             subcommand
         ](args)

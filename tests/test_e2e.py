@@ -9,6 +9,7 @@ command line.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -45,6 +46,8 @@ def e2e_env(e2e_dir: Path) -> dict[str, str]:
     """The environment of the servers and of the agents' command line."""
     database_url = f"sqlite:///{e2e_dir / 'relais.db'}"
     upgrade(database_url)
+    # A copy of the pack, so a test can edit an answer as an editor would.
+    shutil.copytree(PROJECT_ROOT / "data" / "faq", e2e_dir / "faq")
     return {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -52,6 +55,7 @@ def e2e_env(e2e_dir: Path) -> dict[str, str]:
         "RASA_TELEMETRY_ENABLED": "false",
         "DATABASE_URL": database_url,
         "RELAIS_SPOOL_DIR": str(e2e_dir / "spool"),
+        "RELAIS_FAQ_DIR": str(e2e_dir / "faq"),
     }
 
 
@@ -352,3 +356,22 @@ def test_agent_reply_arrives_live_over_socketio(
         )
     finally:
         client.disconnect()
+
+
+def test_an_edited_answer_is_live_without_retraining(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    path = Path(e2e_env["RELAIS_FAQ_DIR"]) / "timeline.yml"
+    original = path.read_text(encoding="utf-8")
+    question = "quand le rappel a t il commencé"
+    try:
+        assert Visitor(rasa_url).texts(question) == [answer("timeline", "fr")]
+        edited = "Mise à jour de 14 h : le rappel a été étendu à deux lots."
+        path.write_text(
+            original.replace(answer("timeline", "fr").splitlines()[0], edited, 1),
+            encoding="utf-8",
+        )
+        # The very next question gets the new text: no retrain, no restart.
+        assert Visitor(rasa_url).texts(question)[0].startswith(edited)
+    finally:
+        path.write_text(original, encoding="utf-8")

@@ -51,7 +51,7 @@ from bot.console.security import (
     take_flash,
 )
 from bot.db import get_session_factory
-from bot.faq import load_pack
+from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
@@ -143,7 +143,7 @@ def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
     return [
         {"topic": key, "title": topic.title(language), "text": answer}
         for key, topic in sorted(
-            load_pack(settings.faq_dir).items(),
+            current_pack(settings.faq_dir).items(),
             key=lambda item: item[1].title(language),
         )
         if (answer := topic.answers.get(language) or topic.answers.get("fr"))

@@ -20,7 +20,7 @@ def faq_payload(topic: str) -> str:
 def clarification_buttons(
     candidates: list[str], pack: dict[str, Topic], language: str
 ) -> list[dict[str, str]]:
-    """One button per known candidate topic, then one to reach a human.
+    """One button per known, enabled candidate topic, then one to reach a human.
 
     Args:
         candidates: Topic keys, best first.
@@ -33,7 +33,7 @@ def clarification_buttons(
     buttons = [
         {"title": pack[topic].title(language), "payload": faq_payload(topic)}
         for topic in candidates
-        if topic in pack
+        if topic in pack and pack[topic].enabled
     ]
     buttons.append(
         {

@@ -1,0 +1,47 @@
+"""Sending an FAQ answer: the text as it is now, recorded in the audit trail."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import get_session_factory
+from bot.faq.audit import record_answer
+from bot.faq.live import version
+from bot.faq.pack import Topic
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def answer_text(topic: Topic, language: str) -> tuple[str, str]:
+    """The answer in `language` (French if missing) and the language used."""
+    if topic.answers.get(language):
+        return topic.answers[language], language
+    return topic.answers.get("fr", ""), "fr"
+
+
+def send_answer(
+    dispatcher: Any, settings: Settings, topic: Topic, language: str, conversation: str
+) -> None:
+    """Sends the topic's current answer and records which version went out.
+
+    The audit row never delays nor blocks the answer: if the database is
+    unreachable the answer still goes out and the miss is logged.
+    """
+    text, used = answer_text(topic, language)
+    dispatcher.utter_message(text=text)
+    try:
+        with get_session_factory(settings.database_url).begin() as session:
+            record_answer(
+                session=session,
+                conversation_id=conversation,
+                topic=topic.key,
+                language=used,
+                version=version(text),
+                text=text,
+            )
+    except SQLAlchemyError as error:
+        logger.error("Answer %s sent but not recorded: %s", topic.key, error)
