@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
+from bot.faq.statement import SITUATION_TOPIC, statement_for
 from bot.settings import get_settings
 
 
@@ -65,6 +66,12 @@ class ActionAnswerFaq(Action):
                 buttons=clarification_buttons(others, pack, _language(tracker)),
             )
             return [SlotSet("asked_to_clarify", True)]
+        if topic == SITUATION_TOPIC:
+            statement = statement_for(
+                settings.database_url, _language(tracker), settings.timezone
+            )
+            if statement:
+                dispatcher.utter_message(text=statement)
         send_answer(dispatcher, settings, pack[topic], _language(tracker),
                     tracker.sender_id)  # fmt: skip
         return []

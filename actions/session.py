@@ -1,9 +1,10 @@
-"""Starting a conversation session without forgetting an open handoff.
+"""Starting a conversation session: the holding statement, and open handoffs.
 
 A new session (after `session_expiration_time` of silence) resets Rasa's
 pause. A person still waiting for a human, or talking with one, must not get
 bot answers again: if the conversation has an open ticket, the new session
-starts paused too.
+starts paused too. Otherwise, while the company has an official statement
+out, the session opens with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import get_session_factory
+from bot.faq.statement import statement_for
 from bot.handoff.queue import open_ticket_for
 from bot.settings import get_settings
 
@@ -58,4 +60,14 @@ class ActionSessionStart(Action):
         events.append(ActionExecuted("action_listen"))
         if has_open_ticket(tracker.sender_id):
             events.append(ConversationPaused())
+        else:
+            settings = get_settings()
+            language = tracker.get_slot("language")
+            statement = statement_for(
+                settings.database_url,
+                language if language in ("fr", "en") else "fr",
+                settings.timezone,
+            )
+            if statement:
+                dispatcher.utter_message(text=statement)
         return events

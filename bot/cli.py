@@ -7,6 +7,7 @@
     relais agent add NAME [--role agent|editor|admin] | list | passwd NAME
     relais faq lint | export FILE.csv | import FILE.csv   [--dir DIR]
     relais faq log [--topic T] [--conversation ID]
+    relais statement set --fr TEXT --en TEXT | clear | show
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.console import accounts
 from bot.db import get_session_factory, upgrade
+from bot.faq.statement import StatementError
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
@@ -320,6 +322,34 @@ def faq_log(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def statement_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.faq import statement as statements
+
+    factory = get_session_factory(settings.database_url)
+    with factory.begin() as session:
+        if args.subcommand == "set":
+            current = statements.publish_statement(
+                session=session, text_fr=args.fr, text_en=args.en, author=args.agent
+            )
+            print(f"Statement {current.id} published; conversations start with it.")
+        elif args.subcommand == "clear":
+            cleared = statements.clear_statement(session=session, author=args.agent)
+            print(f"Statement {cleared.id} withdrawn." if cleared else "No statement.")
+        else:
+            for row in statements.statement_history(session=session):
+                state = "ACTIVE"
+                if row.cleared_at:
+                    cleared = row.cleared_at.astimezone(settings.timezone)
+                    state = f"withdrawn {cleared:%d/%m %H:%M} by {row.cleared_by}"
+                print(f"#{row.id} {state}")
+                print(statements.statement_message(row, "fr", settings.timezone))
+                print(statements.statement_message(row, "en", settings.timezone))
+                print()
+            if not statements.statement_history(session=session):
+                print("No statement has been published.")
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -389,6 +419,16 @@ def _parser() -> argparse.ArgumentParser:
         command_parser = faq_commands.add_parser(name, help=description)
         command_parser.add_argument("file", help="the .csv file")
         command_parser.add_argument("--dir", help="the pack's folder")
+    statement = commands.add_parser("statement", help="the official statement")
+    statement_commands = statement.add_subparsers(dest="subcommand", required=True)
+    publish = statement_commands.add_parser(
+        "set", help="publish a new version", parents=[as_agent]
+    )
+    publish.add_argument("--fr", required=True, help="the French text")
+    publish.add_argument("--en", required=True, help="the English text")
+    statement_commands.add_parser("clear", help="withdraw it", parents=[as_agent])
+    statement_commands.add_parser("show", help="the active one and every version")
+
     log = faq_commands.add_parser("log", help="which answer versions people received")
     log.add_argument("--topic")
     log.add_argument("--conversation")
@@ -419,6 +459,9 @@ def _parser() -> argparse.ArgumentParser:
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
     ("console", ""): console,
     ("faq", "log"): faq_log,
+    ("statement", "set"): statement_command,
+    ("statement", "clear"): statement_command,
+    ("statement", "show"): statement_command,
     ("db", "upgrade"): db_upgrade,
     ("queue", "list"): queue_list,
     ("queue", "claim"): queue_claim,
@@ -450,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[(args.command, subcommand)](settings, args)
-    except (queue.QueueError, accounts.AccountError) as error:
+    except (queue.QueueError, accounts.AccountError, StatementError) as error:
         print(error, file=sys.stderr)
         return 1
     except RasaError as error:
