@@ -7,17 +7,22 @@ without a retrain; every answer sent is recorded with its version.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import hand_over, handoff_request
 from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
 from bot.faq.statement import SITUATION_TOPIC, statement_for
-from bot.settings import get_settings
+from bot.handoff.switches import current_switches
+from bot.settings import Settings, get_settings
+
+ALL_TO_HUMANS_REASON = "all_to_humans"
 
 
 def _language(tracker: Tracker) -> str:
@@ -38,6 +43,14 @@ def _chosen_topic(tracker: Tracker) -> str | None:
     return key.split("/", 1)[1] if key.startswith("faq/") else None
 
 
+def all_to_humans(
+    dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings
+) -> list[dict[str, Any]]:
+    """The `all-to-humans` switch: every question goes to the queue."""
+    request = dataclasses.replace(handoff_request(tracker), reason=ALL_TO_HUMANS_REASON)
+    return hand_over(dispatcher, settings, request)
+
+
 class ActionAnswerFaq(Action):
     """Sends the answer of the FAQ topic the user asked about, in their language."""
 
@@ -50,8 +63,10 @@ class ActionAnswerFaq(Action):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        topic = _chosen_topic(tracker)
         settings = get_settings()
+        if current_switches(settings.database_url).all_to_humans:
+            return all_to_humans(dispatcher, tracker, settings)
+        topic = _chosen_topic(tracker)
         pack = current_pack(settings.faq_dir)
         if topic is None or topic not in pack:
             # A stale or hand-typed button payload: ask again rather than guess.
@@ -89,6 +104,9 @@ class ActionClarify(Action):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[dict[str, Any]]:
+        settings = get_settings()
+        if current_switches(settings.database_url).all_to_humans:
+            return all_to_humans(dispatcher, tracker, settings)
         gate = (tracker.latest_message or {}).get("gate") or {}
         reason = gate.get("reason")
         candidates = list(gate.get("candidates") or [])
@@ -99,7 +117,7 @@ class ActionClarify(Action):
         elif reason == "no_words" or not candidates:
             dispatcher.utter_message(response="utter_rephrase")
         else:
-            pack = current_pack(get_settings().faq_dir)
+            pack = current_pack(settings.faq_dir)
             dispatcher.utter_message(
                 response="utter_clarify",
                 buttons=clarification_buttons(candidates, pack, _language(tracker)),

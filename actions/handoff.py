@@ -18,10 +18,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.faq import Topic
 from bot.faq.answers import send_answer
 from bot.faq.live import current_pack
+from bot.faq.statement import statement_for
 from bot.handoff.hours import TeamHours, say_wait, say_when
 from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
 from bot.handoff.service import HandoffOutcome, request_handoff
+from bot.handoff.switches import current_switches
 from bot.handoff.triggers import ASKED_FOR_HUMAN, MISUNDERSTOOD, NORMAL
 from bot.settings import Settings, get_settings
 
@@ -140,9 +142,33 @@ class ActionHandoff(Action):
             send_answer(
                 dispatcher, settings, topic, request.language, tracker.sender_id
             )
-        outcome = request_handoff(request, settings)
-        tell(dispatcher, outcome, settings, request.language)
-        events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]
-        if outcome.queued or outcome.kept:
-            events.append(ConversationPaused())
+        return hand_over(dispatcher, settings, request)
+
+
+def hand_over(
+    dispatcher: CollectingDispatcher, settings: Settings, request: HandoffRequest
+) -> list[dict[str, Any]]:
+    """Queues the conversation and pauses the bot, unless the queue is closed.
+
+    With the `queue-closed` switch on, the person gets the contact details and
+    the official statement instead, and the bot stays with them.
+    """
+    events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]
+    if current_switches(settings.database_url).queue_closed:
+        dispatcher.utter_message(
+            response="utter_handoff_contact",
+            phone=settings.contact_phone,
+            email=settings.contact_email,
+            hours=settings.contact_hours,
+        )
+        statement = statement_for(
+            settings.database_url, request.language, settings.timezone
+        )
+        if statement:
+            dispatcher.utter_message(text=statement)
         return events
+    outcome = request_handoff(request, settings)
+    tell(dispatcher, outcome, settings, request.language)
+    if outcome.queued or outcome.kept:
+        events.append(ConversationPaused())
+    return events

@@ -8,6 +8,7 @@
     relais faq lint | export FILE.csv | import FILE.csv   [--dir DIR]
     relais faq log [--topic T] [--conversation ID]
     relais statement set --fr TEXT --en TEXT | clear | show
+    relais switch all-to-humans|queue-closed on|off  |  relais switch show
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -350,6 +351,23 @@ def statement_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def switch_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.handoff import switches
+
+    with get_session_factory(settings.database_url).begin() as session:
+        if args.name != "show":
+            switches.set_switch(
+                session=session,
+                name=args.name,
+                enabled=args.state == "on",
+                author=args.agent,
+            )
+        current = switches.read_switches(session=session)
+    print(f"all-to-humans: {'ON' if current.all_to_humans else 'off'}")
+    print(f"queue-closed:  {'ON' if current.queue_closed else 'off'}")
+    return 0
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -429,6 +447,14 @@ def _parser() -> argparse.ArgumentParser:
     statement_commands.add_parser("clear", help="withdraw it", parents=[as_agent])
     statement_commands.add_parser("show", help="the active one and every version")
 
+    switch = commands.add_parser(
+        "switch",
+        help="crisis switches: all-to-humans, queue-closed",
+        parents=[as_agent],
+    )
+    switch.add_argument("name", choices=["all-to-humans", "queue-closed", "show"])
+    switch.add_argument("state", nargs="?", choices=["on", "off"])
+
     log = faq_commands.add_parser("log", help="which answer versions people received")
     log.add_argument("--topic")
     log.add_argument("--conversation")
@@ -459,6 +485,7 @@ def _parser() -> argparse.ArgumentParser:
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
     ("console", ""): console,
     ("faq", "log"): faq_log,
+    ("switch", "set"): switch_command,
     ("statement", "set"): statement_command,
     ("statement", "clear"): statement_command,
     ("statement", "show"): statement_command,
@@ -480,6 +507,11 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     subcommand = getattr(args, "subcommand", "")
+    if args.command == "switch":
+        if args.name != "show" and args.state is None:
+            print("Say on or off: relais switch queue-closed on", file=sys.stderr)
+            return 2
+        subcommand = "set"
     if (args.command, subcommand) == ("config", "check"):
         return check_config()
     if args.command == "faq" and subcommand != "log":  # no other configuration needed

@@ -54,6 +54,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     import bot.console.accounts
     import bot.faq.audit
     import bot.faq.statement
+    import bot.handoff.switches
     import bot.handoff.watcher  # noqa: F401
 
     with get_engine(database_url).connect() as connection:

@@ -53,7 +53,7 @@ from bot.console.security import (
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
-from bot.handoff import queue, watcher
+from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
@@ -104,7 +104,10 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
     with get_session_factory(settings.database_url).begin() as session:
         tickets = queue.list_open(session=session)
         median = queue.median_wait(session=session, since=midnight)
+        crisis = switches.read_switches(session=session)
         return {
+            "all_to_humans": crisis.all_to_humans,
+            "queue_closed": crisis.queue_closed,
             "tickets": [_ticket_json(ticket, now) for ticket in tickets],
             "waiting": sum(ticket.status == WAITING for ticket in tickets),
             "assigned": sum(ticket.status == ASSIGNED for ticket in tickets),

@@ -19,6 +19,8 @@
   }
 
   function render(snapshot) {
+    document.getElementById("switch-all").hidden = !snapshot.all_to_humans;
+    document.getElementById("switch-closed").hidden = !snapshot.queue_closed;
     document.getElementById("count-waiting").textContent = snapshot.waiting;
     document.getElementById("count-assigned").textContent = snapshot.assigned;
     document.getElementById("median-wait").textContent = minutes(snapshot.median_wait_seconds);
