@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import hand_over, handoff_request
+from actions.handoff import conversation_language, hand_over, handoff_request
 from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
@@ -23,11 +23,6 @@ from bot.handoff.switches import current_switches
 from bot.settings import Settings, get_settings
 
 ALL_TO_HUMANS_REASON = "all_to_humans"
-
-
-def _language(tracker: Tracker) -> str:
-    language = tracker.get_slot("language")
-    return language if language in ("fr", "en") else "fr"
 
 
 def _chosen_topic(tracker: Tracker) -> str | None:
@@ -78,16 +73,18 @@ class ActionAnswerFaq(Action):
             others = [t for t in gate.get("candidates") or [] if t != topic]
             dispatcher.utter_message(
                 response="utter_clarify",
-                buttons=clarification_buttons(others, pack, _language(tracker)),
+                buttons=clarification_buttons(
+                    others, pack, conversation_language(tracker)
+                ),
             )
             return [SlotSet("asked_to_clarify", True)]
         if topic == SITUATION_TOPIC:
             statement = statement_for(
-                settings.database_url, _language(tracker), settings.timezone
+                settings.database_url, conversation_language(tracker), settings.timezone
             )
             if statement:
                 dispatcher.utter_message(text=statement)
-        send_answer(dispatcher, settings, pack[topic], _language(tracker),
+        send_answer(dispatcher, settings, pack[topic], conversation_language(tracker),
                     tracker.sender_id)  # fmt: skip
         return []
 
@@ -120,7 +117,9 @@ class ActionClarify(Action):
             pack = current_pack(settings.faq_dir)
             dispatcher.utter_message(
                 response="utter_clarify",
-                buttons=clarification_buttons(candidates, pack, _language(tracker)),
+                buttons=clarification_buttons(
+                    candidates, pack, conversation_language(tracker)
+                ),
             )
         # Whatever the reason, this was a miss: the next one goes to a human.
         return [SlotSet("asked_to_clarify", True)]

@@ -24,18 +24,20 @@ from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
 from bot.handoff.service import HandoffOutcome, request_handoff
 from bot.handoff.switches import current_switches
-from bot.handoff.triggers import ASKED_FOR_HUMAN, MISUNDERSTOOD, NORMAL
+from bot.handoff.triggers import (
+    ASKED_FOR_HUMAN,
+    EMERGENCY_RESPONSES,
+    MISUNDERSTOOD,
+    NORMAL,
+)
 from bot.settings import Settings, get_settings
 
 # Turns copied into the ticket so the agent sees the context at once.
 TRANSCRIPT_TURNS = 12
-EMERGENCY_RESPONSES = {
-    "health": "utter_emergency_health",
-    "self_harm": "utter_emergency_self_harm",
-}
 
 
-def _language(tracker: Tracker) -> str:
+def conversation_language(tracker: Tracker) -> str:
+    """The `language` slot (the last message's language), French by default."""
     language = tracker.get_slot("language")
     return language if language in ("fr", "en") else "fr"
 
@@ -74,7 +76,7 @@ def handoff_request(tracker: Tracker) -> HandoffRequest:
     return HandoffRequest(
         conversation_id=tracker.sender_id,
         channel=tracker.get_latest_input_channel() or "unknown",
-        language=_language(tracker),
+        language=conversation_language(tracker),
         reason=reason,
         priority=priority,
         last_message=str(latest.get("text") or ""),

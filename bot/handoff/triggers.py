@@ -42,6 +42,12 @@ REASON_PRIORITIES = {
     "data_protection": HIGH,
     "anger": HIGH,
 }
+# The guidance sent first, before anything can fail, for urgent reasons
+# (responses in domain.yml).
+EMERGENCY_RESPONSES = {
+    "health": "utter_emergency_health",
+    "self_harm": "utter_emergency_self_harm",
+}
 # Reasons that come from the dialogue rather than from this module.
 ASKED_FOR_HUMAN, MISUNDERSTOOD = "asked_for_human", "misunderstood"
 

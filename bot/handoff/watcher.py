@@ -33,17 +33,13 @@ from sqlalchemy.orm import Session
 from bot.db import Base, get_engine, get_session_factory
 from bot.handoff import agent as agent_ops
 from bot.handoff.queue import more_urgent, open_ticket_for
-from bot.handoff.triggers import REASON_PRIORITIES, URGENT
+from bot.handoff.triggers import EMERGENCY_RESPONSES, REASON_PRIORITIES, URGENT
 from bot.rasa_api import RasaClient, RasaError
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 CURSOR_NAME = "rasa_events"
-EMERGENCY_RESPONSES = {
-    "health": "utter_emergency_health",
-    "self_harm": "utter_emergency_self_harm",
-}
 
 # Rasa's SQLEventBroker table (rasa/core/brokers/sql.py); Rasa creates it.
 _broker = MetaData()
