@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -120,6 +120,9 @@ bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on Post
 
 bench-console: install ## console: queue page and live updates with 1,000 waiting tickets
 	$(BIN)/python scripts/bench_console.py
+
+bench-live-answers: $(MODEL) ## editor saves an answer -> a person receives the new text
+	$(BIN)/python scripts/bench_live_answers.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules
