@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 from bot.console import accounts
 from bot.console.app import create_app
 from bot.db import get_session_factory
-from bot.handoff import queue
+from bot.faq import statement as statements
+from bot.handoff import queue, switches
 from bot.settings import get_settings
 from tests.test_cli import closed_port
 
@@ -232,3 +233,57 @@ def test_the_web_chat_is_public_and_the_token_stays_on_the_server(app_url: str) 
     browser, _ = signed_in("alice")
     for page in (chat.text, browser.get("/").text, browser.get("/tickets/1").text):
         assert token not in page
+
+
+EDITOR_ROUTES = [
+    ("GET", "/editor"),
+    ("POST", "/editor/statement"),
+    ("POST", "/editor/clear-statement"),
+    ("POST", "/editor/all-to-humans"),
+    ("POST", "/editor/queue-closed"),
+]
+
+
+def test_editor_pages_are_for_editors_and_admins_only(app_url: str) -> None:
+    anonymous = client()
+    for method, path in EDITOR_ROUTES:
+        response = anonymous.request(
+            method, path, headers={"accept": "application/json"}
+        )
+        assert response.status_code == 401, (method, path)
+    agent, token = signed_in("alice")
+    for method, path in EDITOR_ROUTES:
+        response = agent.request(method, path, data={"csrf": token},
+                                 headers={"accept": "application/json"})  # fmt: skip
+        assert response.status_code == 403, (method, path)
+    admin, _ = signed_in("root")
+    assert admin.get("/editor").status_code == 200
+
+
+def test_an_editor_publishes_the_statement_and_flips_a_switch(app_url: str) -> None:
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    landed = browser.post("/login", data={"name": "eve", "password": PASSWORD,
+                                          "csrf": token})  # fmt: skip
+    assert landed.headers["location"] == "/editor"  # editors land on their page
+    token = csrf_of(browser.get("/editor").text)
+    assert (
+        browser.post(
+            "/editor/statement", data={"text_fr": XSS, "text_en": "Official text."}
+        ).status_code
+        == 403
+    )  # no CSRF
+    published = browser.post("/editor/statement", data={
+        "csrf": token, "text_fr": XSS, "text_en": "Official text."})  # fmt: skip
+    assert published.status_code == 303
+    page = browser.get("/editor").text
+    assert "Statement published" in page
+    assert "&lt;script&gt;alert(" in page and "<script>alert" not in page
+    half = {"csrf": token, "text_fr": "x", "text_en": " "}
+    assert browser.post("/editor/statement", data=half).status_code == 303
+    assert "The English text is empty" in browser.get("/editor").text
+    browser.post("/editor/queue-closed", data={"csrf": token, "enabled": "on"})
+    assert "queue-closed: ON." in browser.get("/editor").text
+    with get_session_factory(app_url).begin() as session:
+        assert switches.read_switches(session=session).queue_closed
+        assert statements.active_statement(session=session).text_en == "Official text."

@@ -23,6 +23,8 @@ from bot.db import Base, UTCDateTime, utcnow
 ROLES = ("agent", "editor", "admin")
 # Who may work the handoff queue.
 QUEUE_ROLES = frozenset({"agent", "admin"})
+# Who may publish the statement and flip the crisis switches.
+EDITOR_ROLES = frozenset({"editor", "admin"})
 MIN_PASSWORD_LENGTH = 10
 FREE_FAILURES = 3
 MAX_DELAY = timedelta(minutes=5)

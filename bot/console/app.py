@@ -51,6 +51,7 @@ from bot.console.security import (
     take_flash,
 )
 from bot.db import get_session_factory
+from bot.faq import statement as statements
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, switches, watcher
@@ -231,9 +232,11 @@ async def login_page(request: Request) -> Response:
                 session=session, name=name, password=password, client=client
             )
             if result.agent is not None:
-                # Read what the page needs while the session is open.
                 request.session.clear()
                 request.session["agent"] = result.agent.name
+                request.session["home"] = (
+                    "/editor" if result.agent.role == "editor" else "/"
+                )
             return result
 
     result = await run_in_threadpool(attempt)
@@ -246,6 +249,8 @@ async def login_page(request: Request) -> Response:
         return _page(request, "login.html", None, next=target, error=message,
                      name=name, status_code=429 if result.wait else 401)  # fmt: skip
     csrf_token(request)  # a fresh token for the new session
+    if target == "/":
+        target = str(request.session.get("home") or "/")  # editors land on theirs
     return RedirectResponse(target, status_code=303)
 
 
@@ -442,6 +447,87 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
+# --- editors ---------------------------------------------------------------------
+
+EDITORS = accounts.EDITOR_ROLES
+
+
+def editor_state(settings: Settings) -> dict[str, Any]:
+    with get_session_factory(settings.database_url).begin() as session:
+        active = statements.active_statement(session=session)
+        history = statements.statement_history(session=session, limit=10)
+        crisis = switches.read_switches(session=session)
+        return {
+            "statement": None
+            if active is None
+            else {
+                "fr": active.text_fr,
+                "en": active.text_en,
+                "message_fr": statements.statement_message(
+                    active, "fr", settings.timezone
+                ),
+            },
+            "history": [
+                {
+                    "id": row.id,
+                    "fr": row.text_fr,
+                    "by": row.published_by,
+                    "at": row.published_at.astimezone(settings.timezone).strftime(
+                        "%d/%m %H:%M"
+                    ),
+                    "active": row.cleared_at is None,
+                }
+                for row in history
+            ],
+            "all_to_humans": crisis.all_to_humans,
+            "queue_closed": crisis.queue_closed,
+        }
+
+
+@requires(EDITORS)
+async def editor_page(request: Request, viewer: Viewer) -> Response:
+    state = await run_in_threadpool(editor_state, settings_of(request))
+    return _page(request, "editor.html", viewer, **state)
+
+
+def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> str:
+    with get_session_factory(settings.database_url).begin() as session:
+        if action == "statement":
+            statements.publish_statement(
+                session=session,
+                text_fr=str(form.get("text_fr") or ""),
+                text_en=str(form.get("text_en") or ""),
+                author=viewer.name,
+            )
+            return "Statement published: new conversations start with it."
+        if action == "clear-statement":
+            cleared = statements.clear_statement(session=session, author=viewer.name)
+            return "Statement withdrawn." if cleared else "There was no statement."
+        if action in switches.NAMES:
+            enabled = form.get("enabled") == "on"
+            switches.set_switch(
+                session=session, name=action, enabled=enabled, author=viewer.name
+            )
+            return f"{action}: {'ON' if enabled else 'off'}."
+    raise HTTPException(404, "No such action.")
+
+
+@requires(EDITORS)
+async def editor_action(request: Request, viewer: Viewer, form: FormData) -> Response:
+    try:
+        message = await run_in_threadpool(
+            _edit,
+            settings_of(request),
+            str(request.path_params["action"]),
+            viewer,
+            form,
+        )
+        flash(request, message)
+    except statements.StatementError as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/editor", status_code=303)
+
+
 # --- public -----------------------------------------------------------------------
 
 
@@ -506,6 +592,8 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/tickets/{ticket_id:int}", ticket_page),
         Route("/tickets/{ticket_id:int}/events", ticket_events),
         Route("/tickets/{ticket_id:int}/{action:str}", ticket_action, methods=["POST"]),
+        Route("/editor", editor_page),
+        Route("/editor/{action:str}", editor_action, methods=["POST"]),
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
