@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -126,16 +125,11 @@ def queue_show(settings: Settings, args: argparse.Namespace) -> int:
     print(_describe(ticket))
     print(f"Opened {ticket.created_at.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
           f"escalations: {ticket.escalations}")  # fmt: skip
-    try:
-        tracker = _rasa(settings).tracker(ticket.conversation_id)
-        turns = agent_ops.transcript(tracker)
+    turns, rasa_error = agent_ops.transcript_or_saved(_rasa(settings), ticket)
+    if rasa_error:
+        print(f"\n{rasa_error}\nLast turns saved with the ticket:", file=sys.stderr)
+    else:
         print("\nConversation (from Rasa):")
-    except RasaError as error:
-        print(f"\n{error}\nLast turns saved with the ticket:", file=sys.stderr)
-        turns = [
-            agent_ops.Turn(None, turn.get("role", "?"), turn.get("text", ""))
-            for turn in json.loads(ticket.transcript or "[]")
-        ]
     for turn in turns:
         when = f"{turn.at.astimezone(zone):%H:%M:%S}" if turn.at else " " * 8
         # Multi-line messages stay in their column.
@@ -337,7 +331,8 @@ def statement_command(settings: Settings, args: argparse.Namespace) -> int:
             cleared = statements.clear_statement(session=session, author=args.agent)
             print(f"Statement {cleared.id} withdrawn." if cleared else "No statement.")
         else:
-            for row in statements.statement_history(session=session):
+            history = statements.statement_history(session=session)
+            for row in history:
                 state = "ACTIVE"
                 if row.cleared_at:
                     cleared = row.cleared_at.astimezone(settings.timezone)
@@ -346,7 +341,7 @@ def statement_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(statements.statement_message(row, "fr", settings.timezone))
                 print(statements.statement_message(row, "en", settings.timezone))
                 print()
-            if not statements.statement_history(session=session):
+            if not history:
                 print("No statement has been published.")
     return 0
 

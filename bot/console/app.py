@@ -131,15 +131,8 @@ def _turns_json(turns: list[agent_ops.Turn], settings: Settings) -> list[dict]:
 
 def conversation(settings: Settings, ticket: Ticket) -> tuple[list[dict], str | None]:
     """The transcript from Rasa, or the ticket's saved turns if Rasa is down."""
-    try:
-        tracker = _rasa(settings).tracker(ticket.conversation_id)
-        return _turns_json(agent_ops.transcript(tracker), settings), None
-    except RasaError as error:
-        saved = [
-            agent_ops.Turn(None, turn.get("role", "?"), turn.get("text", ""))
-            for turn in json.loads(ticket.transcript or "[]")
-        ]
-        return _turns_json(saved, settings), str(error)
+    turns, rasa_error = agent_ops.transcript_or_saved(_rasa(settings), ticket)
+    return _turns_json(turns, settings), rasa_error
 
 
 def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
@@ -166,7 +159,7 @@ def _ticket_id(request: Request) -> int:
 
 
 def _load_ticket(
-    settings: Settings, ticket_id: int
+    settings: Settings, ticket_id: int, with_colleagues: bool = True
 ) -> tuple[Ticket, list[dict[str, str]], list[str]]:
     with get_session_factory(settings.database_url).begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
@@ -180,11 +173,15 @@ def _load_ticket(
             }
             for note in ticket.notes
         ]
-        colleagues = [
-            agent.name
-            for agent in accounts.list_agents(session=session)
-            if agent.role in QUEUE
-        ]
+        colleagues = (
+            [
+                agent.name
+                for agent in accounts.list_agents(session=session)
+                if agent.role in QUEUE
+            ]
+            if with_colleagues
+            else []
+        )
         return ticket, notes, colleagues
 
 
@@ -340,7 +337,8 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
 
 
 def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
-    ticket, notes, _ = _load_ticket(settings, ticket_id)
+    # Polled twice a second per open page: no account list here.
+    ticket, notes, _ = _load_ticket(settings, ticket_id, with_colleagues=False)
     turns, rasa_error = conversation(settings, ticket)
     return {
         "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock

@@ -7,6 +7,7 @@ tracker, read and written through its HTTP API.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,6 +64,21 @@ def transcript(tracker: dict[str, Any]) -> list[Turn]:
         elif kind == "resume":
             turns.append(Turn(at, "event", "bot resumed"))
     return turns
+
+
+def transcript_or_saved(
+    rasa: RasaClient, ticket: Ticket
+) -> tuple[list[Turn], str | None]:
+    """The conversation from Rasa; if Rasa is down, the turns saved with the
+    ticket and the reason, so an agent is never left with nothing to read."""
+    try:
+        return transcript(rasa.tracker(ticket.conversation_id)), None
+    except RasaError as error:
+        saved = [
+            Turn(None, turn.get("role", "?"), turn.get("text", ""))
+            for turn in json.loads(ticket.transcript or "[]")
+        ]
+        return saved, str(error)
 
 
 def response_text(domain: dict[str, Any], name: str, language: str) -> str:
