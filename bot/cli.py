@@ -9,6 +9,8 @@
     relais faq log [--topic T] [--conversation ID]
     relais statement set --fr TEXT --en TEXT | clear | show
     relais switch all-to-humans|queue-closed on|off  |  relais switch show
+    relais publish [--list]                    # lint, train, evaluate, load
+    relais rollback [--to ID] [--list]         # an earlier published model
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -20,6 +22,7 @@ import argparse
 import getpass
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +35,9 @@ from bot.faq.statement import StatementError
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
+from bot.publish.compare import Figures
+from bot.publish.service import Project, PublishError
+from bot.publish.store import StoreError
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
 
@@ -363,6 +369,70 @@ def switch_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _project(args: argparse.Namespace, settings: Settings) -> Project:
+    root = Path(args.project).resolve() if args.project else PROJECT_ROOT
+    return Project(root=root, faq_dir=settings.faq_dir)
+
+
+def _figures(data: dict | None) -> str:
+    figures = Figures.from_dict(data)
+    if figures is None:
+        return ""
+    return (
+        f"right {figures.right:.1f} %  wrong {figures.wrong:.1f} %  "
+        f"caught {figures.caught:.1f} %"
+    )
+
+
+def publish_list(settings: Settings, args: argparse.Namespace) -> int:
+    """The last publishes and rollbacks, newest first, the live model marked."""
+    from bot.publish import history
+    from bot.publish.service import live_model_id
+
+    live_id = live_model_id(_project(args, settings), settings)
+    with get_session_factory(settings.database_url).begin() as session:
+        rows = history.recent(session=session, limit=args.limit)
+    if not rows:
+        print("Nothing has been published yet.")
+    marked = False  # the newest row that put the live model live
+    for row in rows:
+        when = row.finished_at.astimezone(settings.timezone)
+        live = ""
+        if not marked and row.outcome == "published" and row.model_id == live_id:
+            live, marked = "  LIVE", True
+        print(
+            f"#{row.id:<4} {when:%Y-%m-%d %H:%M}  {row.action:<8} {row.outcome:<9} "
+            f"{row.author:<12} {_figures(row.figures)}{live}"
+        )
+        if row.outcome in ("refused", "failed"):
+            print(f"       {_one_line(row.detail, 100)}")
+    return 0
+
+
+def publish_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.publish.service import publish, rollback
+
+    if args.list:
+        return publish_list(settings, args)
+    # Training and evaluation are background work next to a live assistant:
+    # the Rasa server keeps the CPU first.
+    os.nice(10)
+    # Editors read this output: TensorFlow's and Rasa's own chatter goes to the
+    # training log, not here.
+    # (Rasa's dependencies add their own warning filters on import, so
+    # filters alone do not silence them.)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.showwarning = lambda *args, **kwargs: None
+    project = _project(args, settings)
+    report = lambda line: print(line, flush=True)  # noqa: E731
+    if args.command == "publish":
+        row = publish(project, settings, author=args.agent, report=report)
+    else:
+        row = rollback(project, settings, author=args.agent, report=report, to=args.to)
+    print(f"Recorded as #{row.id}: {row.outcome}.")
+    return 0 if row.outcome in ("published", "unchanged") else 1
+
+
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("Database schema is up to date.")
@@ -450,6 +520,23 @@ def _parser() -> argparse.ArgumentParser:
     switch.add_argument("name", choices=["all-to-humans", "queue-closed", "show"])
     switch.add_argument("state", nargs="?", choices=["on", "off"])
 
+    for name, description in (
+        ("publish", "lint, train if needed, evaluate, load the model into Rasa"),
+        ("rollback", "load the previously published model back"),
+    ):
+        command_parser = commands.add_parser(name, help=description, parents=[as_agent])
+        command_parser.add_argument(
+            "--list", action="store_true", help="the last publishes and rollbacks"
+        )
+        command_parser.add_argument("--limit", type=int, default=20)
+        command_parser.add_argument(
+            "--project", help="folder with config.yml, data/, tests/nlu/, models/"
+        )
+        if name == "rollback":
+            command_parser.add_argument(
+                "--to", type=int, metavar="ID", help="the publish to go back to"
+            )
+
     log = faq_commands.add_parser("log", help="which answer versions people received")
     log.add_argument("--topic")
     log.add_argument("--conversation")
@@ -479,6 +566,8 @@ def _parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] = {
     ("console", ""): console,
+    ("publish", ""): publish_command,
+    ("rollback", ""): publish_command,
     ("faq", "log"): faq_log,
     ("switch", "set"): switch_command,
     ("statement", "set"): statement_command,
@@ -520,7 +609,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[(args.command, subcommand)](settings, args)
-    except (queue.QueueError, accounts.AccountError, StatementError) as error:
+    except (
+        queue.QueueError,
+        accounts.AccountError,
+        StatementError,
+        PublishError,
+        StoreError,
+    ) as error:
         print(error, file=sys.stderr)
         return 1
     except RasaError as error:

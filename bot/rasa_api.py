@@ -20,6 +20,10 @@ class RasaError(Exception):
     """The Rasa server could not do what was asked; the message says why."""
 
 
+class RasaUnreachable(RasaError):
+    """Nothing answers at the Rasa URL (not started, or wrong URL)."""
+
+
 @dataclass(frozen=True)
 class RasaClient:
     url: str
@@ -38,7 +42,7 @@ class RasaClient:
                 **kwargs,
             )
         except requests.RequestException as error:
-            raise RasaError(
+            raise RasaUnreachable(
                 f"Rasa is not reachable at {self.url} ({type(error).__name__}): "
                 "is it running (`make run`)?"
             ) from None
@@ -51,6 +55,8 @@ class RasaClient:
                 f"Rasa answered {response.status_code} to {method} {path}: "
                 f"{response.text[:300]}"
             )
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError:
@@ -91,3 +97,18 @@ class RasaClient:
     def domain(self) -> dict[str, Any]:
         result: dict[str, Any] = self._request("GET", "/domain")
         return result
+
+    def status(self) -> dict[str, Any]:
+        """The loaded model: `model_file` (its name) and `model_id`."""
+        result: dict[str, Any] = self._request("GET", "/status")
+        return result
+
+    def load_model(self, model_file: str) -> None:
+        """Loads a model into the running server (Rasa's `PUT /model`).
+
+        Rasa builds the new agent, then swaps it in; conversations live in the
+        tracker store and the lock store is kept, so none is dropped. Messages
+        that arrive while the model loads wait for it (seconds), they are not
+        lost. `model_file` is a path on the Rasa server's machine.
+        """
+        self._request("PUT", "/model", json={"model_file": model_file})

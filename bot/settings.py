@@ -39,6 +39,8 @@ class Settings:
     environment: str
     rasa_token: str
     rasa_url: str
+    # Every Rasa process: a published model is loaded into each (RELAIS_RASA_URLS).
+    rasa_urls: tuple[str, ...]
     faq_dir: Path
     contact_phone: str
     contact_email: str
@@ -100,6 +102,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not re.match(r"^https?://[^\s/]+", rasa_url):
         raise SettingsError(f"RASA_URL must be an http(s) URL, not {rasa_url!r}.")
 
+    rasa_urls = tuple(
+        url.strip().rstrip("/")
+        for url in env.get("RELAIS_RASA_URLS", rasa_url).split(",")
+        if url.strip()
+    )
+    for url in rasa_urls:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise SettingsError(
+                f"RELAIS_RASA_URLS must list http(s) URLs separated by commas, "
+                f"not {url!r}."
+            )
+
     faq_dir = Path(env.get("RELAIS_FAQ_DIR", "data/faq").strip() or "data/faq")
     if not faq_dir.is_absolute():
         faq_dir = PROJECT_ROOT / faq_dir
@@ -148,6 +162,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         environment=environment,
         rasa_token=rasa_token,
         rasa_url=rasa_url,
+        rasa_urls=rasa_urls or (rasa_url,),
         faq_dir=faq_dir,
         contact_phone=_required(env, "RELAIS_CONTACT_PHONE"),
         contact_email=contact_email,

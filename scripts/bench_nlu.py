@@ -17,23 +17,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from statistics import median
 
 import rasa.cli
-from rasa.core.agent import Agent
 from rasa.utils.log_utils import configure_structlog
 
-from bot.nlu.evaluation import (
-    TARGETS,
-    HeldOutQuestion,
-    Scores,
-    load_questions,
-    meets,
-    outcome,
-    predicted_answer,
-)
+from bot.nlu.evaluation import TARGETS, Scores, evaluate_model, load_questions, meets
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
@@ -66,28 +56,6 @@ def train(name: str, config: Path) -> tuple[Path, float]:
         stderr=subprocess.DEVNULL,
     )
     return OUT / "models" / f"{name}.tar.gz", time.perf_counter() - started
-
-
-async def evaluate(
-    model: Path, questions: list[HeldOutQuestion]
-) -> tuple[Scores, list[tuple[HeldOutQuestion, str | None]], float, Counter[str]]:
-    agent = Agent.load(str(model))
-    scores = Scores()
-    mistakes = []
-    durations = []
-    escalated: Counter[str] = Counter()  # question group -> sent to a human
-    for question in questions:
-        started = time.perf_counter()
-        parse = await agent.parse_message(question.text)
-        durations.append(time.perf_counter() - started)
-        if parse.get("escalation"):
-            escalated[question.group] += 1
-        answer = predicted_answer(parse)
-        result = outcome(question, answer)
-        scores.add(question, result)
-        if result in ("wrong", "answered"):
-            mistakes.append((question, answer))
-    return scores, mistakes, median(durations) * 1000, escalated
 
 
 def table(results: dict[str, Scores]) -> str:
@@ -132,7 +100,13 @@ def main() -> int:
     for name, config in (("relais", ROOT / "config.yml"), ("default", default_config)):
         print(f"Training {name} NLU model...", flush=True)
         model, seconds = train(name, config)
-        scores, mistakes, parse_ms, escalated = asyncio.run(evaluate(model, questions))
+        evaluation = asyncio.run(evaluate_model(model, questions))
+        scores, mistakes, escalated = (
+            evaluation.scores,
+            evaluation.mistakes,
+            evaluation.escalated,
+        )
+        parse_ms = median(evaluation.parse_seconds) * 1000
         results[name] = scores
         report[name] = {
             "train_seconds": round(seconds, 1),

@@ -6,6 +6,7 @@ throw-away SQLite tracker store in `work`.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -48,11 +49,27 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise ServerError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
 
 
-@contextmanager
-def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]:
-    """Runs both servers with `env`; yields the Rasa server's URL."""
+def copy_project(target: Path) -> Path:
+    """A copy of what `relais publish` works on, to edit as an editor would:
+    config.yml, domain.yml, data/, tests/nlu/ and the trained model."""
     if not MODEL.exists():
         raise ServerError(f"{MODEL} is missing: run `make train` (make test does it).")
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(PROJECT_ROOT / name, target / name)
+    shutil.copytree(PROJECT_ROOT / "data", target / "data")
+    shutil.copytree(PROJECT_ROOT / "tests" / "nlu", target / "tests" / "nlu")
+    (target / "models").mkdir()
+    shutil.copy(MODEL, target / "models" / MODEL.name)
+    return target
+
+
+@contextmanager
+def running_relais(
+    work: Path, env: dict[str, str], token: str, model: Path = MODEL
+) -> Iterator[str]:
+    """Runs both servers with `env` on `model`; yields the Rasa server's URL."""
+    if not model.exists():
+        raise ServerError(f"{model} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
     (work / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -71,7 +88,7 @@ def running_relais(work: Path, env: dict[str, str], token: str) -> Iterator[str]
     server = subprocess.Popen(
         [
             rasa, "run",
-            "--model", str(MODEL),
+            "--model", str(model),
             "--enable-api", "--auth-token", token,
             "--interface", "127.0.0.1", "--port", str(rasa_port),
             "--cors", "*",

@@ -50,12 +50,14 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "agent",
         "sign_in_throttle",
         "event_cursor",
+        "model_publish",
     } <= tables
     import bot.console.accounts
     import bot.faq.audit
     import bot.faq.statement
     import bot.handoff.switches
-    import bot.handoff.watcher  # noqa: F401
+    import bot.handoff.watcher
+    import bot.publish.history  # noqa: F401
 
     with get_engine(database_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

@@ -8,6 +8,7 @@ A question the FAQ does not cover is caught when it is declined.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +108,38 @@ TARGETS = (
 def meets(scores: Scores, group: str, result: str, bound: float, kind: str) -> bool:
     value = scores.rate(group, result)
     return value <= bound if kind == "max" else value >= bound
+
+
+@dataclass
+class Evaluation:
+    """One model's answers to the held-out questions."""
+
+    scores: Scores
+    # Answered wrong, or answered although not covered: (question, answer).
+    mistakes: list[tuple[HeldOutQuestion, str | None]]
+    parse_seconds: list[float]
+    escalated: Counter[str]  # question group -> sent to a human by a trigger
+
+
+async def evaluate_model(model: Path, questions: list[HeldOutQuestion]) -> Evaluation:
+    """Loads a trained model (seconds: imports TensorFlow) and asks it everything.
+
+    The publish gate and `make bench-nlu` both score through here, so they
+    apply the rule the running assistant applies.
+    """
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    evaluation = Evaluation(Scores(), [], [], Counter())
+    for question in questions:
+        started = time.perf_counter()
+        parse = await agent.parse_message(question.text)
+        evaluation.parse_seconds.append(time.perf_counter() - started)
+        if parse.get("escalation"):
+            evaluation.escalated[question.group] += 1
+        answer = predicted_answer(parse)
+        result = outcome(question, answer)
+        evaluation.scores.add(question, result)
+        if result in ("wrong", "answered"):
+            evaluation.mistakes.append((question, answer))
+    return evaluation

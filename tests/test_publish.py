@@ -1,0 +1,385 @@
+"""relais publish and relais rollback: what needs training, the gate, the models.
+
+The end-to-end tests at the bottom train real models (about two minutes each)
+and load them into a real running Rasa server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bot.db import get_session_factory, upgrade
+from bot.publish import history
+from bot.publish.compare import Figures, refusals
+from bot.publish.fingerprint import training_fingerprint
+from bot.publish.history import ModelPublish
+from bot.publish.service import PublishError, choose_rollback
+from bot.publish.store import ModelStore, StoreError, model_id
+from bot.settings import PROJECT_ROOT
+from tests.conftest import FIXTURES, TEST_ENVIRONMENT
+from tests.servers import ServerError, copy_project, free_port, running_relais
+
+NEW_TOPIC = FIXTURES / "publish" / "health_survey.yml"
+SURVEY_QUESTION = "santé publique france m'a appelé pour une enquête, c'est normal ?"
+SURVEY_ANSWER = "Santé publique France et les Agences régionales de santé"
+
+
+# --- what needs training -------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The training inputs only (no model): enough for fingerprints."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+    shutil.copytree(PROJECT_ROOT / "data", root / "data")
+    return root
+
+
+def fingerprint(root: Path) -> str:
+    return training_fingerprint(root, root / "data" / "faq")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        # An answer text: live from the files, no model needed.
+        ("data/faq/lot_numbers.yml", "de L26304 à L26318", "de L26304 à L26321"),
+        ("data/faq/refund.yml", "enabled: true", "enabled: false"),
+        ("data/faq/refund.yml", "review_by: 2026-12-15", "review_by: 2027-01-15"),
+        ("data/faq/refund.yml", "owner: service", "owner: x-service"),
+        ("data/faq/refund.yml", "title: Remboursement", "title: Rembourser"),
+    ],
+)  # fmt: skip
+def test_answer_texts_and_editor_metadata_need_no_training(
+    project: Path, file: str, old: str, new: str
+) -> None:
+    before = fingerprint(project)
+    edit(project / file, old, new)
+    assert fingerprint(project) == before
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        # A new example, a changed setting, a bot message that is not an FAQ
+        # answer (those come from the model's domain).
+        ("data/faq/refund.yml", "examples: |\n", "examples: |\n    - mes sous svp\n"),
+        ("config.yml", "faq_threshold: 0.5", "faq_threshold: 0.6"),
+        ("domain.yml", "utter_greet:", "utter_greet_new:"),
+    ],
+)  # fmt: skip
+def test_what_the_model_learns_from_needs_training(
+    project: Path, file: str, old: str, new: str
+) -> None:
+    before = fingerprint(project)
+    edit(project / file, old, new)
+    assert fingerprint(project) != before
+
+
+def test_a_new_topic_needs_training(project: Path) -> None:
+    before = fingerprint(project)
+    shutil.copy(NEW_TOPIC, project / "data" / "faq")
+    assert fingerprint(project) != before
+
+
+def test_the_fingerprint_does_not_depend_on_where_the_project_is(
+    project: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(project, elsewhere)
+    assert fingerprint(elsewhere) == fingerprint(project)
+
+
+# --- the gate --------------------------------------------------------------
+
+
+def figures(**changes: float) -> Figures:
+    values: dict[str, Any] = {
+        "right": 85.5, "wrong": 2.1, "declined": 12.4,
+        "caught": 98.4, "covered": 242, "not_covered": 62,
+    }  # fmt: skip
+    values.update(changes)
+    return Figures(**values)
+
+
+def test_a_model_as_good_or_better_passes() -> None:
+    live = figures()
+    assert refusals(figures(), live) == []
+    assert refusals(figures(right=86.0, wrong=1.7), live) == []
+    # A question or two of noise is tolerated.
+    assert refusals(figures(wrong=3.0, caught=96.8, right=81.0), live) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"wrong": 3.3}, "answered wrong rose from 2.1 % to 3.3 %"),
+        ({"caught": 95.2}, "not-covered questions caught fell from 98.4 % to 95.2 %"),
+        ({"right": 80.0}, "answered right fell from 85.5 % to 80.0 %"),
+    ],
+)
+def test_a_worse_model_is_refused_with_both_figures(
+    changes: dict[str, float], expected: str
+) -> None:
+    reasons = refusals(figures(**changes), figures())
+    assert len(reasons) == 1
+    assert reasons[0].startswith(expected)
+
+
+# --- which model a rollback goes back to -----------------------------------
+
+
+def published(*model_ids: str) -> list[ModelPublish]:
+    """Publish rows, newest first, as history.published_models returns them."""
+    count = len(model_ids)
+    return [
+        ModelPublish(id=count - index, model_id=model, model_file=f"{model}.tar.gz")
+        for index, model in enumerate(model_ids)
+    ]
+
+
+def test_rollback_goes_back_one_published_model_at_a_time() -> None:
+    rows = published("C", "B", "A")
+    assert choose_rollback(rows, "C", None).model_id == "B"
+    assert choose_rollback(rows, "B", None).model_id == "A"
+    with pytest.raises(PublishError, match="no earlier published model"):
+        choose_rollback(rows, "A", None)
+
+
+def test_rollback_to_a_chosen_publish() -> None:
+    rows = published("C", "B", "A")
+    assert choose_rollback(rows, "A", to=3).model_id == "C"
+    with pytest.raises(PublishError, match="already live"):
+        choose_rollback(rows, "B", to=2)
+    with pytest.raises(PublishError, match="#9 did not put a model live"):
+        choose_rollback(rows, "B", to=9)
+
+
+def test_rollback_from_a_model_never_published_takes_the_newest() -> None:
+    assert choose_rollback(published("C", "B"), "made-by-make", None).model_id == "C"
+
+
+# --- the models folder -------------------------------------------------------
+
+
+def test_only_the_last_published_models_are_kept(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    store.published.mkdir(parents=True)
+    for day in range(1, 13):
+        (store.published / f"relais-202611{day:02d}-120000.tar.gz").write_bytes(b"x")
+    removed = store.prune(keep=10)
+    assert removed == ["relais-20261102-120000.tar.gz", "relais-20261101-120000.tar.gz"]
+    assert len(list(store.published.iterdir())) == 10
+
+
+def test_a_second_publish_waits_for_the_first(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    with (
+        store.locked(),
+        pytest.raises(StoreError, match="Another publish or rollback"),
+        store.locked(),
+    ):
+        pass
+    with store.locked():  # released
+        pass
+
+
+def test_a_file_that_is_not_a_model_is_named(tmp_path: Path) -> None:
+    bogus = tmp_path / "relais.tar.gz"
+    bogus.write_bytes(b"not a tar")
+    with pytest.raises(StoreError, match="not a readable Rasa model"):
+        model_id(bogus)
+
+
+def test_the_history_keeps_the_figures(database_url: str) -> None:
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        history.record(session=session, action="publish", outcome="published",
+                       author="lea", model_id="m1", model_file="relais-1.tar.gz",
+                       figures=figures().as_dict(), detail="")  # fmt: skip
+        history.record(session=session, action="publish", outcome="refused",
+                       author="lea", figures=figures(wrong=9.0).as_dict(),
+                       live_figures=figures().as_dict(), detail="worse")  # fmt: skip
+    with factory.begin() as session:
+        rows = history.recent(session=session)
+        assert [row.outcome for row in rows] == ["refused", "published"]
+        assert Figures.from_dict(rows[0].figures) == figures(wrong=9.0)
+        assert Figures.from_dict(rows[0].live_figures) == figures()
+        assert history.by_model_id(session=session, model_id="m1") is not None
+        assert [row.model_id for row in history.published_models(session=session)] == [
+            "m1"
+        ]
+
+
+# --- end to end: real training, a real Rasa server ------------------------
+
+TOKEN = "publish-token"
+
+
+def relais(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "relais"), *(str(a) for a in args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def publish_environment(work: Path, rasa_url: str) -> dict[str, str]:
+    database_url = f"sqlite:///{work / 'relais.db'}"
+    upgrade(database_url)
+    return {
+        **os.environ,
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "RASA_URL": rasa_url,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "DATABASE_URL": database_url,
+        "RELAIS_FAQ_DIR": str(work / "project" / "data" / "faq"),
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+    }
+
+
+class Person:
+    """Someone on the REST channel, one conversation."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sender = f"person-{uuid.uuid4().hex[:8]}"
+
+    def ask(self, text: str) -> str:
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": self.sender, "message": text},
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        return "\n".join(message.get("text", "") for message in response.json())
+
+    def user_messages(self) -> list[str]:
+        tracker = requests.get(
+            f"{self.url}/conversations/{self.sender}/tracker",
+            params={"token": TOKEN},
+            timeout=30,
+        ).json()
+        return [e["text"] for e in tracker["events"] if e["event"] == "user"]
+
+
+def running_model(url: str) -> str:
+    status = requests.get(f"{url}/status", params={"token": TOKEN}, timeout=30)
+    return str(status.json()["model_id"])
+
+
+@pytest.fixture(scope="module")
+def publish_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("publish")
+    (work / "project" / "tests").mkdir(parents=True)
+    copy_project(work / "project")
+    return work
+
+
+@pytest.fixture(scope="module")
+def running(publish_work: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """Relais on the project's live model; yields Rasa's URL and the CLI's env."""
+    env = publish_environment(publish_work, "http://127.0.0.1:1")
+    model = publish_work / "project" / "models" / "relais.tar.gz"
+    try:
+        with running_relais(publish_work, env, TOKEN, model=model) as url:
+            yield url, {**env, "RASA_URL": url}
+    except ServerError as error:
+        pytest.fail(str(error))
+
+
+@pytest.mark.e2e
+def test_add_a_topic_publish_it_and_roll_back(
+    publish_work: Path, running: tuple[str, dict[str, str]]
+) -> None:
+    url, env = running
+    project = publish_work / "project"
+    live = project / "models" / "relais.tar.gz"
+    original = running_model(url)
+    person = Person(url)
+    assert "L26304" in person.ask("Quels lots sont concernés par le rappel ?")
+    # An editor adds a topic: the live model does not know it yet.
+    shutil.copy(NEW_TOPIC, project / "data" / "faq")
+    assert SURVEY_ANSWER not in person.ask(SURVEY_QUESTION)
+
+    result = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "live model   new model" in result.stdout
+    assert f"{url}: loaded in" in result.stdout
+    new = running_model(url)
+    assert new != original
+    assert model_id(live) == new  # what a restart loads
+    # The same conversation goes on, on the new model.
+    assert SURVEY_ANSWER in person.ask(SURVEY_QUESTION)
+    assert person.user_messages()[0] == "Quels lots sont concernés par le rappel ?"
+
+    # Nothing the model learns from changed: no training, nothing reloaded.
+    again = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "no training needed" in again.stdout
+    assert "Training" not in again.stdout
+    assert running_model(url) == new
+
+    back = relais(env, "rollback", "--project", project, "--agent", "lea")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert running_model(url) == original
+    assert model_id(live) == original
+    assert SURVEY_ANSWER not in person.ask(SURVEY_QUESTION)
+
+    listing = relais(env, "publish", "--list", "--project", project).stdout.splitlines()
+    assert [line.split()[3:5] for line in listing] == [
+        ["rollback", "published"],
+        ["publish", "unchanged"],
+        ["publish", "published"],
+        ["publish", "published"],  # the model that was live before, kept
+    ]
+    assert listing[0].endswith("LIVE")
+    assert "(before publish)" in listing[3]
+
+
+@pytest.mark.e2e
+def test_a_worse_model_is_refused_and_the_live_one_stays(tmp_path: Path) -> None:
+    """An engineer "answers more" by dropping the confidence gate's thresholds.
+
+    Rasa is not running here: the live model is the file a start would load.
+    """
+    (tmp_path / "project" / "tests").mkdir(parents=True)
+    project = copy_project(tmp_path / "project")
+    env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
+    live = project / "models" / "relais.tar.gz"
+    before = live.read_bytes()
+    for setting in ("intent_threshold: 0.5", "faq_threshold: 0.5"):
+        edit(project / "config.yml", setting, setting.replace("0.5", "0.0"))
+
+    result = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Worse than the live model" in result.stdout
+    assert "not-covered questions caught fell from" in result.stdout
+    assert live.read_bytes() == before
+    assert list((project / "models" / "candidates").iterdir()) == []
+    assert not (project / "models" / "published").exists()
+    listing = relais(env, "publish", "--list", "--project", project).stdout
+    assert "publish  refused" in listing
+    assert "Worse than the live model" in listing
