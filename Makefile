@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ bench-console: install ## console: queue page and live updates with 1,000 waitin
 
 bench-live-answers: $(MODEL) ## editor saves an answer -> a person receives the new text
 	$(BIN)/python scripts/bench_live_answers.py
+
+bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) -> answered, people talking meanwhile
+	$(BIN)/python scripts/bench_publish.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules

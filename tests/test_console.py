@@ -287,3 +287,31 @@ def test_an_editor_publishes_the_statement_and_flips_a_switch(app_url: str) -> N
     with get_session_factory(app_url).begin() as session:
         assert switches.read_switches(session=session).queue_closed
         assert statements.active_statement(session=session).text_en == "Official text."
+
+
+def test_editors_see_the_last_publishes_with_their_figures(
+    app_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.publish import history
+
+    live = {"right": 86.0, "wrong": 1.7, "declined": 12.3, "caught": 98.4,
+            "covered": 242, "not_covered": 62}  # fmt: skip
+    with get_session_factory(app_url).begin() as session:
+        history.record(session=session, action="publish", outcome="published",
+                       author="eve", model_id="m1", figures=live)  # fmt: skip
+        history.record(
+            session=session, action="publish", outcome="refused", author="eve",
+            figures={**live, "wrong": 9.2, "caught": 27.4}, live_figures=live,
+            detail=f"Worse than the live model: {XSS}\nsecond line",
+        )  # fmt: skip
+    monkeypatch.setattr("bot.console.app.live_model_id", lambda *args: "m1")
+    browser, _ = signed_in("eve")
+    page = browser.get("/editor").text
+    table = page[page.index('id="publishes"') :]
+    rows = re.findall(r"<tr class=\"outcome-(\w+)( live)?\">", table)
+    assert rows == [("refused", ""), ("published", " live")]
+    refused = table[: table.index("outcome-published")]
+    assert "9.2 %" in refused and "live 1.7 %" in refused
+    assert "27.4 %" in refused and "live 98.4 %" in refused
+    assert "Worse than the live model: &lt;script&gt;" in refused
+    assert "second line" not in page

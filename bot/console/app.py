@@ -56,6 +56,9 @@ from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
+from bot.publish import history as publish_history
+from bot.publish.compare import Figures
+from bot.publish.service import Project, live_model_id
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -451,6 +454,7 @@ EDITORS = accounts.EDITOR_ROLES
 
 
 def editor_state(settings: Settings) -> dict[str, Any]:
+    live_id = live_model_id(Project(PROJECT_ROOT, settings.faq_dir), settings)
     with get_session_factory(settings.database_url).begin() as session:
         active = statements.active_statement(session=session)
         history = statements.statement_history(session=session, limit=10)
@@ -479,7 +483,41 @@ def editor_state(settings: Settings) -> dict[str, Any]:
             ],
             "all_to_humans": crisis.all_to_humans,
             "queue_closed": crisis.queue_closed,
+            "publishes": publish_rows(
+                publish_history.recent(session=session, limit=PUBLISHES_SHOWN),
+                live_id,
+                settings,
+            ),
         }
+
+
+PUBLISHES_SHOWN = 15
+
+
+def publish_rows(
+    rows: list[publish_history.ModelPublish], live_id: str | None, settings: Settings
+) -> list[dict[str, Any]]:
+    """The last publishes for the editors' page, the live model's row marked."""
+    shown, marked = [], False
+    for row in rows:
+        live = not marked and row.outcome == "published" and row.model_id == live_id
+        marked = marked or live
+        shown.append(
+            {
+                "id": row.id,
+                "at": row.finished_at.astimezone(settings.timezone).strftime(
+                    "%d/%m %H:%M"
+                ),
+                "action": row.action,
+                "outcome": row.outcome,
+                "by": row.author,
+                "figures": Figures.from_dict(row.figures),
+                "live_figures": Figures.from_dict(row.live_figures),
+                "note": (row.detail or "").splitlines()[0] if row.detail else "",
+                "live": live,
+            }
+        )
+    return shown
 
 
 @requires(EDITORS)
