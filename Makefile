@@ -68,7 +68,10 @@ $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
 
 train: $(MODEL) ## train the model if data, config or components changed
 
-run: $(MODEL) node_modules/.installed dotenv ## start Relais (Rasa + action server) on embedded defaults; Ctrl-C stops both
+# The model is trained only when there is none: afterwards the live model
+# changes through `relais publish`, which checks a new one against it first
+# (a restart never puts an unchecked model live).
+run: $(BIN)/.installed node_modules/.installed dotenv | $(MODEL) ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
 	@mkdir -p var
 	@$(BIN)/relais config check
 	@$(BIN)/relais db upgrade
@@ -80,6 +83,7 @@ run: $(MODEL) node_modules/.installed dotenv ## start Relais (Rasa + action serv
 	@echo "  Web chat (the public):       http://127.0.0.1:$${RELAIS_CONSOLE_PORT:-8000}/chat"
 	@echo "  Console (community managers): http://127.0.0.1:$${RELAIS_CONSOLE_PORT:-8000}/   accounts: .venv/bin/relais agent add NAME"
 	@echo "  Handoff queue in a terminal:  .venv/bin/relais queue list"
+	@echo "  New topics or examples:       .venv/bin/relais publish   (answers are live without it)"
 	@echo
 	$(BIN)/honcho start -f Procfile -e .env
 

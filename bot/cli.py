@@ -414,21 +414,30 @@ def publish_command(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.list:
         return publish_list(settings, args)
-    # Training and evaluation are background work next to a live assistant:
-    # the Rasa server keeps the CPU first.
-    os.nice(10)
-    # Editors read this output: TensorFlow's and Rasa's own chatter goes to the
-    # training log, not here.
-    # (Rasa's dependencies add their own warning filters on import, so
-    # filters alone do not silence them.)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.showwarning = lambda *args, **kwargs: None
+    if args.command == "publish":
+        # Training and evaluation are background work next to a live
+        # assistant: the Rasa server keeps the CPU first.
+        os.nice(10)
+        # Editors read this output: TensorFlow's and Rasa's chatter goes to the
+        # training log, not here (Rasa's dependencies add their own warning
+        # filters on import, so filters alone do not silence them).
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        warnings.showwarning = lambda *args, **kwargs: None
     project = _project(args, settings)
     report = lambda line: print(line, flush=True)  # noqa: E731
-    if args.command == "publish":
-        row = publish(project, settings, author=args.agent, report=report)
-    else:
-        row = rollback(project, settings, author=args.agent, report=report, to=args.to)
+    try:
+        if args.command == "publish":
+            row = publish(project, settings, author=args.agent, report=report)
+        else:
+            row = rollback(
+                project, settings, author=args.agent, report=report, to=args.to
+            )
+    except KeyboardInterrupt:
+        print(
+            "Interrupted. `relais publish --list` shows which model is live.",
+            file=sys.stderr,
+        )
+        return 130
     print(f"Recorded as #{row.id}: {row.outcome}.")
     return 0 if row.outcome in ("published", "unchanged") else 1
 

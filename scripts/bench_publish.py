@@ -99,7 +99,14 @@ class Traffic:
             time.sleep(PAUSE)
 
     def between(self, start: float, end: float) -> list[Message]:
+        """Messages sent in [start, end]."""
         return [m for m in self.messages if start <= m.sent <= end]
+
+    def in_flight(self, start: float, end: float) -> list[Message]:
+        """Messages waiting for their answer at some point in [start, end]."""
+        return [
+            m for m in self.messages if m.sent <= end and m.sent + m.seconds >= start
+        ]
 
 
 def summary(messages: list[Message]) -> str:
@@ -239,11 +246,13 @@ def main() -> int:
         windows = (
             ("baseline, before publishing", baseline_start, added),
             ("while training + evaluating", added, loading),
-            ("while the model loads", loading, loaded),
+            ("sent while the model loads", loading, loaded),
             ("whole publish", added, published),
         )
         for label, start, end in windows:
             print(f"  {label:29}{summary(traffic.between(start, end))}")
+        in_flight = traffic.in_flight(loading, loaded)
+        print(f"  {'waiting while it loads':29}{summary(in_flight)}")
         print(f"  every conversation kept all its messages: {kept}")
         print("\nA restart instead of a swap (second Rasa process, new model):")
         cold = cold_start_seconds(work, live, env)

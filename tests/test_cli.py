@@ -8,7 +8,9 @@ is in tests/test_e2e.py.
 from __future__ import annotations
 
 import io
+import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from bot.db import get_session_factory
 from bot.handoff import queue
 from bot.handoff.models import ASSIGNED
 from bot.settings import get_settings
+from tests.servers import MODEL
 
 
 def closed_port() -> int:
@@ -122,3 +125,21 @@ def test_agent_accounts(
     assert (code, err.strip()) == (1, "There is already an account named camille.")
     assert "camille" in run(capsys, "agent", "list")[1]
     assert "bob" not in run(capsys, "agent", "list")[1]
+
+
+def test_nothing_to_roll_back_to_changes_nothing(
+    queue_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "models").mkdir()
+    shutil.copy(MODEL, tmp_path / "models" / "relais.tar.gz")
+    project = ["--project", str(tmp_path)]
+    assert run(capsys, "publish", "--list", *project)[1].strip() == (
+        "Nothing has been published yet."
+    )
+    code, _, err = run(capsys, "rollback", *project)
+    assert code == 1
+    assert err.strip() == "There is no earlier published model to go back to."
+    assert run(capsys, "rollback", "--list", *project)[1].strip() == (
+        "Nothing has been published yet."
+    )
+    assert (tmp_path / "models" / "relais.tar.gz").read_bytes() == MODEL.read_bytes()

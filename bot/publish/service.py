@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import get_session_factory, utcnow
 from bot.faq.lint import ERROR, lint_pack
-from bot.nlu.evaluation import evaluate_model, load_questions
+from bot.faq.pack import RETRIEVAL_INTENT
+from bot.nlu.evaluation import HeldOutQuestion, evaluate_model, load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
 from bot.publish.fingerprint import training_fingerprint
@@ -282,13 +283,23 @@ def comparison_table(live: Figures | None, new: Figures) -> str:
     return "\n".join(lines)
 
 
-def _evaluate(model: Path, questions_dir: Path) -> Figures:
+def _evaluate(model: Path, questions: list[HeldOutQuestion]) -> Figures:
     from rasa.utils.log_utils import configure_structlog
 
     # Rasa logs every parsed message otherwise.
     configure_structlog(logging.WARNING)
-    evaluation = asyncio.run(evaluate_model(model, load_questions(questions_dir)))
+    evaluation = asyncio.run(evaluate_model(model, questions))
     return Figures.from_scores(evaluation.scores)
+
+
+def untested_topics(faq_dir: Path, questions: list[HeldOutQuestion]) -> list[str]:
+    """Topics no held-out question is about: the gate cannot measure them."""
+    asked = {question.expected for question in questions}
+    return sorted(
+        path.stem
+        for path in faq_dir.glob("*.yml")
+        if f"{RETRIEVAL_INTENT}/{path.stem}" not in asked
+    )
 
 
 def publish(
@@ -357,9 +368,17 @@ def publish(
         report(f"Trained in {train_seconds:.0f} s.")
 
         report(f"Answering the held-out questions in {project.questions}...")
-        figures = _evaluate(candidate, project.questions)
-        live_figures = _evaluate(live.path, project.questions) if live.path else None
+        questions = load_questions(project.questions)
+        figures = _evaluate(candidate, questions)
+        live_figures = _evaluate(live.path, questions) if live.path else None
         report(comparison_table(live_figures, figures))
+        untested = untested_topics(project.faq_dir, questions)
+        if untested:
+            report(
+                "No held-out question in tests/nlu/ is about "
+                f"{', '.join(untested)}: the comparison cannot tell how the new "
+                "model answers them. Add a few (phrasings not in data/)."
+            )
         common: dict[str, Any] = {
             "model_id": candidate_id,
             "fingerprint": fingerprint,
