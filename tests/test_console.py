@@ -7,10 +7,14 @@ change nothing. tests/test_browser.py drives the real thing in Chromium.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
+import tarfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -241,6 +245,7 @@ EDITOR_ROUTES = [
     ("POST", "/editor/clear-statement"),
     ("POST", "/editor/all-to-humans"),
     ("POST", "/editor/queue-closed"),
+    ("POST", "/editor/rollback"),
 ]
 
 
@@ -315,3 +320,48 @@ def test_editors_see_the_last_publishes_with_their_figures(
     assert "27.4 %" in refused and "live 98.4 %" in refused
     assert "Worse than the live model: &lt;script&gt;" in refused
     assert "second line" not in page
+
+
+def fake_model(path: Path, model_id: str) -> None:
+    """A model archive as far as telling models apart goes (its metadata)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = json.dumps({"model_id": model_id}).encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("metadata.json")
+        info.size = len(metadata)
+        tar.addfile(info, io.BytesIO(metadata))
+
+
+def test_an_editor_puts_an_earlier_model_back(
+    app_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Rasa is not running: the model put back is the one its next start loads."""
+    from bot.publish import history
+    from bot.publish.service import Project
+    from bot.publish.store import model_id
+
+    project = Project(tmp_path, tmp_path / "faq")
+    store = project.store
+    fake_model(store.published / "relais-20261127-090000.tar.gz", "m0")
+    fake_model(store.published / "relais-20261127-100000.tar.gz", "m1")
+    shutil.copy(store.published / "relais-20261127-100000.tar.gz", store.live)
+    with get_session_factory(app_url).begin() as session:
+        for name, model in (("090000", "m0"), ("100000", "m1")):
+            history.record(session=session, action="publish", outcome="published",
+                           author="eve", model_id=model,
+                           model_file=f"relais-20261127-{name}.tar.gz")  # fmt: skip
+    monkeypatch.setattr("bot.console.app.models_project", lambda settings: project)
+    browser, _ = signed_in("eve")
+    page = browser.get("/editor").text
+    token = csrf_of(page)
+    assert 'id="put-back-1"' in page and 'id="put-back-2"' not in page  # 2 is live
+    assert browser.post("/editor/rollback", data={"to": "1"}).status_code == 403
+    done = browser.post("/editor/rollback", data={"csrf": token, "to": "1"})
+    assert done.status_code == 303
+    page = browser.get("/editor").text
+    assert "Back to publish #1. Its model is live." in page
+    assert model_id(store.live) == "m0"
+    assert 'id="put-back-2"' in page and 'id="put-back-1"' not in page
+    browser.post("/editor/rollback", data={"csrf": token, "to": "9"})
+    assert "Publish #9 did not put a model live" in browser.get("/editor").text
+    assert model_id(store.live) == "m0"

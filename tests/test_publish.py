@@ -19,11 +19,12 @@ import pytest
 import requests
 
 from bot.db import get_session_factory, upgrade
+from bot.nlu.evaluation import load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
 from bot.publish.fingerprint import training_fingerprint
 from bot.publish.history import ModelPublish
-from bot.publish.service import PublishError, choose_rollback
+from bot.publish.service import PublishError, choose_rollback, untested_topics
 from bot.publish.store import ModelStore, StoreError, model_id
 from bot.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT
@@ -107,6 +108,16 @@ def test_the_fingerprint_does_not_depend_on_where_the_project_is(
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(project, elsewhere)
     assert fingerprint(elsewhere) == fingerprint(project)
+
+
+def test_publish_names_the_topics_no_held_out_question_measures(
+    project: Path,
+) -> None:
+    questions = load_questions(PROJECT_ROOT / "tests" / "nlu")
+    faq_dir = project / "data" / "faq"
+    assert untested_topics(faq_dir, questions) == []
+    shutil.copy(NEW_TOPIC, faq_dir)
+    assert untested_topics(faq_dir, questions) == ["health_survey"]
 
 
 # --- the gate --------------------------------------------------------------

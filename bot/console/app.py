@@ -58,7 +58,8 @@ from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
 from bot.publish import history as publish_history
 from bot.publish.compare import Figures
-from bot.publish.service import Project, live_model_id
+from bot.publish.service import Project, PublishError, live_model_id, rollback
+from bot.publish.store import ModelStore, StoreError
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -454,7 +455,8 @@ EDITORS = accounts.EDITOR_ROLES
 
 
 def editor_state(settings: Settings) -> dict[str, Any]:
-    live_id = live_model_id(Project(PROJECT_ROOT, settings.faq_dir), settings)
+    project = models_project(settings)
+    live_id = live_model_id(project, settings)
     with get_session_factory(settings.database_url).begin() as session:
         active = statements.active_statement(session=session)
         history = statements.statement_history(session=session, limit=10)
@@ -486,6 +488,7 @@ def editor_state(settings: Settings) -> dict[str, Any]:
             "publishes": publish_rows(
                 publish_history.recent(session=session, limit=PUBLISHES_SHOWN),
                 live_id,
+                project.store,
                 settings,
             ),
         }
@@ -494,14 +497,43 @@ def editor_state(settings: Settings) -> dict[str, Any]:
 PUBLISHES_SHOWN = 15
 
 
+def models_project(settings: Settings) -> Project:
+    """The project whose models/ the console shows and rolls back."""
+    return Project(PROJECT_ROOT, settings.faq_dir)
+
+
+def _put_back(settings: Settings, viewer: Viewer, publish_id: int) -> str:
+    """Loads the model of an earlier publish into Rasa (relais rollback --to)."""
+    row = rollback(
+        models_project(settings),
+        settings,
+        author=viewer.name,
+        report=lambda line: None,
+        to=publish_id,
+    )
+    if row.outcome != "published":
+        raise PublishError(f"Nothing changed: {row.detail}")
+    return f"{row.detail.splitlines()[0]} Its model is live."
+
+
 def publish_rows(
-    rows: list[publish_history.ModelPublish], live_id: str | None, settings: Settings
+    rows: list[publish_history.ModelPublish],
+    live_id: str | None,
+    store: ModelStore,
+    settings: Settings,
 ) -> list[dict[str, Any]]:
     """The last publishes for the editors' page, the live model's row marked."""
     shown, marked = [], False
     for row in rows:
         live = not marked and row.outcome == "published" and row.model_id == live_id
         marked = marked or live
+        # A published model still kept can be put back (relais rollback --to).
+        restorable = (
+            row.action == publish_history.PUBLISH
+            and row.outcome == "published"
+            and row.model_id != live_id
+            and store.archive(row.model_file) is not None
+        )
         shown.append(
             {
                 "id": row.id,
@@ -515,6 +547,7 @@ def publish_rows(
                 "live_figures": Figures.from_dict(row.live_figures),
                 "note": (row.detail or "").splitlines()[0] if row.detail else "",
                 "live": live,
+                "restorable": restorable,
             }
         )
     return shown
@@ -550,16 +583,21 @@ def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> st
 
 @requires(EDITORS)
 async def editor_action(request: Request, viewer: Viewer, form: FormData) -> Response:
+    action = str(request.path_params["action"])
     try:
-        message = await run_in_threadpool(
-            _edit,
-            settings_of(request),
-            str(request.path_params["action"]),
-            viewer,
-            form,
-        )
+        if action == "rollback":
+            publish_id = str(form.get("to") or "")
+            if not publish_id.isdigit():
+                raise PublishError("Choose the publish to go back to.")
+            message = await run_in_threadpool(
+                _put_back, settings_of(request), viewer, int(publish_id)
+            )
+        else:
+            message = await run_in_threadpool(
+                _edit, settings_of(request), action, viewer, form
+            )
         flash(request, message)
-    except statements.StatementError as error:
+    except (statements.StatementError, PublishError, StoreError, RasaError) as error:
         flash(request, str(error), "error")
     return RedirectResponse("/editor", status_code=303)
 
