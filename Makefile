@@ -71,7 +71,8 @@ train: $(MODEL) ## train the model if data, config or components changed
 # The model is trained only when there is none: afterwards the live model
 # changes through `relais publish`, which checks a new one against it first
 # (a restart never puts an unchecked model live).
-run: $(BIN)/.installed node_modules/.installed dotenv | $(MODEL) ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
+run: $(BIN)/.installed node_modules/.installed dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
+	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	@mkdir -p var
 	@$(BIN)/relais config check
 	@$(BIN)/relais db upgrade

@@ -316,8 +316,8 @@ def test_editors_see_the_last_publishes_with_their_figures(
     rows = re.findall(r"<tr class=\"outcome-(\w+)( live)?\">", table)
     assert rows == [("refused", ""), ("published", " live")]
     refused = table[: table.index("outcome-published")]
-    assert "9.2 %" in refused and "live 1.7 %" in refused
-    assert "27.4 %" in refused and "live 98.4 %" in refused
+    assert "9.2 %" in refused and "before 1.7 %" in refused
+    assert "27.4 %" in refused and "before 98.4 %" in refused
     assert "Worse than the live model: &lt;script&gt;" in refused
     assert "second line" not in page
 

@@ -442,6 +442,8 @@ def adopt(
             action=PUBLISH,
             outcome=PUBLISHED,
             author=BEFORE_PUBLISH,
+            started_at=trained,
+            finished_at=trained,
             model_file=archive.name,
             model_id=live.model_id,
             figures=figures.as_dict() if figures else None,
