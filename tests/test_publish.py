@@ -120,6 +120,20 @@ def test_publish_names_the_topics_no_held_out_question_measures(
     assert untested_topics(faq_dir, questions) == ["health_survey"]
 
 
+def test_a_pack_with_errors_is_refused_before_any_training(
+    project: Path, tmp_path: Path
+) -> None:
+    env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
+    env["RELAIS_FAQ_DIR"] = str(project / "data" / "faq")
+    edit(project / "data" / "faq" / "refund.yml", "lang: en", "lang: fr")
+    result = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert result.returncode == 1
+    assert "refund" in result.stdout and "Training" not in result.stdout
+    assert not (project / "models" / "published").exists()
+    listing = relais(env, "publish", "--list", "--project", project).stdout
+    assert "publish  refused" in listing and "problem(s) in the data" in listing
+
+
 # --- the gate --------------------------------------------------------------
 
 
