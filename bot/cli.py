@@ -35,8 +35,15 @@ from bot.faq.statement import StatementError
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
+from bot.publish import history as publish_history
 from bot.publish.compare import Figures
-from bot.publish.service import Project, PublishError
+from bot.publish.service import (
+    Project,
+    PublishError,
+    live_model_id,
+    publish,
+    rollback,
+)
 from bot.publish.store import StoreError
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
@@ -386,12 +393,9 @@ def _figures(data: dict | None) -> str:
 
 def publish_list(settings: Settings, args: argparse.Namespace) -> int:
     """The last publishes and rollbacks, newest first, the live model marked."""
-    from bot.publish import history
-    from bot.publish.service import live_model_id
-
     live_id = live_model_id(_project(args, settings), settings)
     with get_session_factory(settings.database_url).begin() as session:
-        rows = history.recent(session=session, limit=args.limit)
+        rows = publish_history.recent(session=session, limit=args.limit)
     if not rows:
         print("Nothing has been published yet.")
     marked = False  # the newest row that put the live model live
@@ -410,8 +414,6 @@ def publish_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def publish_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.publish.service import publish, rollback
-
     if args.list:
         return publish_list(settings, args)
     if args.command == "publish":
