@@ -6,10 +6,13 @@ and load them into a real running Rasa server.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +27,14 @@ from bot.publish import history
 from bot.publish.compare import Figures, refusals
 from bot.publish.fingerprint import training_fingerprint
 from bot.publish.history import ModelPublish
-from bot.publish.service import PublishError, choose_rollback, untested_topics
+from bot.publish.service import (
+    PublishError,
+    choose_rollback,
+    load_everywhere,
+    untested_topics,
+)
 from bot.publish.store import ModelStore, StoreError, model_id
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT
 from tests.servers import ServerError, copy_project, free_port, running_relais
 
@@ -408,3 +416,79 @@ def test_a_worse_model_is_refused_and_the_live_one_stays(tmp_path: Path) -> None
     listing = relais(env, "publish", "--list", "--project", project).stdout
     assert "publish  refused" in listing
     assert "Worse than the live model" in listing
+
+
+# --- several Rasa processes -------------------------------------------------
+
+
+class FakeRasa(http.server.ThreadingHTTPServer):
+    """Rasa's PUT /model and GET /status, as far as publishing uses them."""
+
+    def __init__(self, refuses: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), FakeRasaHandler)
+        self.refuses = refuses
+        self.loaded: list[str] = []  # model files, in order
+        self.ids = {"new.tar.gz": "new", "old.tar.gz": "old"}
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class FakeRasaHandler(http.server.BaseHTTPRequestHandler):
+    server: FakeRasa
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.server.refuses:
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b'{"message": "LoadingError"}')
+            return
+        self.server.loaded.append(Path(body["model_file"]).name)
+        self.send_response(204)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        current = self.server.loaded[-1] if self.server.loaded else "old.tar.gz"
+        payload = json.dumps({"model_id": self.server.ids[current]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def several(*urls: str) -> Settings:
+    environment = {**TEST_ENVIRONMENT, "RELAIS_RASA_URLS": ",".join(urls)}
+    return load_settings(environment)
+
+
+def test_processes_load_the_model_one_after_the_other(tmp_path: Path) -> None:
+    first, second = FakeRasa(), FakeRasa()
+    stopped = f"http://127.0.0.1:{free_port()}"
+    settings = several(first.url, stopped, second.url)
+    lines: list[str] = []
+    loaded, _ = load_everywhere(
+        settings, tmp_path / "new.tar.gz", "new", tmp_path / "old.tar.gz", lines.append
+    )
+    assert loaded
+    assert first.loaded == second.loaded == ["new.tar.gz"]
+    assert lines[1] == f"{stopped}: not running; it will load the new model at start"
+
+
+def test_when_one_process_refuses_the_others_go_back(tmp_path: Path) -> None:
+    first, refusing, last = FakeRasa(), FakeRasa(refuses=True), FakeRasa()
+    settings = several(first.url, refusing.url, last.url)
+    lines: list[str] = []
+    loaded, _ = load_everywhere(
+        settings, tmp_path / "new.tar.gz", "new", tmp_path / "old.tar.gz", lines.append
+    )
+    assert not loaded
+    assert first.loaded == ["new.tar.gz", "old.tar.gz"]
+    assert last.loaded == []  # never asked
+    assert lines[1].startswith(f"{refusing.url}: could not load new.tar.gz")
+    assert lines[2] == f"{first.url}: back on the previous model"
