@@ -381,16 +381,6 @@ def _project(args: argparse.Namespace, settings: Settings) -> Project:
     return Project(root=root, faq_dir=settings.faq_dir)
 
 
-def _figures(data: dict | None) -> str:
-    figures = Figures.from_dict(data)
-    if figures is None:
-        return ""
-    return (
-        f"right {figures.right:.1f} %  wrong {figures.wrong:.1f} %  "
-        f"caught {figures.caught:.1f} %"
-    )
-
-
 def publish_list(settings: Settings, args: argparse.Namespace) -> int:
     """The last publishes and rollbacks, newest first, the live model marked."""
     live_id = live_model_id(_project(args, settings), settings)
@@ -401,12 +391,13 @@ def publish_list(settings: Settings, args: argparse.Namespace) -> int:
     marked = False  # the newest row that put the live model live
     for row in rows:
         when = row.finished_at.astimezone(settings.timezone)
+        figures = Figures.from_dict(row.figures)
         live = ""
         if not marked and row.outcome == "published" and row.model_id == live_id:
             live, marked = "  LIVE", True
         print(
             f"#{row.id:<4} {when:%Y-%m-%d %H:%M}  {row.action:<8} {row.outcome:<9} "
-            f"{row.author:<12} {_figures(row.figures)}{live}"
+            f"{row.author:<12} {figures.summary() if figures else ''}{live}"
         )
         if row.outcome in ("refused", "failed"):
             print(f"       {_one_line(row.detail, 100)}")

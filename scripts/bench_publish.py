@@ -132,6 +132,14 @@ def ask(url: str, text: str) -> str:
     return " ".join(m.get("text", "") for m in response.json())
 
 
+def user_messages(url: str, sender: str) -> list[dict]:
+    """What Rasa's tracker holds of what `sender` wrote."""
+    tracker = requests.get(
+        f"{url}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=60
+    ).json()
+    return [event for event in tracker["events"] if event["event"] == "user"]
+
+
 def cold_start_seconds(work: Path, model: Path, env: dict[str, str]) -> float:
     """How long a second Rasa process takes to answer on `model`."""
     port = free_port()
@@ -212,18 +220,7 @@ def main() -> int:
             for thread in people:
                 thread.join()
             kept = all(
-                len(
-                    [
-                        e
-                        for e in requests.get(
-                            f"{url}/conversations/{sender}/tracker",
-                            params={"token": TOKEN},
-                            timeout=60,
-                        ).json()["events"]
-                        if e["event"] == "user"
-                    ]
-                )
-                == traffic.sent_per_sender[sender]
+                len(user_messages(url, sender)) == traffic.sent_per_sender[sender]
                 for sender in traffic.senders
             )
 
