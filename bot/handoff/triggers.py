@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from spacy.matcher import Matcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.vocab import Vocab
 
 URGENT, HIGH, NORMAL = "urgent", "high", "normal"
@@ -116,13 +116,17 @@ ANY = {"OP": "?"}  # one optional token in between
 GAP = {"OP": "{0,3}"}  # up to three tokens in between
 _PRESS_OUTLETS = (
     "afp", "reuters", "bbc", "cnn", "bfm", "bfmtv", "tf1", "rtl", "lci",
-    "franceinfo", "parisien", "monde", "figaro", "libération", "ouest-france",
-    "guardian", "times",
+    "franceinfo", "parisien", "figaro", "libération", "ouest-france",
+    "guardian",
 )  # fmt: skip
 _FAMILY_FR = (
     "fils", "fille", "enfant", "bébé", "petit", "petite", "gamin", "nourrisson",
     "femme", "mari", "mère", "père", "maman", "papa", "conjoint", "compagne",
     "compagnon", "frère", "sœur", "grand-mère", "grand-père", "famille",
+)  # fmt: skip
+_STAY_OR_GO = (
+    "être", "aller", "emmener", "amener", "conduire", "transporter", "admettre",
+    "sortir", "finir", "passer", "rester", "partir", "arriver", "hospitaliser",
 )  # fmt: skip
 _CHILD_FR = (
     "fils",
@@ -150,7 +154,6 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "nausée",
                 "malade",
                 "hospitaliser",
-                "hôpital",
                 "courbature",
                 "convulsion",
                 "contraction",
@@ -172,6 +175,18 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         [lemma("somnolent", "somnolence", "tremblement", "frisson")],
         [lemma("avoir"), ANY, ANY, lower("température")],
         [lemma("mal"), lower("partout")],
+        # Someone *at* the hospital, not a hospital mentioned ("l'hôpital où
+        # je travaille", "mes frais d'hôpital").
+        [
+            lemma(*_STAY_OR_GO),
+            {"POS": "ADV", "OP": "?"},
+            lower("à", "de", "d'"),
+            lower("l'", "l"),
+            lemma("hôpital"),
+        ],
+        [lower("in", "to"), lower("the", "a", "an"), lower("hospital")],
+        [lower("in", "to"), lower("hospital")],
+        [lower("admitted")],
         [lower("urgences")],
         [lower("fausse"), lower("couche")],
         [
@@ -180,7 +195,8 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "fever",
                 "diarrh",
                 "nause",
-                "hospital",
+                "hospitalis",
+                "hospitaliz",
                 "cramp",
                 "headache",
                 "miscarr",
@@ -288,6 +304,12 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             )
         ],
     ],
+    # Legal words count when the person is involved ("je vais porter
+    # plainte", "see you in court", "plainte contre Montval"), not in a
+    # question about others ("les tribunaux ont-ils été saisis ?").
+    "addressee": [
+        [lower("vous", "votre", "vos", "contre", "you", "your", "against")],
+    ],
     # --- self-harm --------------------------------------------------------
     "self_harm": [
         [lemma("suicide", "suicider", "suicidaire")],
@@ -301,13 +323,32 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         [lower("kill", "killing", "hurt", "hurting"), lower("myself")],
         [lower("want", "wanna"), ANY, lower("die")],
         [lower("end"), lower("my"), lower("life")],
+        [lower("end"), lower("it"), lower("all")],
+        [lower("en"), lemma("finir"), lower("avec"), lower("la", "ma"), lower("vie")],
         [lower("live"), lower("anymore")],
         [lower("self"), ANY, lower("harm")],
     ],
     # --- press ------------------------------------------------------------
     "press": [
-        [lemma("journaliste", "reporter", "rédaction", "interview", "interviewer")],
-        [lemma("attaché", "service", "contact", "demande"), lower("de", "presse"), ANY],
+        [
+            lemma(
+                "journaliste",
+                "pigiste",
+                "reporter",
+                "rédaction",
+                "interview",
+                "interviewer",
+            )
+        ],
+        # The press office ("service de presse", "contact presse", "relations
+        # presse"), not any "service de" or "demande de".
+        [
+            lemma("attaché", "service", "contact", "relation", "demande"),
+            {"LOWER": {"IN": ["de", "du"]}, "OP": "?"},
+            lower("presse"),
+        ],
+        [lemma("travailler", "écrire"), lower("pour"), lower("le"), lower("monde")],
+        [lower("pigiste", "pigistes")],
         [
             lemma("travailler", "écrire"),
             lower("pour", "à", "au"),
@@ -322,8 +363,19 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         [prefix("journalist", "reporter", "newsroom")],
         [
             lower("press", "media"),
-            lower("inquiry", "enquiry", "contact", "office", "officer"),
+            lower(
+                "inquiry",
+                "enquiry",
+                "inquiries",
+                "enquiries",
+                "request",
+                "requests",
+                "contact",
+                "office",
+                "officer",
+            ),
         ],
+        [lower("news"), lower("desk")],
         [
             lower("work", "working", "writing"),
             lower("for", "with", "at"),
@@ -341,13 +393,23 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "tribunal",
                 "procès",
                 "huissier",
-                "juridique",
-                "judiciaire",
+                "prud'homme",
             )
         ],
+        [
+            lower(
+                "procédure",
+                "procédures",
+                "poursuite",
+                "poursuites",
+                "action",
+                "actions",
+            ),
+            lower("judiciaire", "judiciaires", "juridique", "juridiques"),
+        ],
+        [lower("vous"), lemma("attaquer")],
         [lower("en"), lower("justice")],
         [lower("mise"), lower("en"), lower("demeure")],
-        [lower("action"), lower("de", "collective"), ANY],
         [lower("dommages"), lower("et"), lower("intérêts")],
         [
             lower(
@@ -363,7 +425,15 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "liable",
             )
         ],
-        [lower("legal", "class"), lower("action", "proceedings")],
+        [lower("legal"), lower("action", "proceedings")],
+    ],
+    # A class action is news until someone names who it is against ("une
+    # action de groupe contre Montval"): it needs an addressee, not just a
+    # person ("une action collective a été lancée, je peux y participer ?").
+    "legal_collective": [
+        [lower("action"), lower("de"), lower("groupe")],
+        [lower("action", "actions"), lower("collective", "collectives")],
+        [lower("class"), lower("action")],
     ],
     # --- data protection --------------------------------------------------
     "data_protection": [
@@ -381,7 +451,28 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             GAP,
             lemma("donnée", "coordonnée", "information", "fichier"),
         ],
-        [lower("accès", "copie"), lower("à", "de"), GAP, lemma("donnée")],
+        [
+            lemma(
+                "demander",
+                "demande",
+                "exiger",
+                "vouloir",
+                "obtenir",
+                "réclamer",
+                "droit",
+            ),
+            GAP,
+            lower("accès", "copie"),
+            lower("à", "de"),
+            GAP,
+            lemma("donnée", "information"),
+        ],
+        [
+            lemma("suppression", "effacement"),
+            lower("de", "des", "du"),
+            GAP,
+            lemma("donnée", "information", "coordonnée"),
+        ],
         [lemma("contacter", "joindre", "écrire"), GAP, lower("dpo", "délégué")],
         [lemma("saisir", "plainte", "signaler"), GAP, lower("cnil")],
         [
@@ -397,6 +488,7 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             lower("protection", "officer"),
         ],
         [lower("access"), lower("request")],
+        [lower("copy"), lower("of"), GAP, lower("data", "information", "details")],
         [lower("report", "complain", "complaint"), GAP, lower("ico", "regulator")],
         [lower("right"), lower("to"), lower("be"), lower("forgotten")],
     ],
@@ -421,6 +513,7 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "menteur",
                 "incapable",
                 "minable",
+                "guignol",
             )
         ],
         [
@@ -435,6 +528,7 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
                 "bastards",
                 "morons",
                 "thieves",
+                "clowns",
             )
         ],
         [{"LOWER": {"REGEX": r"^(f[u*]+c?k|f\*+|shit|bullshit)"}}],
@@ -482,6 +576,52 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
 }
 
 
+def _after_determiner(token: Token) -> bool:
+    """A noun someone has ("des vertiges", "de la toux").
+
+    fr_core_news_md maps many words to one vector row, so an English word can
+    share a symptom's vector ("expect" and "douleurs" do): the vector alone
+    is not enough, the word must also read as a French noun phrase.
+    """
+    if token.pos_ != "NOUN" or token.i == 0:
+        return False
+    before = token.doc[token.i - 1]
+    return before.pos_ == "DET" or before.lower_ in ("de", "d'")
+
+
+# A word whose meaning changes with the next one: "sick leave", "avocat
+# général", "en finir avec ces coupures" ("en finir avec la vie" has its own
+# pattern). Keyed by the last word of the match, as typed (lower case).
+NOT_BEFORE = {
+    "sick": frozenset({"leave", "note", "pay", "day", "days"}),
+    "avocat": frozenset({"général", "general", "generale"}),
+    "attorney": frozenset({"general"}),
+    "finir": frozenset({"avec"}),
+    "finis": frozenset({"avec"}),
+}
+# "mes enfants ont mangé ce midi", "my son ate at the canteen": a meal, not
+# the product. "en" before the verb ("il en a mangé") names the product.
+MEAL_NOT_PRODUCT = frozenset({
+    "à", "au", "aux", "ce", "cette", "hier", "chez", "pour", "at", "in", "this",
+    "yesterday", "for", "with",
+})  # fmt: skip
+
+
+def _reads_otherwise(span: Span) -> bool:
+    """True when the words after a match give it another meaning."""
+    doc = span.doc
+    following = doc[span.end].lower_ if span.end < len(doc) else ""
+    last = doc[span.end - 1]
+    if following in NOT_BEFORE.get(last.lower_, ()) or following in NOT_BEFORE.get(
+        last.lemma_, ()
+    ):
+        return True
+    if span.label_ == "ingested" and following in MEAL_NOT_PRODUCT:
+        before = {token.lower_ for token in doc[max(0, span.start - 3) : span.start]}
+        return "en" not in before
+    return False
+
+
 class TriggerDetector:
     """Finds the triggers in parsed messages; build one per spaCy vocabulary."""
 
@@ -506,7 +646,7 @@ class TriggerDetector:
         found = []
         for token in doc:
             if (
-                token.pos_ not in ("NOUN", "ADJ", "VERB")
+                not _after_determiner(token)
                 or not token.has_vector
                 or token.lemma_ in NOT_SYMPTOMS
                 or token.vector_norm == 0
@@ -522,7 +662,8 @@ class TriggerDetector:
     def _spans(self, doc: Doc) -> dict[str, list[Span]]:
         found: dict[str, list[Span]] = {label: [] for label in PATTERNS}
         for span in self._matcher(doc, as_spans=True):
-            found[span.label_].append(span)
+            if not _reads_otherwise(span):
+                found[span.label_].append(span)
         found["symptom"] += self._symptom_like(doc)
         return found
 
@@ -567,7 +708,11 @@ class TriggerDetector:
 
     @staticmethod
     def _legal(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
-        return spans["legal"][0].text if spans["legal"] else None
+        if spans["legal_collective"] and spans["addressee"]:
+            return spans["legal_collective"][0].text
+        if not spans["legal"] or not (spans["experiencer"] or spans["addressee"]):
+            return None
+        return spans["legal"][0].text
 
     @staticmethod
     def _press(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
