@@ -5,6 +5,13 @@ The request-for-a-human rule, the second-miss rule and every sensitive message
 the conversation in the queue, tells the person where they stand, and pauses
 the bot: while paused Rasa records every message but predicts nothing, until
 the agent's `relais queue close` resumes the conversation.
+
+One exception: a high-priority (not urgent) message the bot could answer with
+an FAQ it was sure of ("je voudrais faire une demande de remboursement" from
+someone who is also a journalist, or angry) gets its answer and a ticket, and
+the bot stays with the person until an agent speaks (bot.handoff.agent.reply
+pauses it then). A trigger that fired wrongly must never leave someone
+without answers to their next question.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from bot.handoff.triggers import (
     EMERGENCY_RESPONSES,
     MISUNDERSTOOD,
     NORMAL,
+    URGENT,
 )
 from bot.settings import Settings, get_settings
 
@@ -144,7 +152,26 @@ class ActionHandoff(Action):
             send_answer(
                 dispatcher, settings, topic, request.language, tracker.sender_id
             )
+            if request.priority != URGENT:
+                return flag_for_team(dispatcher, settings, request)
         return hand_over(dispatcher, settings, request)
+
+
+def flag_for_team(
+    dispatcher: CollectingDispatcher, settings: Settings, request: HandoffRequest
+) -> list[dict[str, Any]]:
+    """Opens a ticket for a sensitive message the bot has answered; no pause.
+
+    The person is told the team will see it and can go on asking the bot.
+    With the `queue-closed` switch on, the answer is all they get.
+    """
+    events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]
+    if current_switches(settings.database_url).queue_closed:
+        return events
+    outcome = request_handoff(request, settings)
+    if outcome.queued or outcome.kept:
+        dispatcher.utter_message(response="utter_handoff_flagged")
+    return events
 
 
 def hand_over(

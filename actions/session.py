@@ -2,9 +2,11 @@
 
 A new session (after `session_expiration_time` of silence) resets Rasa's
 pause. A person still waiting for a human, or talking with one, must not get
-bot answers again: if the conversation has an open ticket, the new session
-starts paused too. Otherwise, while the company has an official statement
-out, the session opens with it.
+bot answers again: if the conversation was paused and still has an open
+ticket, the new session starts paused too. (A conversation the bot stayed
+with after a sensitive message it could answer, actions/handoff.py, has an
+open ticket but was not paused: it stays with the bot.) Otherwise, while the
+company has an official statement out, the session opens with it.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class ActionSessionStart(Action):
             if value is not None and name != "session_started_metadata"
         ]
         events.append(ActionExecuted("action_listen"))
-        if has_open_ticket(tracker.sender_id):
+        if tracker.is_paused() and has_open_ticket(tracker.sender_id):
             events.append(ConversationPaused())
         else:
             settings = get_settings()

@@ -77,6 +77,15 @@ class RasaClient:
         )
         return result
 
+    def is_paused(self, conversation_id: str) -> bool:
+        """Whether the bot is paused in the conversation (no events fetched)."""
+        result: dict[str, Any] = self._request(
+            "GET",
+            f"{self._conversation(conversation_id)}/tracker",
+            params={"include_events": "NONE"},
+        )
+        return bool(result.get("paused"))
+
     def append_events(
         self, conversation_id: str, events: list[dict[str, Any]]
     ) -> dict[str, Any]:

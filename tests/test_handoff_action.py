@@ -180,7 +180,40 @@ async def test_a_new_session_stays_paused_while_a_human_has_it(queue_url: str) -
         "value": "fr",
     } in events
     await run(ActionHandoff(), tracker)
+    paused = load_tracker("handoff_fr", paused=True)  # Rasa applied the pause
+    _, events = await run(ActionSessionStart(), paused)
+    assert events[-1] == PAUSE
+
+
+@pytest.mark.parametrize("reason", ["press", "legal", "data_protection", "anger"])
+async def test_a_sure_faq_answer_with_a_high_trigger_keeps_the_bot_answering(
+    queue_url: str, reason: str
+) -> None:
+    """A trigger firing on an ordinary question must not silence the bot."""
+    tracker = escalated(
+        "je voudrais faire une demande de remboursement", reason, "high"
+    )
+    tracker.latest_message["escalation"]["faq_topic"] = "refund"
+    messages, events = await run(ActionHandoff(), tracker)
+    sent = [m["response"] or m["text"] for m in messages]
+    assert sent[-2:] == [PACK["refund"].answers["fr"], "utter_handoff_flagged"]
+    assert PAUSE not in events
+    (ticket,) = open_tickets(queue_url)
+    assert (ticket.reason, ticket.priority) == (reason, "high")
+    # The next session does not pause either: the bot stays until an agent speaks.
     _, events = await run(ActionSessionStart(), tracker)
+    assert PAUSE not in events
+
+
+async def test_an_urgent_trigger_pauses_even_after_a_sure_faq_answer(
+    queue_url: str,
+) -> None:
+    tracker = escalated(
+        "mon fils a de la fièvre, il a mangé le lot", "health", "urgent"
+    )
+    tracker.latest_message["escalation"]["faq_topic"] = "children"
+    messages, events = await run(ActionHandoff(), tracker)
+    assert messages[-1]["response"] == "utter_handoff_queued_no_estimate"
     assert events[-1] == PAUSE
 
 

@@ -123,7 +123,10 @@ def reply(
 ) -> Ticket:
     """Sends the agent's message into the person's own chat.
 
-    `signature` (the agent's display name) labels it in the web chat.
+    `signature` (the agent's display name) labels it in the web chat. If the
+    bot was still answering the person (a sensitive message it could answer,
+    actions/handoff.py), it pauses first: once a human speaks, the bot is
+    silent until the ticket is closed.
     """
     text = text.strip()
     if not text:
@@ -133,9 +136,10 @@ def reply(
     with factory.begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
         queue.require_holder(ticket, agent)
-    rasa.append_events(
-        ticket.conversation_id, [_bot_event(text, agent, signature or agent)]
-    )
+    events = [_bot_event(text, agent, signature or agent)]
+    if not rasa.is_paused(ticket.conversation_id):
+        events.insert(0, {"event": "pause", "timestamp": time.time()})
+    rasa.append_events(ticket.conversation_id, events)
     return ticket
 
 
