@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -131,6 +131,9 @@ bench-live-answers: $(MODEL) ## editor saves an answer -> a person receives the 
 
 bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) -> answered, people talking meanwhile
 	$(BIN)/python scripts/bench_publish.py
+
+bench-coldstart: install ## a pack at hour one: 1, 3, 8 and all examples per topic, Relais vs Rasa's default
+	$(BIN)/python scripts/bench_coldstart.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules

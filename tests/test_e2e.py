@@ -304,6 +304,40 @@ def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(
     assert f"Ticket {ticket.id} [urgent]" in claimed.stdout
 
 
+def test_an_ordinary_request_with_shared_words_is_just_answered(rasa_url: str) -> None:
+    """ "demande de" once opened a press ticket and silenced the bot (issue 10)."""
+    visitor = Visitor(rasa_url)
+    assert visitor.texts("Je voudrais faire une demande de remboursement") == [
+        answer("refund", "fr")
+    ]
+    assert visitor.texts("Quels lots sont concernés par le rappel ?") == [
+        answer("lot_numbers", "fr")
+    ]
+
+
+def test_an_angry_faq_question_is_answered_flagged_and_the_bot_stays(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    visitor = Visitor(rasa_url)
+    replies = visitor.texts("C'est honteux !! Comment me faire rembourser ?")
+    assert replies[0] == answer("refund", "fr")
+    assert replies[-1].startswith("J'ai aussi transmis votre message à notre équipe")
+    ticket = open_ticket(e2e_env, visitor.sender)
+    assert (ticket.reason, ticket.priority) == ("anger", "high")
+    # The next question is answered: a trigger never leaves someone in silence.
+    assert visitor.texts("Quels lots sont concernés par le rappel ?") == [
+        answer("lot_numbers", "fr")
+    ]
+    # Once an agent speaks, the bot steps back until the ticket is closed.
+    relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id), "--agent", "dan")
+    sent = relais(
+        e2e_env, rasa_url, "queue", "reply", str(ticket.id), "Bonjour, ici Dan.",
+        "--agent", "dan",
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert visitor.say("Quels lots sont concernés par le rappel ?") == []
+
+
 def test_agent_reply_arrives_live_over_socketio(
     rasa_url: str, e2e_env: dict[str, str]
 ) -> None:

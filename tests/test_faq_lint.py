@@ -7,9 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import main
 from bot.faq.lint import ERROR, WARNING, lint_pack
+from bot.faq.pack import parse_examples
 from bot.settings import PROJECT_ROOT
 
 FAQ_DIR = PROJECT_ROOT / "data" / "faq"
@@ -105,3 +107,20 @@ def test_the_command_exits_non_zero_on_errors_only(
     out = capsys.readouterr().out
     assert "error   refund: no en title" in out
     assert "Fix the errors before publishing." in out
+
+
+def test_a_pack_written_at_hour_one_is_warned_not_refused(tmp_path: Path) -> None:
+    """One question and two rephrasings per topic: published, with a warning."""
+    folder = pack(tmp_path, *(path.stem for path in FAQ_DIR.glob("*.yml")))
+    for path in folder.glob("*.yml"):
+        content = yaml.safe_load(path.read_text("utf-8"))
+        for block in content["nlu"]:
+            kept = parse_examples(block["examples"])[:3]
+            block["examples"] = "".join(f"- {text}\n" for text in kept)
+        path.write_text(yaml.safe_dump(content, allow_unicode=True), "utf-8")
+    findings = lint_pack(folder, today=date(2026, 11, 27))
+    assert messages(findings, ERROR) == []
+    assert (
+        "refund: 3 fr examples: with 8 or more, more questions get a direct "
+        "answer (add the phrasings people use)" in messages(findings, WARNING)
+    )

@@ -129,12 +129,17 @@ def test_a_pack_the_linter_refuses_is_not_written(
     export_csv(faq_copy, sheet)
     table = rows(sheet)
     en = next(r for r in table if (r["topic"], r["language"]) == ("refund", "en"))
-    en["examples"] = "how do i get a refund?"  # 1 example, 5 needed
+    en["examples"] = "how do i get a refund?\nwhat is the faisselle?"
+    other = next(r for r in table if r["topic"] != "refund" and r["language"] == "en")
+    other["examples"] += "\nwhat is the faisselle?"  # one example, two topics
     write(sheet, table)
     before = snapshot(faq_copy)
     with pytest.raises(SpreadsheetError) as error:
         import_csv(sheet, faq_copy)
-    assert error.value.problems == ["error   refund: 1 en examples, at least 5 needed"]
+    assert [p for p in error.value.problems if p.startswith("error")] == [
+        f"error   refund: “what is the faisselle?” is also an example of "
+        f"{other['topic']}"
+    ]
     assert snapshot(faq_copy) == before
 
 

@@ -121,3 +121,68 @@ def test_messages_no_model_should_guess_at() -> None:
     for reason, facts in cases.items():
         decision = decide(message=facts, **confident)  # type: ignore[arg-type]
         assert (decision.answer, decision.reason) == (False, reason)
+
+
+def _pack_selector(
+    limits: tuple[float, float], *pairs: tuple[str, float]
+) -> dict[str, Any]:
+    derived = selector(*pairs)
+    derived["faq"]["threshold"] = {"confidence": limits[0], "margin": limits[1]}
+    return derived
+
+
+def test_a_pack_with_low_derived_limits_answers_what_fixed_limits_declined() -> None:
+    """48 topics with three examples each: the right topic leads, with 0.3."""
+    facts = {
+        "intent_ranking": ranking(("faq", 0.95), ("greet", 0.02)),
+        "response_selector": _pack_selector(
+            (0.3, 0.2), ("refund", 0.35), ("lots", 0.05)
+        ),
+        "message": PLAIN,
+    }
+    fixed = decide(**facts, thresholds=THRESHOLDS)
+    derived = decide(**facts, thresholds=Thresholds())
+    assert (fixed.answer, fixed.reason) == (False, "unsure_faq")
+    assert derived.answer
+    assert derived.topic == {
+        "confidence": 0.35,
+        "margin": 0.35 - 0.05,
+        "needed_confidence": 0.3,
+        "needed_margin": 0.2,
+        "limits_from": "pack",
+    }
+
+
+def test_a_lead_below_the_packs_margin_is_declined_and_says_why() -> None:
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.95), ("greet", 0.02)),
+        response_selector=_pack_selector((0.4, 0.4), ("refund", 0.6), ("lots", 0.3)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert (decision.answer, decision.reason) == (False, "unsure_faq")
+    assert decision.candidates == ["refund", "lots"]
+    assert decision.as_dict()["topic"]["needed_margin"] == 0.4
+
+
+def test_limits_in_config_override_the_packs() -> None:
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.95), ("greet", 0.02)),
+        response_selector=_pack_selector((0.01, 0.01), ("refund", 0.4), ("lots", 0.3)),
+        message=PLAIN,
+        thresholds=Thresholds(faq_margin=0.2),
+    )
+    assert not decision.answer
+    assert decision.topic is not None and decision.topic["limits_from"] == "config"
+
+
+def test_without_a_derived_margin_the_defaults_apply() -> None:
+    """Rasa's own ResponseSelector reports no threshold."""
+    decision = decide(
+        intent_ranking=ranking(("faq", 0.95), ("greet", 0.02)),
+        response_selector=selector(("refund", 0.45), ("lots", 0.05)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert not decision.answer
+    assert decision.topic is not None and decision.topic["limits_from"] == "default"

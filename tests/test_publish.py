@@ -92,7 +92,7 @@ def test_answer_texts_and_editor_metadata_need_no_training(
         # A new example, a changed setting, a bot message that is not an FAQ
         # answer (those come from the model's domain).
         ("data/faq/refund.yml", "examples: |\n", "examples: |\n    - mes sous svp\n"),
-        ("config.yml", "faq_threshold: 0.5", "faq_threshold: 0.6"),
+        ("config.yml", "intent_threshold: 0.5", "intent_threshold: 0.6"),
         ("domain.yml", "utter_greet:", "utter_greet_new:"),
     ],
 )  # fmt: skip
@@ -403,8 +403,13 @@ def test_a_worse_model_is_refused_and_the_live_one_stays(tmp_path: Path) -> None
     env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
     live = project / "models" / "relais.tar.gz"
     before = live.read_bytes()
-    for setting in ("intent_threshold: 0.5", "faq_threshold: 0.5"):
-        edit(project / "config.yml", setting, setting.replace("0.5", "0.0"))
+    # The topic limits are derived from the pack; set in config.yml they win.
+    edit(project / "config.yml", "intent_threshold: 0.5", "intent_threshold: 0.0")
+    edit(
+        project / "config.yml",
+        "intent_margin: 0.1",
+        "intent_margin: 0.1\n    faq_threshold: 0.0",
+    )
 
     result = relais(env, "publish", "--project", project, "--agent", "lea")
     assert result.returncode == 1, result.stdout + result.stderr

@@ -1,11 +1,14 @@
 """`relais faq lint`: what an editor must fix before the pack is published.
 
 Errors (the exit code is 1): a file that does not parse, a missing language
-(examples, answer or title), too few examples, an answer too long for a
-channel Relais serves, the same example under two topics, a topic without an
-owner or review date. Warnings (reported, exit code 0): examples of two topics
-whose spaCy vectors are nearly the same, answers long for a chat bubble, a
-review-by date in the past (a date must never break a build by itself).
+(examples, answer or title), an answer too long for a channel Relais serves,
+the same example under two topics, a topic without an owner or review date.
+Warnings (reported, exit code 0): fewer examples than answer most questions
+directly (a pack written at hour one of a crisis has one question and two
+rephrasings per topic: it is published, and grows from what people ask),
+examples of two topics whose spaCy vectors are nearly the same, answers long
+for a chat bubble, a review-by date in the past (a date must never break a
+build by itself).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import numpy as np
 
 from bot.faq.pack import LANGUAGES, FaqError, Topic, parse_topic_file
 
-MIN_EXAMPLES = {"fr": 8, "en": 5}
+# Below this, a topic is answered directly less often (issue 10: with three
+# examples per topic and language about 57 % of questions get a direct answer,
+# with eight about 77 %, docs/benchmarks.md).
+RECOMMENDED_EXAMPLES = {"fr": 8, "en": 5}
 # Facebook Messenger, the strictest messaging channel Relais may serve, takes
 # 2,000 characters per message; past 1,000 a chat bubble is hard to read.
 MAX_ANSWER = 2000
@@ -60,10 +66,12 @@ def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:
         count = len(topic.examples.get(language, []))
         if count == 0:
             yield Finding(ERROR, key, f"no {language} examples")
-        elif count < (needed := MIN_EXAMPLES[language]):
+        elif count < (wanted := RECOMMENDED_EXAMPLES[language]):
             yield Finding(
-                ERROR, key, f"{count} {language} examples, at least {needed} needed"
-            )
+                WARNING, key,
+                f"{count} {language} examples: with {wanted} or more, more "
+                "questions get a direct answer (add the phrasings people use)",
+            )  # fmt: skip
         answer = topic.answers.get(language, "").strip()
         if not answer:
             yield Finding(ERROR, key, f"no {language} answer")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import rasa.shared.utils.io
+import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -34,7 +35,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.handoff.triggers import TriggerDetector
 from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
 from bot.nlu.language import FrenchEnglishModel, detect, words
-from bot.nlu.topics import Question, TopicModel
+from bot.nlu.topics import (
+    Question,
+    TopicModel,
+    answer_sentences,
+    derive_threshold,
+    meaning,
+)
 
 LANGUAGE_PROPERTY = "language"
 GATE_PROPERTY = "gate"
@@ -50,11 +57,40 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 def _question(message: Message) -> Question:
-    """The message as the topic model sees it, lemmas from the spaCy tokenizer."""
+    """The message as the topic model sees it: lemmas from the spaCy tokenizer,
+    the meaning from SpacyNLP's parse."""
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    doc = message.get(SPACY_DOCS[TEXT])
     return Question.from_tokens(
-        message.get(TEXT) or "", ((token.text, token.lemma or "") for token in tokens)
+        message.get(TEXT) or "",
+        ((token.text, token.lemma or "") for token in tokens),
+        meaning(doc) if doc is not None else None,
     )
+
+
+def _what_the_pack_says(training_data: TrainingData) -> list[tuple[str, str]]:
+    """(text, topic key) for each topic's titles and answer sentences."""
+    topics = {
+        message.get(INTENT_RESPONSE_KEY)
+        for message in training_data.training_examples
+        if message.get(INTENT) == FAQ_INTENT and message.get(INTENT_RESPONSE_KEY)
+    }
+    said: set[tuple[str, str]] = set()
+    for message in training_data.training_examples:
+        key = message.get(INTENT_RESPONSE_KEY)
+        title = ((message.get("metadata") or {}).get("intent") or {}).get("title")
+        if key in topics and title:
+            said.add((str(title), key))
+    for name, variations in (training_data.responses or {}).items():
+        key = name.removeprefix("utter_")
+        if key not in topics:
+            continue
+        for variation in variations:
+            said.update(
+                (sentence, key)
+                for sentence in answer_sentences(str(variation.get("text") or ""))
+            )
+    return sorted(said)
 
 
 def _example_language(message: Message) -> str | None:
@@ -75,6 +111,8 @@ class FaqTopicClassifier(GraphComponent):
     Takes the place of Rasa's ResponseSelector and reports in the same shape
     (`response_selector.faq.response` and `.ranking`), so the gate, the
     actions and Rasa's tracker read it as they would read the ResponseSelector.
+    It also reports the margin the gate needs for this pack
+    (`response_selector.faq.threshold`), derived when it was trained.
     """
 
     def __init__(
@@ -82,10 +120,12 @@ class FaqTopicClassifier(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         model: TopicModel | None = None,
+        spacy_model: str = "fr_core_news_md",
     ) -> None:
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        self._spacy_model = spacy_model
 
     @staticmethod
     def required_components() -> list[type]:
@@ -100,7 +140,13 @@ class FaqTopicClassifier(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> FaqTopicClassifier:
-        return cls(model_storage, resource)
+        return cls(model_storage, resource, spacy_model=str(config["spacy_model"]))
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # The pipeline that parses titles and answers the way SpacyNLP parses
+        # messages (training only).
+        return {"spacy_model": "fr_core_news_md"}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [
@@ -113,11 +159,20 @@ class FaqTopicClassifier(GraphComponent):
             for message in training_data.training_examples
             if message.get(INTENT) == OUT_OF_SCOPE_INTENT
         ]
+        nlp = spacy.load(self._spacy_model, exclude=["parser", "ner"])
+        known = [
+            (Question.from_doc(text, nlp(text.lower())), key)
+            for text, key in _what_the_pack_says(training_data)
+        ]
+        questions = [question for question, _ in examples]
+        keys = [str(key) for _, key in examples]
+        threshold = derive_threshold(questions, keys, not_in_faq, known)
         self._model = TopicModel.train(
-            [question for question, _ in examples],
-            [key for _, key in examples],
+            [*questions, *(question for question, _ in known)],
+            [*keys, *(key for _, key in known)],
             not_in_faq,
         )
+        self._model.threshold = threshold
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
                 directory / TOPIC_MODEL_FILE, self._model.to_dict()
@@ -160,6 +215,11 @@ class FaqTopicClassifier(GraphComponent):
                             {"intent_response_key": key, "confidence": confidence}
                             for key, confidence in ranking
                         ],
+                        "threshold": (
+                            self._model.threshold.as_dict()
+                            if self._model.threshold
+                            else None
+                        ),
                     },
                 },
                 add_to_output=True,
@@ -288,12 +348,16 @@ class FaqConfidenceGate(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> FaqConfidenceGate:
+        def optional(name: str) -> float | None:
+            value = config.get(name)
+            return None if value is None else float(value)
+
         return cls(
             Thresholds(
                 intent_threshold=float(config["intent_threshold"]),
                 intent_margin=float(config["intent_margin"]),
-                faq_threshold=float(config["faq_threshold"]),
-                faq_margin=float(config["faq_margin"]),
+                faq_threshold=optional("faq_threshold"),
+                faq_margin=optional("faq_margin"),
             )
         )
 

@@ -4,7 +4,14 @@ Rasa's FallbackClassifier looks at the intent confidence only, and the intent
 here is the single retrieval intent `faq`: it would let through a message the
 model knows is "some FAQ" without knowing which one (Rasa issues 9751, 9723).
 This gate looks at both levels: the intent, then the ResponseSelector's
-confidence in the chosen topic and its margin over the runner-up. It also
+confidence in the chosen topic and its margin over the runner-up.
+
+How far the best topic must lead depends on the pack (48 topics with three
+examples each are never as confident as 29 with thirty), so by default the
+topic limits come from the topic classifier, which derives them from the
+pack when it is trained (bot.nlu.topics.derive_threshold). Numbers set in
+config.yml override them; with neither (Rasa's own ResponseSelector), the
+defaults below apply. The decision says which limits it used and why. It also
 declines what no model should guess at: messages without words and messages
 in another language.
 
@@ -26,12 +33,53 @@ CANDIDATE_MIN_SHARE = 0.05
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where the gate draws the line; set in config.yml."""
+    """Where the gate draws the line; set in config.yml.
+
+    `faq_threshold` and `faq_margin` left at None take the limits derived from
+    the pack when the model was trained.
+    """
 
     intent_threshold: float = 0.5
     intent_margin: float = 0.1
-    faq_threshold: float = 0.5
-    faq_margin: float = 0.1
+    faq_threshold: float | None = None
+    faq_margin: float | None = None
+
+
+# When neither config.yml nor the topic classifier says (Rasa's own
+# ResponseSelector): the limits chosen on the Montval pack before issue 10.
+DEFAULT_FAQ_THRESHOLD = 0.5
+DEFAULT_FAQ_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class TopicLimits:
+    """The topic limits the gate applied to a message, and where from."""
+
+    threshold: float
+    margin: float
+    source: str  # "pack" (derived at training), "config" or "default"
+
+
+def topic_limits(
+    response_selector: dict[str, Any] | None, thresholds: Thresholds
+) -> TopicLimits:
+    """The limits for the topic: config.yml's, else the pack's, else defaults."""
+    if thresholds.faq_threshold is not None or thresholds.faq_margin is not None:
+        return TopicLimits(
+            DEFAULT_FAQ_THRESHOLD
+            if thresholds.faq_threshold is None
+            else thresholds.faq_threshold,
+            DEFAULT_FAQ_MARGIN
+            if thresholds.faq_margin is None
+            else thresholds.faq_margin,
+            "config",
+        )
+    derived = ((response_selector or {}).get(FAQ_INTENT) or {}).get("threshold") or {}
+    if "margin" in derived and "confidence" in derived:
+        return TopicLimits(
+            float(derived["confidence"]), float(derived["margin"]), "pack"
+        )
+    return TopicLimits(DEFAULT_FAQ_THRESHOLD, DEFAULT_FAQ_MARGIN, "default")
 
 
 @dataclass(frozen=True)
@@ -55,12 +103,16 @@ class GateDecision:
     answer: bool
     reason: str | None = None  # why it declined, None when it answers
     candidates: list[str] = field(default_factory=list)  # best FAQ topics first
+    # For an FAQ question: the best topic's confidence and lead over the
+    # runner-up, and the limits they were held to.
+    topic: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
             "reason": self.reason,
             "candidates": self.candidates,
+            "topic": self.topic,
         }
 
 
@@ -135,10 +187,19 @@ def decide(
         topic_confidences = [confidence for _, confidence in topics]
         if not topic_confidences:
             return GateDecision(answer=False, reason="unsure_faq")
-        if topic_confidences[0] < thresholds.faq_threshold or (
-            _margin(topic_confidences) < thresholds.faq_margin
+        limits = topic_limits(response_selector, thresholds)
+        topic = {
+            "confidence": topic_confidences[0],
+            "margin": _margin(topic_confidences),
+            "needed_confidence": limits.threshold,
+            "needed_margin": limits.margin,
+            "limits_from": limits.source,
+        }
+        if topic_confidences[0] < limits.threshold or (
+            _margin(topic_confidences) < limits.margin
         ):
             return GateDecision(
-                answer=False, reason="unsure_faq", candidates=candidates
+                answer=False, reason="unsure_faq", candidates=candidates, topic=topic
             )
+        return GateDecision(answer=True, candidates=candidates, topic=topic)
     return GateDecision(answer=True, candidates=candidates)
