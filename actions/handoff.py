@@ -145,15 +145,19 @@ class ActionHandoff(Action):
         # Safety first: emergency numbers go out before anything can fail.
         if request.reason in EMERGENCY_RESPONSES:
             dispatcher.utter_message(response=EMERGENCY_RESPONSES[request.reason])
-        elif request.reason == "anger":
-            dispatcher.utter_message(response="utter_handoff_empathy")
         topic = _sure_faq_topic(tracker, current_pack(settings.faq_dir))
+        stays = topic is not None and request.priority != URGENT
+        if request.reason == "anger":
+            # Only promise a person takes over when the bot steps back.
+            dispatcher.utter_message(
+                response="utter_empathy" if stays else "utter_handoff_empathy"
+            )
         if topic is not None:
             send_answer(
                 dispatcher, settings, topic, request.language, tracker.sender_id
             )
-            if request.priority != URGENT:
-                return flag_for_team(dispatcher, settings, request)
+        if stays:
+            return flag_for_team(dispatcher, settings, request)
         return hand_over(dispatcher, settings, request)
 
 

@@ -198,6 +198,7 @@ async def test_a_sure_faq_answer_with_a_high_trigger_keeps_the_bot_answering(
     sent = [m["response"] or m["text"] for m in messages]
     assert sent[-2:] == [PACK["refund"].answers["fr"], "utter_handoff_flagged"]
     assert PAUSE not in events
+    assert "utter_handoff_empathy" not in sent  # nobody "takes over"
     (ticket,) = open_tickets(queue_url)
     assert (ticket.reason, ticket.priority) == (reason, "high")
     # The next session does not pause either: the bot stays until an agent speaks.
