@@ -13,6 +13,9 @@ questions.
 The gate's limits are derived from each cut pack when it is trained
 (bot/nlu/topics.py); the cross-validation rates behind them were chosen on
 tests/nlu/, so these figures are not blind (docs/benchmarks.md says so).
+
+`--reuse-models` evaluates the models of an earlier run again without
+training (after a change to the gate, which is not trained).
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ def row(label: str, counts: Counter[str]) -> str:
 
 
 def main() -> int:
+    reuse = "--reuse-models" in sys.argv[1:]
     configure_structlog(logging.WARNING)
     OUT.mkdir(parents=True, exist_ok=True)
     default_config = OUT / "default-config.yml"
@@ -135,7 +139,9 @@ def main() -> int:
         for name, config in (("relais", ROOT / "config.yml"),
                              ("rasa-default", default_config)):  # fmt: skip
             started = time.perf_counter()
-            model = train(f"{name}-{size or 'all'}", config, data)
+            model = OUT / "models" / f"{name}-{size or 'all'}.tar.gz"
+            if not (reuse and model.exists()):
+                model = train(f"{name}-{size or 'all'}", config, data)
             counts = asyncio.run(endings(model, questions))
             report[f"{name} {label}"] = dict(counts)
             seconds = time.perf_counter() - started

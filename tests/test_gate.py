@@ -186,3 +186,25 @@ def test_without_a_derived_margin_the_defaults_apply() -> None:
     )
     assert not decision.answer
     assert decision.topic is not None and decision.topic["limits_from"] == "default"
+
+
+def test_a_sure_topic_wins_over_an_out_of_scope_intent() -> None:
+    """Few examples per topic: DIET takes covered questions for "out of scope"."""
+    decision = decide(
+        intent_ranking=ranking(("out_of_scope", 0.8), ("faq", 0.15)),
+        response_selector=_pack_selector((0.3, 0.2), ("refund", 0.6), ("lots", 0.1)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert decision.answer and decision.answered_as_faq
+    assert decision.candidates[0] == "refund"
+
+
+def test_an_out_of_scope_question_stays_out_of_scope_when_no_topic_is_sure() -> None:
+    decision = decide(
+        intent_ranking=ranking(("out_of_scope", 0.8), ("faq", 0.15)),
+        response_selector=_pack_selector((0.3, 0.2), ("refund", 0.25), ("lots", 0.2)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert decision.answer and not decision.answered_as_faq  # "I can only answer…"

@@ -111,8 +111,9 @@ class FaqTopicClassifier(GraphComponent):
     Takes the place of Rasa's ResponseSelector and reports in the same shape
     (`response_selector.faq.response` and `.ranking`), so the gate, the
     actions and Rasa's tracker read it as they would read the ResponseSelector.
-    It also reports the margin the gate needs for this pack
-    (`response_selector.faq.threshold`), derived when it was trained.
+    It also reports the limits the gate holds the best topic to for this pack
+    (`response_selector.faq.threshold`: confidence and margin), derived from
+    the pack's own examples when it was trained (bot.nlu.topics).
     """
 
     def __init__(
@@ -380,6 +381,8 @@ class FaqConfidenceGate(GraphComponent):
                 thresholds=self._thresholds,
             )
             message.set(GATE_PROPERTY, decision.as_dict(), add_to_output=True)
+            if decision.answered_as_faq:
+                self._answer_as_faq(message)
             if not decision.answer:
                 intent = message.get(INTENT) or {}
                 fallback = {
@@ -394,6 +397,24 @@ class FaqConfidenceGate(GraphComponent):
                     INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True
                 )
         return messages
+
+    @staticmethod
+    def _answer_as_faq(message: Message) -> None:
+        """The message becomes the FAQ question the topic model was sure of."""
+        selector = message.get(RESPONSE_SELECTOR_PROPERTY) or {}
+        best = (selector.get(FAQ_INTENT) or {}).get("response") or {}
+        faq = {
+            INTENT_NAME_KEY: FAQ_INTENT,
+            PREDICTED_CONFIDENCE_KEY: float(best.get("confidence") or 0.0),
+            "full_retrieval_intent_name": best.get("intent_response_key"),
+        }
+        ranking = [
+            item
+            for item in message.get(INTENT_RANKING_KEY) or []
+            if item.get(INTENT_NAME_KEY) != FAQ_INTENT
+        ]
+        message.set(INTENT, faq, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [faq, *ranking], add_to_output=True)
 
 
 @DefaultV1Recipe.register(

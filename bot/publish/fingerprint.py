@@ -1,10 +1,16 @@
 """What the model learns from, reduced to one hash: retrain only when it changes.
 
 The hash covers config.yml, domain.yml, every training file under data/ and
-the code of Relais' own NLU components, minus what the model does not use:
-the texts of the FAQ answers (sent from the files at run time) and the topic
-metadata editors keep for themselves (title, owner, review-by date, enabled).
-A topic's language stays in: the components read it.
+the code of Relais' own NLU components, minus the texts of the FAQ answers
+(sent from the files at run time) and the topic metadata editors keep for
+themselves (title, owner, review-by date, enabled). A topic's language stays
+in: the components read it.
+
+The topic model also learns from the answers' sentences and the titles (they
+help most when a topic has few examples), but a reworded answer alone does
+not call for a new model: the person already gets the new text, and the next
+publish that trains for another reason (a new example, a new topic) learns
+from it.
 """
 
 from __future__ import annotations
