@@ -198,6 +198,7 @@ def test_the_limits_fit_the_pack(ask) -> None:
     known = _known(ask)
     few = derive_threshold(*_first(3, ask), not_covered, known)
     many = derive_threshold(*_first(30, ask), not_covered, known)
+    assert few is not None and many is not None
     assert few.confidence < many.confidence
 
     model = TopicModel.train(
@@ -219,3 +220,14 @@ def test_the_limits_fit_the_pack(ask) -> None:
     # rates were chosen on these questions; this guards against regressions.
     assert len(answered) > 0.4 * len(covered)
     assert len(wrong) <= 0.03 * len(held_out)
+
+
+def test_one_example_per_topic_and_language_keeps_the_fixed_limits(ask) -> None:
+    """Cross-validation needs a few examples of each topic in each language."""
+    questions, topics, groups = [], [], []
+    for key, topic in load_pack(PROJECT_ROOT / "data" / "faq").items():
+        for language, examples in topic.examples.items():
+            questions.append(ask(examples[0]))
+            topics.append(f"faq/{key}")
+            groups.append(f"faq/{key} {language}")
+    assert derive_threshold(questions, topics, groups=groups) is None

@@ -10,6 +10,7 @@ Listed in config.yml after the tokenizer and the intent classifier:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import rasa.shared.utils.io
@@ -36,12 +37,15 @@ from bot.handoff.triggers import TriggerDetector
 from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
 from bot.nlu.language import FrenchEnglishModel, detect, words
 from bot.nlu.topics import (
+    CV_MIN_EXAMPLES,
     Question,
     TopicModel,
     answer_sentences,
     derive_threshold,
     meaning,
 )
+
+logger = logging.getLogger(__name__)
 
 LANGUAGE_PROPERTY = "language"
 GATE_PROPERTY = "gate"
@@ -150,10 +154,14 @@ class FaqTopicClassifier(GraphComponent):
         return {"spacy_model": "fr_core_news_md"}
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [
-            (_question(message), message.get(INTENT_RESPONSE_KEY))
+        faq_messages = [
+            message
             for message in training_data.training_examples
             if message.get(INTENT) == FAQ_INTENT and message.get(INTENT_RESPONSE_KEY)
+        ]
+        examples = [
+            (_question(message), message.get(INTENT_RESPONSE_KEY))
+            for message in faq_messages
         ]
         not_in_faq = [
             _question(message)
@@ -167,7 +175,23 @@ class FaqTopicClassifier(GraphComponent):
         ]
         questions = [question for question, _ in examples]
         keys = [str(key) for _, key in examples]
-        threshold = derive_threshold(questions, keys, not_in_faq, known)
+        threshold = derive_threshold(
+            questions,
+            keys,
+            not_in_faq,
+            known,
+            groups=[
+                f"{key} {_example_language(message)}"
+                for key, message in zip(keys, faq_messages, strict=True)
+            ],
+        )
+        if threshold is None:
+            logger.warning(
+                "The FAQ has fewer than %d examples per topic and language: the "
+                "confidence gate keeps its fixed defaults. More examples let it "
+                "answer more questions directly.",
+                CV_MIN_EXAMPLES,
+            )
         self._model = TopicModel.train(
             [*questions, *(question for question, _ in known)],
             [*keys, *(key for _, key in known)],
