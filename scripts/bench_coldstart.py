@@ -32,8 +32,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import rasa.cli
 import yaml
+from bench_nlu import rasa_default_config
 from rasa.utils.log_utils import configure_structlog
 
 from bot.faq.pack import parse_examples
@@ -119,12 +119,7 @@ def row(label: str, counts: Counter[str]) -> str:
 def main() -> int:
     reuse = "--reuse-models" in sys.argv[1:]
     configure_structlog(logging.WARNING)
-    OUT.mkdir(parents=True, exist_ok=True)
-    default_config = OUT / "default-config.yml"
-    shutil.copy(
-        Path(rasa.cli.__file__).parent / "initial_project" / "config.yml",
-        default_config,
-    )
+    default_config = rasa_default_config(OUT)
     questions = load_questions(ROOT / "tests" / "nlu")
     print(
         f"{len(questions)} held-out questions in tests/nlu/. Columns: right, wrong, "

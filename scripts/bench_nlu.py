@@ -58,6 +58,16 @@ def train(name: str, config: Path) -> tuple[Path, float]:
     return OUT / "models" / f"{name}.tar.gz", time.perf_counter() - started
 
 
+def rasa_default_config(into: Path) -> Path:
+    """The config.yml that `rasa init` writes, copied from the installed Rasa."""
+    into.mkdir(parents=True, exist_ok=True)
+    config = into / "default-config.yml"
+    shutil.copy(
+        Path(rasa.cli.__file__).parent / "initial_project" / "config.yml", config
+    )
+    return config
+
+
 def table(results: dict[str, Scores]) -> str:
     rows = [
         ("covered, answered right", "in_scope", "right"),
@@ -82,12 +92,7 @@ def table(results: dict[str, Scores]) -> str:
 def main() -> int:
     # Rasa logs every parsed message at debug level otherwise.
     configure_structlog(logging.WARNING)
-    OUT.mkdir(parents=True, exist_ok=True)
-    default_config = OUT / "default-config.yml"
-    shutil.copy(
-        Path(rasa.cli.__file__).parent / "initial_project" / "config.yml",
-        default_config,
-    )
+    default_config = rasa_default_config(OUT)
     questions = load_questions(ROOT / "tests" / "nlu")
     counts = {
         group: sum(1 for q in questions if q.group == group)
