@@ -34,7 +34,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.handoff.triggers import TriggerDetector
-from bot.nlu.gate import FALLBACK_INTENT, FAQ_INTENT, MessageFacts, Thresholds, decide
+from bot.nlu.gate import (
+    FALLBACK_INTENT,
+    FAQ_INTENT,
+    OUT_OF_SCOPE_INTENT,
+    MessageFacts,
+    Thresholds,
+    decide,
+)
 from bot.nlu.language import FrenchEnglishModel, detect, words
 from bot.nlu.topics import (
     CV_MIN_EXAMPLES,
@@ -56,8 +63,6 @@ MODEL_FILE = "french_english.json"
 TOPIC_MODEL_FILE = "faq_topics.json"
 RESPONSE_SELECTOR_PROPERTY = "response_selector"
 RANKING_LENGTH = 10
-# Its examples teach the topic model what the FAQ does not cover.
-OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 def _question(message: Message) -> Question:
@@ -95,6 +100,17 @@ def _what_the_pack_says(training_data: TrainingData) -> list[tuple[str, str]]:
                 for sentence in answer_sentences(str(variation.get("text") or ""))
             )
     return sorted(said)
+
+
+def _set_intent(message: Message, intent: dict[str, Any]) -> None:
+    """Makes `intent` the message's intent, first in its ranking (once)."""
+    ranking = [
+        item
+        for item in message.get(INTENT_RANKING_KEY) or []
+        if item.get(INTENT_NAME_KEY) != intent[INTENT_NAME_KEY]
+    ]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
 
 
 def _example_language(message: Message) -> str | None:
@@ -415,11 +431,7 @@ class FaqConfidenceGate(GraphComponent):
                         intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
                     ),
                 }
-                message.set(INTENT, fallback, add_to_output=True)
-                ranking = message.get(INTENT_RANKING_KEY) or []
-                message.set(
-                    INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True
-                )
+                _set_intent(message, fallback)
         return messages
 
     @staticmethod
@@ -432,13 +444,7 @@ class FaqConfidenceGate(GraphComponent):
             PREDICTED_CONFIDENCE_KEY: float(best.get("confidence") or 0.0),
             "full_retrieval_intent_name": best.get("intent_response_key"),
         }
-        ranking = [
-            item
-            for item in message.get(INTENT_RANKING_KEY) or []
-            if item.get(INTENT_NAME_KEY) != FAQ_INTENT
-        ]
-        message.set(INTENT, faq, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [faq, *ranking], add_to_output=True)
+        _set_intent(message, faq)
 
 
 @DefaultV1Recipe.register(
@@ -493,12 +499,8 @@ class EscalationDetector(GraphComponent):
                 if key and key.startswith(f"{FAQ_INTENT}/"):
                     escalation["faq_topic"] = key.split("/", 1)[1]
             message.set(ESCALATION_PROPERTY, escalation, add_to_output=True)
-            escalate = {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-            ranking = [
-                item
-                for item in message.get(INTENT_RANKING_KEY) or []
-                if item.get(INTENT_NAME_KEY) != HANDOFF_INTENT
-            ]
-            message.set(INTENT, escalate, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [escalate, *ranking], add_to_output=True)
+            _set_intent(
+                message,
+                {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0},
+            )
         return messages

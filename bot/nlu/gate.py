@@ -163,6 +163,14 @@ def _topic_facts(
     }
 
 
+def _sure(topic: dict[str, Any]) -> bool:
+    """The best topic is within its limits."""
+    return bool(
+        topic["confidence"] >= topic["needed_confidence"]
+        and topic["margin"] >= topic["needed_margin"]
+    )
+
+
 def decide(
     *,
     intent_ranking: list[dict[str, Any]],
@@ -205,9 +213,7 @@ def decide(
         # +2.5 points answered right with three examples per topic, none
         # wrong or uncaught more).
         topic = _topic_facts(topics, topic_limits(response_selector, thresholds))
-        if topic["confidence"] >= topic["needed_confidence"] and (
-            topic["margin"] >= topic["needed_margin"]
-        ):
+        if _sure(topic):
             return GateDecision(
                 answer=True, candidates=candidates, topic=topic, answered_as_faq=True
             )
@@ -223,9 +229,7 @@ def decide(
         if not topic_confidences:
             return GateDecision(answer=False, reason="unsure_faq")
         topic = _topic_facts(topics, topic_limits(response_selector, thresholds))
-        if topic["confidence"] < topic["needed_confidence"] or (
-            topic["margin"] < topic["needed_margin"]
-        ):
+        if not _sure(topic):
             return GateDecision(
                 answer=False, reason="unsure_faq", candidates=candidates, topic=topic
             )
