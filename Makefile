@@ -7,7 +7,16 @@ PYTHON ?= $(shell command -v python3.10 || command -v python)
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/relais.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+# The crisis example in use: RELAIS_PACK from the environment, else from .env.
+PACK := $(or $(RELAIS_PACK),$(shell sed -n 's/^RELAIS_PACK=//p' .env 2>/dev/null | tail -1 | tr -d '"'),packs/dairy-recall)
+PACK := $(patsubst %/,%,$(PACK))
+OTHER_PACKS := $(filter-out $(PACK),$(patsubst %/,%,$(wildcard packs/*/)))
+# What `rasa train` reads: data/ serves every crisis, then the pack's own data.
+TRAINING_DATA = data $(1)/faq $(wildcard $(1)/nlu)
+# The model is retrained when another pack is selected.
+PACK_STAMP := models/.pack
+$(shell mkdir -p models; test "$$(cat $(PACK_STAMP) 2>/dev/null)" = "$(PACK)" || echo "$(PACK)" > $(PACK_STAMP))
+TRAINING_INPUTS := config.yml domain.yml $(PACK_STAMP) $(shell find data $(PACK)/faq $(wildcard $(PACK)/nlu) -name '*.yml' 2>/dev/null)
 PACKAGE_FILES := $(shell find bot actions -name '*.py' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -53,20 +62,29 @@ dotenv:
 	  echo "Added a random RELAIS_CONSOLE_SECRET to .env."; }
 
 validate: install ## check the FAQ pack (relais faq lint) and the training data
-	$(BIN)/relais faq lint
-	$(BIN)/rasa data validate --fail-on-warnings
+	$(BIN)/relais faq lint --dir $(PACK)/faq
+	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 
 # Rasa reuses what did not change (`rasa train` fingerprints data and config,
 # not component code: after changing how a component trains, run
 # `.venv/bin/rasa train --force`); make skips the call entirely while the model
 # is newer than every input.
 $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
-	$(BIN)/relais faq lint
-	$(BIN)/rasa data validate --fail-on-warnings
-	$(BIN)/rasa train --fixed-model-name relais
+	$(BIN)/relais faq lint --dir $(PACK)/faq
+	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
+	$(BIN)/rasa train --fixed-model-name relais --data $(call TRAINING_DATA,$(PACK))
 	touch $@
 
-train: $(MODEL) ## train the model if data, config or components changed
+train: $(MODEL) ## train the model of the selected pack (RELAIS_PACK) if data, config or components changed
+
+# The other shipped packs get their own model, for their conversation tests.
+.SECONDEXPANSION:
+models/pack-%.tar.gz: $(BIN)/.installed config.yml domain.yml $(shell find data -name '*.yml') $$(shell find packs/$$*/faq packs/$$*/nlu -name '*.yml' 2>/dev/null) $(PACKAGE_FILES)
+	$(BIN)/relais faq lint --dir packs/$*/faq
+	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,packs/$*)
+	$(BIN)/rasa train --fixed-model-name pack-$* --data $(call TRAINING_DATA,packs/$*)
+	touch $@
+OTHER_MODELS := $(foreach pack,$(OTHER_PACKS),models/pack-$(notdir $(pack)).tar.gz)
 
 # The model is trained only when there is none: afterwards the live model
 # changes through `relais publish`, which checks a new one against it first
@@ -99,13 +117,18 @@ shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own actio
 test-unit: install ## fast tests only (no model, no servers)
 	$(BIN)/pytest -m "not e2e" -q
 
-test-stories: $(MODEL) ## conversation tests (tests/test_stories.yml)
-	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
+# Each pack's conversation tests (packs/*/tests/stories.yml), on its own model.
+test-stories: $(MODEL) $(OTHER_MODELS) ## conversation tests of every shipped pack
+	$(BIN)/rasa test core --model $(MODEL) --stories $(PACK)/tests/stories.yml --fail-on-prediction-errors --out var/test-results/$(notdir $(PACK))
+	@set -e; for pack in $(OTHER_PACKS); do \
+	  echo "Conversation tests of $$pack"; \
+	  $(BIN)/rasa test core --model models/pack-$$(basename $$pack).tar.gz --stories $$pack/tests/stories.yml --fail-on-prediction-errors --out var/test-results/$$(basename $$pack); \
+	done
 
-test: $(MODEL) node_modules/.installed $(CHROMIUM) lint ## install, lint, validate, train if needed, then run every test
-	$(BIN)/relais faq lint
-	$(BIN)/rasa data validate --fail-on-warnings
-	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/test-results
+test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) lint ## install, lint, validate, train if needed, then run every test
+	$(BIN)/relais faq lint --dir $(PACK)/faq
+	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
+	$(MAKE) --no-print-directory test-stories
 	$(BIN)/pytest -q
 
 lint: install ## ruff (lint + format check) and mypy

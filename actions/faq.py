@@ -2,19 +2,27 @@
 
 Answers are read from data/faq/ when they are sent (bot.faq.live), so an
 edited answer is live at once and a disabled topic stops being answered
-without a retrain; every answer sent is recorded with its version.
+without a retrain; every answer sent is recorded with its version. An answer
+that resolves a question the bot had declined (a "did you mean" click, a
+rephrasing) leaves that question as a suggestion for editors
+(bot.faq.suggestions).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
-from actions.handoff import conversation_language, hand_over, handoff_request
+from actions.handoff import hand_over, handoff_request
+from actions.replies import conversation_language, utter
+from bot.db import get_session_factory
+from bot.faq import suggestions
 from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
@@ -22,15 +30,25 @@ from bot.faq.statement import SITUATION_TOPIC, statement_for
 from bot.handoff.switches import current_switches
 from bot.settings import Settings, get_settings
 
+logger = logging.getLogger(__name__)
+
 ALL_TO_HUMANS_REASON = "all_to_humans"
+
+
+def _clicked_topic(tracker: Tracker) -> str | None:
+    """The topic of a clicked "did you mean" button, if that is what came in."""
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "faq_topic" and entity.get("value"):
+            return str(entity["value"])
+    return None
 
 
 def _chosen_topic(tracker: Tracker) -> str | None:
     """The topic of a clicked button, else the ResponseSelector's choice."""
+    clicked = _clicked_topic(tracker)
+    if clicked is not None:
+        return clicked
     latest = tracker.latest_message or {}
-    for entity in latest.get("entities") or []:
-        if entity.get("entity") == "faq_topic" and entity.get("value"):
-            return str(entity["value"])
     selected = ((latest.get("response_selector") or {}).get("faq") or {}).get(
         "response"
     ) or {}
@@ -65,7 +83,7 @@ class ActionAnswerFaq(Action):
         pack = current_pack(settings.faq_dir)
         if topic is None or topic not in pack:
             # A stale or hand-typed button payload: ask again rather than guess.
-            dispatcher.utter_message(response="utter_rephrase")
+            utter(dispatcher, "utter_rephrase", conversation_language(tracker))
             return []
         if not pack[topic].enabled:
             # Taken offline by an editor: offer the other likely topics.
@@ -79,14 +97,34 @@ class ActionAnswerFaq(Action):
             )
             return [SlotSet("asked_to_clarify", True)]
         if topic == SITUATION_TOPIC:
-            statement = statement_for(
-                settings.database_url, conversation_language(tracker), settings.timezone
-            )
+            statement = statement_for(settings, conversation_language(tracker))
             if statement:
                 dispatcher.utter_message(text=statement)
         send_answer(dispatcher, settings, pack[topic], conversation_language(tracker),
                     tracker.sender_id)  # fmt: skip
+        learn(tracker, settings, topic)
         return []
+
+
+def learn(tracker: Tracker, settings: Settings, topic: str) -> None:
+    """If this answer resolved a question the bot had declined (a "did you
+    mean" click, or a rephrasing), keep that question as a suggestion for
+    editors. Never delays nor blocks the answer."""
+    learned = suggestions.learned_from(
+        tracker.events, clicked=_clicked_topic(tracker) is not None
+    )
+    if learned is None:
+        return
+    text, source = learned
+    try:
+        with get_session_factory(settings.database_url).begin() as session:
+            suggestions.record(
+                session=session, text=text, topic=topic, source=source,
+                language=conversation_language(tracker),
+                conversation_id=tracker.sender_id,
+            )  # fmt: skip
+    except SQLAlchemyError as error:
+        logger.error("Suggestion for %s not recorded: %s", topic, error)
 
 
 class ActionClarify(Action):
@@ -107,12 +145,13 @@ class ActionClarify(Action):
         gate = (tracker.latest_message or {}).get("gate") or {}
         reason = gate.get("reason")
         candidates = list(gate.get("candidates") or [])
+        language = conversation_language(tracker)
         if reason == "foreign_language":
-            dispatcher.utter_message(response="utter_unsupported_language")
+            utter(dispatcher, "utter_unsupported_language", language)
         elif reason == "too_long":
-            dispatcher.utter_message(response="utter_too_long")
+            utter(dispatcher, "utter_too_long", language)
         elif reason == "no_words" or not candidates:
-            dispatcher.utter_message(response="utter_rephrase")
+            utter(dispatcher, "utter_rephrase", language)
         else:
             pack = current_pack(settings.faq_dir)
             dispatcher.utter_message(

@@ -22,6 +22,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.replies import conversation_language, utter
 from bot.faq import Topic
 from bot.faq.answers import send_answer
 from bot.faq.live import current_pack
@@ -42,12 +43,6 @@ from bot.settings import Settings, get_settings
 
 # Turns copied into the ticket so the agent sees the context at once.
 TRANSCRIPT_TURNS = 12
-
-
-def conversation_language(tracker: Tracker) -> str:
-    """The `language` slot (the last message's language), French by default."""
-    language = tracker.get_slot("language")
-    return language if language in ("fr", "en") else "fr"
 
 
 def _transcript(tracker: Tracker) -> list[dict[str, Any]]:
@@ -99,16 +94,11 @@ def tell(
     language: str,
 ) -> None:
     """The one message that says where the person stands."""
-    contact = {
-        "phone": settings.contact_phone,
-        "email": settings.contact_email,
-        "hours": settings.contact_hours,
-    }
     if not outcome.queued:
         response = (
             "utter_handoff_queue_down" if outcome.kept else "utter_handoff_contact"
         )
-        dispatcher.utter_message(response=response, **contact)
+        utter(dispatcher, response, language)
     elif not outcome.team_is_in and outcome.team_back_at is not None:
         dispatcher.utter_message(
             response="utter_handoff_after_hours",
@@ -144,7 +134,10 @@ class ActionHandoff(Action):
         request = handoff_request(tracker)
         # Safety first: emergency numbers go out before anything can fail.
         if request.reason in EMERGENCY_RESPONSES:
-            dispatcher.utter_message(response=EMERGENCY_RESPONSES[request.reason])
+            dispatcher.utter_message(
+                response=EMERGENCY_RESPONSES[request.reason],
+                guidance=settings.profile.emergency(request.reason, request.language),
+            )
         topic = _sure_faq_topic(tracker, current_pack(settings.faq_dir))
         stays = topic is not None and request.priority != URGENT
         if request.reason == "anger":
@@ -188,15 +181,8 @@ def hand_over(
     """
     events: list[dict[str, Any]] = [SlotSet("asked_to_clarify", False)]
     if current_switches(settings.database_url).queue_closed:
-        dispatcher.utter_message(
-            response="utter_handoff_contact",
-            phone=settings.contact_phone,
-            email=settings.contact_email,
-            hours=settings.contact_hours,
-        )
-        statement = statement_for(
-            settings.database_url, request.language, settings.timezone
-        )
+        utter(dispatcher, "utter_handoff_contact", request.language)
+        statement = statement_for(settings, request.language)
         if statement:
             dispatcher.utter_message(text=statement)
         return events

@@ -66,9 +66,7 @@ class ActionSessionStart(Action):
             settings = get_settings()
             language = tracker.get_slot("language")
             statement = statement_for(
-                settings.database_url,
-                language if language in ("fr", "en") else "fr",
-                settings.timezone,
+                settings, language if language in ("fr", "en") else "fr"
             )
             if statement:
                 dispatcher.utter_message(text=statement)

@@ -9,6 +9,7 @@
     relais faq log [--topic T] [--conversation ID]
     relais statement set --fr TEXT --en TEXT | clear | show
     relais switch all-to-humans|queue-closed on|off  |  relais switch show
+    relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
 
@@ -29,9 +30,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.commands import suggestions as suggestion_commands
 from bot.console import accounts
 from bot.db import get_session_factory, upgrade
+from bot.faq.live import current_pack
 from bot.faq.statement import StatementError
+from bot.faq.suggestions import SuggestionError
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
@@ -46,7 +50,14 @@ from bot.publish.service import (
 )
 from bot.publish.store import StoreError
 from bot.rasa_api import RasaClient, RasaError
-from bot.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
+from bot.settings import (
+    MOVED_TO_PROFILE,
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    get_settings,
+    pack_dir_from_environment,
+)
 
 LAST_MESSAGE_WIDTH = 48
 
@@ -58,8 +69,17 @@ def check_config() -> int:
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    for name in MOVED_TO_PROFILE:
+        if os.environ.get(name):
+            print(
+                f"Warning: {name} is no longer read; contacts are in "
+                f"{settings.pack_dir / 'profile.yml'}. Remove it from .env.",
+                file=sys.stderr,
+            )
     print(
-        f"Configuration OK ({settings.environment} mode, Rasa at {settings.rasa_url})."
+        f"Configuration OK ({settings.environment} mode, Rasa at {settings.rasa_url},"
+        f" crisis: {settings.profile.brand}, {settings.profile.about['en']},"
+        f" pack {settings.pack_dir.name})."
     )
     return 0
 
@@ -162,6 +182,7 @@ def queue_reply(settings: Settings, args: argparse.Namespace) -> int:
         ticket_id=args.id,
         agent=args.agent,
         text=args.text,
+        pack=current_pack(settings.faq_dir),
     )
     print(f"Sent to ticket {args.id}.")
     return 0
@@ -276,7 +297,8 @@ def faq_lint(args: argparse.Namespace) -> int:
 
 
 def _faq_dir(args: argparse.Namespace) -> Path:
-    faq_dir = Path(args.dir or os.environ.get("RELAIS_FAQ_DIR") or "data/faq")
+    """--dir, else the pack's faq/ (without needing the rest of the settings)."""
+    faq_dir = Path(args.dir) if args.dir else pack_dir_from_environment() / "faq"
     return faq_dir if faq_dir.is_absolute() else PROJECT_ROOT / faq_dir
 
 
@@ -351,8 +373,16 @@ def statement_command(settings: Settings, args: argparse.Namespace) -> int:
                     cleared = row.cleared_at.astimezone(settings.timezone)
                     state = f"withdrawn {cleared:%d/%m %H:%M} by {row.cleared_by}"
                 print(f"#{row.id} {state}")
-                print(statements.statement_message(row, "fr", settings.timezone))
-                print(statements.statement_message(row, "en", settings.timezone))
+                print(
+                    statements.statement_message(
+                        row, "fr", settings.timezone, settings.profile.brand
+                    )
+                )
+                print(
+                    statements.statement_message(
+                        row, "en", settings.timezone, settings.profile.brand
+                    )
+                )
                 print()
             if not history:
                 print("No statement has been published.")
@@ -378,7 +408,7 @@ def switch_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def _project(args: argparse.Namespace, settings: Settings) -> Project:
     root = Path(args.project).resolve() if args.project else PROJECT_ROOT
-    return Project(root=root, faq_dir=settings.faq_dir)
+    return Project(root=root, pack_dir=settings.pack_dir)
 
 
 def publish_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -496,7 +526,7 @@ def _parser() -> argparse.ArgumentParser:
     faq = commands.add_parser("faq", help="the FAQ pack")
     faq_commands = faq.add_subparsers(dest="subcommand", required=True)
     lint = faq_commands.add_parser("lint", help="check the pack before publishing")
-    lint.add_argument("--dir", help="the pack's folder (default: RELAIS_FAQ_DIR)")
+    lint.add_argument("--dir", help="the FAQ folder (default: RELAIS_PACK's faq/)")
     for name, description in (
         ("export", "write the pack to a CSV spreadsheet"),
         ("import", "read a CSV spreadsheet into the pack"),
@@ -532,7 +562,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command_parser.add_argument("--limit", type=int, default=20)
         command_parser.add_argument(
-            "--project", help="folder with config.yml, data/, tests/nlu/, models/"
+            "--project", help="folder with config.yml, domain.yml, data/, models/"
         )
         if name == "rollback":
             command_parser.add_argument(
@@ -549,6 +579,8 @@ def _parser() -> argparse.ArgumentParser:
         default=0.97,
         help="warn when examples of two topics are this similar (spaCy vectors)",
     )
+
+    suggestion_commands.add_parser(commands, as_agent)
 
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
@@ -587,6 +619,9 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("agent", "add"): agent_add,
     ("agent", "list"): agent_list,
     ("agent", "passwd"): agent_passwd,
+    ("suggestions", "list"): suggestion_commands.run,
+    ("suggestions", "accept"): suggestion_commands.run,
+    ("suggestions", "reject"): suggestion_commands.run,
 }
 
 
@@ -617,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         StatementError,
         PublishError,
         StoreError,
+        SuggestionError,
     ) as error:
         print(error, file=sys.stderr)
         return 1

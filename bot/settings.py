@@ -18,14 +18,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.profile import Profile, ProfileError, load_profile
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("local", "production")
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "token"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'relais.db'}"
 DEFAULT_EVENTS_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}"
+DEFAULT_PACK = "packs/dairy-recall"
+# Moved to the pack's profile.yml; `relais config check` says so when still set.
+MOVED_TO_PROFILE = (
+    "RELAIS_CONTACT_PHONE",
+    "RELAIS_CONTACT_EMAIL",
+    "RELAIS_CONTACT_HOURS",
+)
 
 
 class SettingsError(ValueError):
@@ -41,10 +49,10 @@ class Settings:
     rasa_url: str
     # Every Rasa process: a published model is loaded into each (RELAIS_RASA_URLS).
     rasa_urls: tuple[str, ...]
+    # The crisis example in use (RELAIS_PACK): faq/, profile.yml, nlu/, heldout/.
+    pack_dir: Path
     faq_dir: Path
-    contact_phone: str
-    contact_email: str
-    contact_hours: str
+    profile: Profile
     database_url: str
     team_opens: time
     team_closes: time
@@ -114,28 +122,38 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 f"not {url!r}."
             )
 
-    faq_dir = Path(env.get("RELAIS_FAQ_DIR", "data/faq").strip() or "data/faq")
-    if not faq_dir.is_absolute():
-        faq_dir = PROJECT_ROOT / faq_dir
-    if not faq_dir.is_dir():
-        raise SettingsError(f"RELAIS_FAQ_DIR {str(faq_dir)!r} is not a directory.")
-
-    contact_email = _required(env, "RELAIS_CONTACT_EMAIL")
-    if not _EMAIL.match(contact_email):
+    if env.get("RELAIS_FAQ_DIR", "").strip():
         raise SettingsError(
-            f"RELAIS_CONTACT_EMAIL {contact_email!r} is not an e-mail address."
+            "RELAIS_FAQ_DIR is no longer read: set RELAIS_PACK to the pack's folder "
+            "(for example packs/dairy-recall), which holds faq/ and profile.yml."
         )
+    pack_dir = Path(env.get("RELAIS_PACK", "").strip() or DEFAULT_PACK)
+    if not pack_dir.is_absolute():
+        pack_dir = PROJECT_ROOT / pack_dir
+    if not (pack_dir / "faq").is_dir():
+        raise SettingsError(
+            f"RELAIS_PACK {str(pack_dir)!r} is not a pack: it needs a faq/ folder "
+            "and a profile.yml (see packs/)."
+        )
+    try:
+        profile = load_profile(pack_dir)
+    except ProfileError as error:
+        raise SettingsError(f"RELAIS_PACK: {error}") from None
 
     database_url = _database_url(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
     events_url = _database_url(env, "RELAIS_EVENTS_URL", DEFAULT_EVENTS_URL)
 
-    team_opens, team_closes = _team_hours(env.get("RELAIS_TEAM_HOURS", "08:00-20:00"))
-    timezone_name = env.get("RELAIS_TIMEZONE", "Europe/Paris").strip()
+    # The profile says when the team works; the environment may override it.
+    team_opens, team_closes = _team_hours(
+        env.get("RELAIS_TEAM_HOURS", "").strip() or profile.team.hours
+    )
+    timezone_name = env.get("RELAIS_TIMEZONE", "").strip() or profile.team.timezone
     try:
         timezone = ZoneInfo(timezone_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(
-            f"RELAIS_TIMEZONE {timezone_name!r} is not a time zone "
+            f"RELAIS_TIMEZONE (or team.timezone in the profile) {timezone_name!r} "
+            "is not a time zone "
             "(use a name such as Europe/Paris)."
         ) from None
 
@@ -163,14 +181,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rasa_token=rasa_token,
         rasa_url=rasa_url,
         rasa_urls=rasa_urls or (rasa_url,),
-        faq_dir=faq_dir,
-        contact_phone=_required(env, "RELAIS_CONTACT_PHONE"),
-        contact_email=contact_email,
-        contact_hours=_required(env, "RELAIS_CONTACT_HOURS"),
+        pack_dir=pack_dir,
+        faq_dir=pack_dir / "faq",
+        profile=profile,
         database_url=database_url,
         team_opens=team_opens,
         team_closes=team_closes,
-        team_days=_team_days(env.get("RELAIS_TEAM_DAYS", "mon-sun")),
+        team_days=_team_days(
+            env.get("RELAIS_TEAM_DAYS", "").strip() or profile.team.days
+        ),
         timezone=timezone,
         spool_dir=spool_dir,
         console_secret=console_secret,
@@ -210,7 +229,8 @@ def _team_hours(value: str) -> tuple[time, time]:
             hours = (opens, closes) if opens < closes else None
     if hours is None:
         raise SettingsError(
-            f"RELAIS_TEAM_HOURS must look like 08:00-20:00, not {value!r}."
+            f"RELAIS_TEAM_HOURS (or team.hours in the profile) must look like "
+            f"08:00-20:00, not {value!r}."
         )
     return hours
 
@@ -222,8 +242,8 @@ def _team_days(value: str) -> tuple[int, ...]:
         first, _, last = part.partition("-")
         if first not in WEEKDAYS or (last and last not in WEEKDAYS):
             raise SettingsError(
-                f"RELAIS_TEAM_DAYS must list days such as mon-fri or mon,wed,fri, "
-                f"not {value!r}."
+                "RELAIS_TEAM_DAYS (or team.days in the profile) must list days "
+                f"such as mon-fri or mon,wed,fri, not {value!r}."
             )
         day, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
         days.add(day)
@@ -231,6 +251,14 @@ def _team_days(value: str) -> tuple[int, ...]:
             day = (day + 1) % 7
             days.add(day)
     return tuple(sorted(days))
+
+
+def pack_dir_from_environment() -> Path:
+    """RELAIS_PACK (from the environment or `.env`), for commands that need
+    the pack but not the rest of the settings (`relais faq lint`)."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    pack_dir = Path(os.environ.get("RELAIS_PACK", "").strip() or DEFAULT_PACK)
+    return pack_dir if pack_dir.is_absolute() else PROJECT_ROOT / pack_dir
 
 
 @lru_cache(maxsize=1)

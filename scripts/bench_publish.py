@@ -173,7 +173,7 @@ def main() -> int:
         env = {
             **os.environ, **TEST_ENVIRONMENT, "RASA_TOKEN": TOKEN,
             "RASA_TELEMETRY_ENABLED": "false", "DATABASE_URL": database_url,
-            "RELAIS_FAQ_DIR": str(project / "data" / "faq"),
+            "RELAIS_PACK": str(project / "packs" / "dairy-recall"),
             "RELAIS_SPOOL_DIR": str(work / "spool"),
         }  # fmt: skip
         live = project / "models" / "relais.tar.gz"
@@ -192,7 +192,7 @@ def main() -> int:
 
             # The editor adds a topic and publishes it.
             added = time.perf_counter()
-            (project / "data" / "faq" / NEW_TOPIC.name).write_bytes(
+            (project / "packs" / "dairy-recall" / "faq" / NEW_TOPIC.name).write_bytes(
                 NEW_TOPIC.read_bytes()
             )
             steps: list[tuple[float, str]] = []

@@ -26,10 +26,7 @@ TEST_ENVIRONMENT = {
     "RELAIS_ENV": "local",
     "RASA_TOKEN": "test-token",
     "RASA_URL": "http://127.0.0.1:5005",
-    "RELAIS_FAQ_DIR": str(PROJECT_ROOT / "data" / "faq"),
-    "RELAIS_CONTACT_PHONE": "0 800 35 35 35",
-    "RELAIS_CONTACT_EMAIL": "rappel@montval.fr",
-    "RELAIS_CONTACT_HOURS": "8:00–20:00, 7/7",
+    "RELAIS_PACK": str(PROJECT_ROOT / "packs" / "dairy-recall"),
     # The team is always in unless a test says otherwise: no test depends on
     # the hour it runs at.
     "RELAIS_TEAM_HOURS": "00:00-24:00",

@@ -51,13 +51,13 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 def copy_project(target: Path) -> Path:
     """A copy of what `relais publish` works on, to edit as an editor would:
-    config.yml, domain.yml, data/, tests/nlu/ and the trained model."""
+    config.yml, domain.yml, data/, packs/ and the trained model."""
     if not MODEL.exists():
         raise ServerError(f"{MODEL} is missing: run `make train` (make test does it).")
     for name in ("config.yml", "domain.yml"):
         shutil.copy(PROJECT_ROOT / name, target / name)
     shutil.copytree(PROJECT_ROOT / "data", target / "data")
-    shutil.copytree(PROJECT_ROOT / "tests" / "nlu", target / "tests" / "nlu")
+    shutil.copytree(PROJECT_ROOT / "packs", target / "packs")
     (target / "models").mkdir()
     shutil.copy(MODEL, target / "models" / MODEL.name)
     return target

@@ -11,7 +11,7 @@ from bot.faq import load_pack
 from bot.settings import PROJECT_ROOT
 from tests.conftest import load_tracker
 
-PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 
 
 async def run(action, tracker) -> tuple[list[dict], list[dict]]:  # type: ignore[no-untyped-def]

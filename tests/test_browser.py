@@ -32,7 +32,7 @@ TOKEN = "browser-token"
 PASSWORD = "correct horse battery"
 # Generous waits: a slow machine waits longer, it never fails for it.
 WAIT_MS = 120_000
-PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from tests.servers import ServerError, running_relais
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-token"
-PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def e2e_env(e2e_dir: Path) -> dict[str, str]:
     database_url = f"sqlite:///{e2e_dir / 'relais.db'}"
     upgrade(database_url)
     # A copy of the pack, so a test can edit an answer as an editor would.
-    shutil.copytree(PROJECT_ROOT / "data" / "faq", e2e_dir / "faq")
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", e2e_dir / "pack")
     return {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -55,7 +55,7 @@ def e2e_env(e2e_dir: Path) -> dict[str, str]:
         "RASA_TELEMETRY_ENABLED": "false",
         "DATABASE_URL": database_url,
         "RELAIS_SPOOL_DIR": str(e2e_dir / "spool"),
-        "RELAIS_FAQ_DIR": str(e2e_dir / "faq"),
+        "RELAIS_PACK": str(e2e_dir / "pack"),
     }
 
 
@@ -397,7 +397,7 @@ def test_agent_reply_arrives_live_over_socketio(
 def test_an_edited_answer_is_live_without_retraining(
     rasa_url: str, e2e_env: dict[str, str]
 ) -> None:
-    path = Path(e2e_env["RELAIS_FAQ_DIR"]) / "timeline.yml"
+    path = Path(e2e_env["RELAIS_PACK"]) / "faq" / "timeline.yml"
     original = path.read_text(encoding="utf-8")
     question = "quand le rappel a t il commencé"
     try:

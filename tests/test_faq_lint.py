@@ -14,7 +14,7 @@ from bot.faq.lint import ERROR, WARNING, lint_pack
 from bot.faq.pack import parse_examples
 from bot.settings import PROJECT_ROOT
 
-FAQ_DIR = PROJECT_ROOT / "data" / "faq"
+FAQ_DIR = PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
 
 
 def pack(tmp_path: Path, *topics: str) -> Path:

@@ -1,5 +1,5 @@
-"""The shipped FAQ pack is complete in both languages, and the held-out set is
-large enough and really held out."""
+"""The shipped FAQ packs are complete in both languages, and their held-out
+sets are large enough and really held out."""
 
 from __future__ import annotations
 
@@ -15,24 +15,27 @@ from bot.faq.pack import parse_topic_file
 from bot.nlu.evaluation import load_questions
 from bot.settings import PROJECT_ROOT
 
-FAQ_DIR = PROJECT_ROOT / "data" / "faq"
+FAQ_DIR = PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
+PACKS = sorted(path for path in (PROJECT_ROOT / "packs").iterdir() if path.is_dir())
+each_pack = pytest.mark.parametrize("pack", PACKS, ids=lambda path: path.name)
 
 
 def normalise(text: str) -> str:
     return re.sub(r"[^\w]+", " ", text.lower()).strip()
 
 
-def training_texts() -> set[str]:
+def training_texts(pack: Path) -> set[str]:
+    """Every example `rasa train` reads for `pack`: data/, its faq/ and nlu/."""
     texts = set()
-    for topic in load_pack(FAQ_DIR).values():
+    for topic in load_pack(pack / "faq").values():
         for examples in topic.examples.values():
             texts.update(normalise(example) for example in examples)
-    basics = (PROJECT_ROOT / "data" / "nlu" / "basics.yml").read_text("utf-8")
-    texts.update(
-        normalise(line.strip()[2:])
-        for line in basics.splitlines()
-        if line.strip().startswith("- ")
-    )
+    for path in [*(PROJECT_ROOT / "data").rglob("*.yml"), *pack.glob("nlu/*.yml")]:
+        texts.update(
+            normalise(line.strip()[2:])
+            for line in path.read_text("utf-8").splitlines()
+            if line.strip().startswith("- ")
+        )
     return texts
 
 
@@ -60,19 +63,23 @@ def test_no_example_is_used_for_two_topics() -> None:
                 assert seen.setdefault(key, topic.key) == topic.key, example
 
 
-def test_held_out_set_has_the_promised_size() -> None:
-    questions = load_questions(PROJECT_ROOT / "tests" / "nlu")
-    groups = [question.group for question in questions]
-    assert groups.count("fr") >= 150
-    assert groups.count("en") >= 80
-    assert groups.count("out_of_scope") >= 60
+@each_pack
+def test_held_out_set_has_at_least_five_french_and_three_english_per_topic(
+    pack: Path,
+) -> None:
+    questions = load_questions(pack / "heldout")
+    for key in load_pack(pack / "faq"):
+        asked = [q.group for q in questions if q.expected == f"faq/{key}"]
+        assert asked.count("fr") >= 5 and asked.count("en") >= 3, key
+    assert [q.group for q in questions].count("out_of_scope") >= 20
 
 
-def test_held_out_questions_never_appear_in_training_data() -> None:
-    training = training_texts()
+@each_pack
+def test_held_out_questions_never_appear_in_training_data(pack: Path) -> None:
+    training = training_texts(pack)
     leaked = [
         question.text
-        for question in load_questions(PROJECT_ROOT / "tests" / "nlu")
+        for question in load_questions(pack / "heldout")
         if normalise(question.text) in training
     ]
     assert leaked == []
@@ -83,9 +90,12 @@ def test_held_out_questions_never_appear_in_training_data() -> None:
 NEAR_COPY = 0.9
 
 
-def test_held_out_questions_are_not_near_copies_of_training_examples() -> None:
-    training = sorted(training_texts())
-    held_out = [q.text for q in load_questions(PROJECT_ROOT / "tests" / "nlu")]
+@each_pack
+def test_held_out_questions_are_not_near_copies_of_training_examples(
+    pack: Path,
+) -> None:
+    training = sorted(training_texts(pack))
+    held_out = [q.text for q in load_questions(pack / "heldout")]
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
     vectorizer.fit(training + held_out)
     similarity = cosine_similarity(
@@ -99,9 +109,10 @@ def test_held_out_questions_are_not_near_copies_of_training_examples() -> None:
     assert near_copies == []
 
 
-def test_held_out_topics_exist() -> None:
-    topics = set(load_pack(FAQ_DIR))
-    for question in load_questions(PROJECT_ROOT / "tests" / "nlu"):
+@each_pack
+def test_held_out_topics_exist(pack: Path) -> None:
+    topics = set(load_pack(pack / "faq"))
+    for question in load_questions(pack / "heldout"):
         if question.expected != "out_of_scope":
             assert question.expected.removeprefix("faq/") in topics, question
 

@@ -13,7 +13,7 @@ from bot.faq.pack import parse_topic_file
 from bot.faq.spreadsheet import COLUMNS, SpreadsheetError, export_csv, import_csv
 from bot.settings import PROJECT_ROOT
 
-FAQ_DIR = PROJECT_ROOT / "data" / "faq"
+FAQ_DIR = PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
 
 
 @pytest.fixture

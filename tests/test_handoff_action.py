@@ -25,7 +25,7 @@ from tests.conftest import load_tracker, postgres_database
 from tests.tcp_proxy import TcpProxy
 
 PAUSE = {"event": "pause", "timestamp": None}
-PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 

@@ -14,19 +14,20 @@ from bot.settings import PROJECT_ROOT
 def model() -> FrenchEnglishModel:
     pairs = [
         (example, language)
-        for topic in load_pack(PROJECT_ROOT / "data" / "faq").values()
+        for topic in load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq").values()
         for language, examples in topic.examples.items()
         for example in examples
     ]
     return FrenchEnglishModel.train(pairs)
 
 
+@pytest.mark.parametrize("pack", ["dairy-recall", "network-outage"])
 def test_held_out_questions_are_rarely_given_the_wrong_language(
-    model: FrenchEnglishModel,
+    model: FrenchEnglishModel, pack: str
 ) -> None:
     questions = [
         q
-        for q in load_questions(PROJECT_ROOT / "tests" / "nlu")
+        for q in load_questions(PROJECT_ROOT / "packs" / pack / "heldout")
         if q.group in ("fr", "en")
     ]
     detections = [(q, detect(q.text, model)) for q in questions]
@@ -71,7 +72,7 @@ def test_other_languages_are_recognised(text: str) -> None:
 def test_no_french_or_english_training_example_looks_foreign() -> None:
     flagged = [
         example
-        for topic in load_pack(PROJECT_ROOT / "data" / "faq").values()
+        for topic in load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq").values()
         for examples in topic.examples.values()
         for example in examples
         if is_foreign(example)

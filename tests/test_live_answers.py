@@ -1,4 +1,4 @@
-"""Answers are read from data/faq/ when they are sent: edits are live at once."""
+"""Answers are read from the pack's faq/ when they are sent: edits are live at once."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from tests.conftest import load_tracker
 
 @pytest.fixture
 def faq_dir(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "faq"
-    shutil.copytree(PROJECT_ROOT / "data" / "faq", folder)
-    monkeypatch.setenv("RELAIS_FAQ_DIR", str(folder))
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", tmp_path / "pack")
+    folder = tmp_path / "pack" / "faq"
+    monkeypatch.setenv("RELAIS_PACK", str(tmp_path / "pack"))
     monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()
     return folder

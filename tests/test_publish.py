@@ -38,6 +38,7 @@ from bot.settings import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT
 from tests.servers import ServerError, copy_project, free_port, running_relais
 
+DAIRY = "packs/dairy-recall/faq"
 NEW_TOPIC = FIXTURES / "publish" / "health_survey.yml"
 SURVEY_QUESTION = "santé publique france m'a appelé pour une enquête, c'est normal ?"
 SURVEY_ANSWER = "Santé publique France et les Agences régionales de santé"
@@ -54,11 +55,12 @@ def project(tmp_path: Path) -> Path:
     for name in ("config.yml", "domain.yml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     shutil.copytree(PROJECT_ROOT / "data", root / "data")
+    shutil.copytree(PROJECT_ROOT / "packs", root / "packs")
     return root
 
 
 def fingerprint(root: Path) -> str:
-    return training_fingerprint(root, root / "data" / "faq")
+    return training_fingerprint(root, root / "packs" / "dairy-recall")
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -71,11 +73,11 @@ def edit(path: Path, old: str, new: str) -> None:
     ("file", "old", "new"),
     [
         # An answer text: live from the files, no model needed.
-        ("data/faq/lot_numbers.yml", "de L26304 à L26318", "de L26304 à L26321"),
-        ("data/faq/refund.yml", "enabled: true", "enabled: false"),
-        ("data/faq/refund.yml", "review_by: 2026-12-15", "review_by: 2027-01-15"),
-        ("data/faq/refund.yml", "owner: service", "owner: x-service"),
-        ("data/faq/refund.yml", "title: Remboursement", "title: Rembourser"),
+        (f"{DAIRY}/lot_numbers.yml", "de L26304 à L26318", "de L26304 à L26321"),
+        (f"{DAIRY}/refund.yml", "enabled: true", "enabled: false"),
+        (f"{DAIRY}/refund.yml", "review_by: 2026-12-15", "review_by: 2027-01-15"),
+        (f"{DAIRY}/refund.yml", "owner: service", "owner: x-service"),
+        (f"{DAIRY}/refund.yml", "title: Remboursement", "title: Rembourser"),
     ],
 )  # fmt: skip
 def test_answer_texts_and_editor_metadata_need_no_training(
@@ -91,7 +93,7 @@ def test_answer_texts_and_editor_metadata_need_no_training(
     [
         # A new example, a changed setting, a bot message that is not an FAQ
         # answer (those come from the model's domain).
-        ("data/faq/refund.yml", "examples: |\n", "examples: |\n    - mes sous svp\n"),
+        (f"{DAIRY}/refund.yml", "examples: |\n", "examples: |\n    - mes sous svp\n"),
         ("config.yml", "intent_threshold: 0.5", "intent_threshold: 0.6"),
         ("domain.yml", "utter_greet:", "utter_greet_new:"),
     ],
@@ -106,7 +108,7 @@ def test_what_the_model_learns_from_needs_training(
 
 def test_a_new_topic_needs_training(project: Path) -> None:
     before = fingerprint(project)
-    shutil.copy(NEW_TOPIC, project / "data" / "faq")
+    shutil.copy(NEW_TOPIC, project / "packs" / "dairy-recall" / "faq")
     assert fingerprint(project) != before
 
 
@@ -121,8 +123,8 @@ def test_the_fingerprint_does_not_depend_on_where_the_project_is(
 def test_publish_names_the_topics_no_held_out_question_measures(
     project: Path,
 ) -> None:
-    questions = load_questions(PROJECT_ROOT / "tests" / "nlu")
-    faq_dir = project / "data" / "faq"
+    questions = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
+    faq_dir = project / "packs" / "dairy-recall" / "faq"
     assert untested_topics(faq_dir, questions) == []
     shutil.copy(NEW_TOPIC, faq_dir)
     assert untested_topics(faq_dir, questions) == ["health_survey"]
@@ -132,8 +134,12 @@ def test_a_pack_with_errors_is_refused_before_any_training(
     project: Path, tmp_path: Path
 ) -> None:
     env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
-    env["RELAIS_FAQ_DIR"] = str(project / "data" / "faq")
-    edit(project / "data" / "faq" / "refund.yml", "lang: en", "lang: fr")
+    env["RELAIS_PACK"] = str(project / "packs" / "dairy-recall")
+    edit(
+        project / "packs" / "dairy-recall" / "faq" / "refund.yml",
+        "lang: en",
+        "lang: fr",
+    )
     result = relais(env, "publish", "--project", project, "--agent", "lea")
     assert result.returncode == 1
     assert "refund" in result.stdout and "Training" not in result.stdout
@@ -288,7 +294,7 @@ def publish_environment(work: Path, rasa_url: str) -> dict[str, str]:
         "RASA_URL": rasa_url,
         "RASA_TELEMETRY_ENABLED": "false",
         "DATABASE_URL": database_url,
-        "RELAIS_FAQ_DIR": str(work / "project" / "data" / "faq"),
+        "RELAIS_PACK": str(work / "project" / "packs" / "dairy-recall"),
         "RELAIS_SPOOL_DIR": str(work / "spool"),
     }
 
@@ -354,7 +360,7 @@ def test_add_a_topic_publish_it_and_roll_back(
     person = Person(url)
     assert "L26304" in person.ask("Quels lots sont concernés par le rappel ?")
     # An editor adds a topic: the live model does not know it yet.
-    shutil.copy(NEW_TOPIC, project / "data" / "faq")
+    shutil.copy(NEW_TOPIC, project / "packs" / "dairy-recall" / "faq")
     assert SURVEY_ANSWER not in person.ask(SURVEY_QUESTION)
 
     result = relais(env, "publish", "--project", project, "--agent", "lea")

@@ -51,10 +51,12 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "sign_in_throttle",
         "event_cursor",
         "model_publish",
+        "faq_suggestion",
     } <= tables
     import bot.console.accounts
     import bot.faq.audit
     import bot.faq.statement
+    import bot.faq.suggestions
     import bot.handoff.switches
     import bot.handoff.watcher
     import bot.publish.history  # noqa: F401

@@ -14,7 +14,7 @@ from tests.conftest import TEST_ENVIRONMENT
 def test_the_example_configuration_loads() -> None:
     settings = load_settings(TEST_ENVIRONMENT)
     assert settings.is_local
-    assert settings.contact_email == "rappel@montval.fr"
+    assert settings.profile.email == "rappel@montval.fr"
     assert settings.faq_dir.is_dir()
 
 
@@ -22,16 +22,27 @@ def test_the_example_configuration_loads() -> None:
     ("name", "value", "message"),
     [
         ("RASA_TOKEN", "", "RASA_TOKEN is not set"),
-        ("RELAIS_CONTACT_PHONE", "  ", "RELAIS_CONTACT_PHONE is not set"),
-        ("RELAIS_CONTACT_EMAIL", "not-an-address", "RELAIS_CONTACT_EMAIL"),
         ("RELAIS_ENV", "staging", "RELAIS_ENV must be one of local, production"),
         ("RASA_URL", "localhost:5005", "RASA_URL must be an http(s) URL"),
-        ("RELAIS_FAQ_DIR", "/nonexistent/faq", "RELAIS_FAQ_DIR"),
+        (
+            "RELAIS_PACK",
+            "/nonexistent/pack",
+            "RELAIS_PACK '/nonexistent/pack' is not a pack",
+        ),
+        (
+            "RELAIS_FAQ_DIR",
+            "data/faq",
+            "RELAIS_FAQ_DIR is no longer read: set RELAIS_PACK",
+        ),
         ("DATABASE_URL", "mysql://db/relais", "DATABASE_URL must be a sqlite"),
-        ("RELAIS_TEAM_HOURS", "8h-20h", "RELAIS_TEAM_HOURS must look like"),
-        ("RELAIS_TEAM_HOURS", "20:00-08:00", "RELAIS_TEAM_HOURS must look like"),
-        ("RELAIS_TEAM_DAYS", "weekdays", "RELAIS_TEAM_DAYS must list days"),
-        ("RELAIS_TIMEZONE", "Paris", "RELAIS_TIMEZONE 'Paris' is not a time zone"),
+        ("RELAIS_TEAM_HOURS", "8h-20h", "team.hours in the profile) must look like"),
+        (
+            "RELAIS_TEAM_HOURS",
+            "20:00-08:00",
+            "team.hours in the profile) must look like",
+        ),
+        ("RELAIS_TEAM_DAYS", "weekdays", "team.days in the profile) must list days"),
+        ("RELAIS_TIMEZONE", "Paris", "'Paris' is not a time zone"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:
@@ -57,10 +68,10 @@ def test_placeholder_token_is_refused_outside_local_mode() -> None:
 def test_config_check_prints_the_problem_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("RELAIS_CONTACT_EMAIL", "nobody")
+    monkeypatch.setenv("RELAIS_TEAM_HOURS", "8h-20h")
     assert main(["config", "check"]) == 2
     error = capsys.readouterr().err
-    assert "RELAIS_CONTACT_EMAIL" in error
+    assert "RELAIS_TEAM_HOURS" in error
     assert "Traceback" not in error
 
 

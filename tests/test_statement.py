@@ -16,7 +16,7 @@ from bot.faq import statement as statements
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import load_tracker
 
-PACK = load_pack(PROJECT_ROOT / "data" / "faq")
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 NOON = datetime(2026, 11, 27, 13, 0, tzinfo=timezone.utc)  # 14:00 in Paris
 
 

@@ -39,10 +39,14 @@ def ask(nlp: Language):
 
 
 def _out_of_scope_examples() -> list[str]:
-    content = yaml.safe_load((PROJECT_ROOT / "data" / "nlu" / "basics.yml").read_text())
+    files = [
+        PROJECT_ROOT / "data" / "nlu" / "basics.yml",
+        PROJECT_ROOT / "packs" / "dairy-recall" / "nlu" / "out_of_scope.yml",
+    ]
     return [
         text
-        for block in content["nlu"]
+        for path in files
+        for block in yaml.safe_load(path.read_text())["nlu"]
         if block["intent"] == "out_of_scope"
         for text in parse_examples(block["examples"])
     ]
@@ -51,7 +55,9 @@ def _out_of_scope_examples() -> list[str]:
 @pytest.fixture(scope="module")
 def faq_examples(ask) -> tuple[list[Question], list[str]]:
     questions, topics = [], []
-    for key, topic in load_pack(PROJECT_ROOT / "data" / "faq").items():
+    for key, topic in load_pack(
+        PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
+    ).items():
         for examples in topic.examples.values():
             questions.extend(ask(text) for text in examples)
             topics.extend([f"faq/{key}"] * len(examples))
@@ -95,7 +101,8 @@ def test_ranking_lists_every_topic_best_first(model: TopicModel, ask) -> None:
     assert confidences == sorted(confidences, reverse=True)
     assert sum(confidences) <= 1.0
     assert {key for key, _ in ranking} == {
-        f"faq/{key}" for key in load_pack(PROJECT_ROOT / "data" / "faq")
+        f"faq/{key}"
+        for key in load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
     }
     assert NOT_IN_FAQ not in {key for key, _ in ranking}
 
@@ -151,7 +158,9 @@ def test_answers_are_cut_into_sentences_that_say_something() -> None:
 
 def _first(examples_per_language: int, ask) -> tuple[list[Question], list[str]]:
     questions, topics = [], []
-    for key, topic in load_pack(PROJECT_ROOT / "data" / "faq").items():
+    for key, topic in load_pack(
+        PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
+    ).items():
         for examples in topic.examples.values():
             kept = examples[:examples_per_language]
             questions.extend(ask(text) for text in kept)
@@ -162,7 +171,9 @@ def _first(examples_per_language: int, ask) -> tuple[list[Question], list[str]]:
 def _known(ask) -> list[tuple[Question, str]]:
     return [
         (ask(text), f"faq/{key}")
-        for key, topic in load_pack(PROJECT_ROOT / "data" / "faq").items()
+        for key, topic in load_pack(
+            PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
+        ).items()
         for language in ("fr", "en")
         for text in [
             topic.title(language),
@@ -176,7 +187,7 @@ def test_with_one_example_per_topic_the_answers_find_the_topic(ask) -> None:
     questions, topics = _first(1, ask)
     held_out = [
         q
-        for q in load_questions(PROJECT_ROOT / "tests" / "nlu")
+        for q in load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
         if q.group != NOT_IN_FAQ
     ]
     known = _known(ask)
@@ -206,7 +217,7 @@ def test_the_limits_fit_the_pack(ask) -> None:
         [*_first(3, ask)[1], *(t for _, t in known)],
         not_covered,
     )
-    held_out = load_questions(PROJECT_ROOT / "tests" / "nlu")
+    held_out = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
     answered = [
         (q, model.rank(ask(q.text)))
         for q in held_out
@@ -225,7 +236,9 @@ def test_the_limits_fit_the_pack(ask) -> None:
 def test_one_example_per_topic_and_language_keeps_the_fixed_limits(ask) -> None:
     """Cross-validation needs a few examples of each topic in each language."""
     questions, topics, groups = [], [], []
-    for key, topic in load_pack(PROJECT_ROOT / "data" / "faq").items():
+    for key, topic in load_pack(
+        PROJECT_ROOT / "packs" / "dairy-recall" / "faq"
+    ).items():
         for language, examples in topic.examples.items():
             questions.append(ask(examples[0]))
             topics.append(f"faq/{key}")

@@ -384,7 +384,8 @@ def _do(
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent, text=str(form.get("text") or ""),
-                        signature=signature)  # fmt: skip
+                        signature=signature,
+                        pack=current_pack(settings.faq_dir))  # fmt: skip
         return "Sent."
     if action == "note":
         with factory.begin() as session:
@@ -468,7 +469,7 @@ def editor_state(settings: Settings) -> dict[str, Any]:
                 "fr": active.text_fr,
                 "en": active.text_en,
                 "message_fr": statements.statement_message(
-                    active, "fr", settings.timezone
+                    active, "fr", settings.timezone, settings.profile.brand
                 ),
             },
             "history": [
@@ -499,7 +500,7 @@ PUBLISHES_SHOWN = 15
 
 def models_project(settings: Settings) -> Project:
     """The project whose models/ the console shows and rolls back."""
-    return Project(PROJECT_ROOT, settings.faq_dir)
+    return Project(PROJECT_ROOT, settings.pack_dir)
 
 
 def _put_back(settings: Settings, viewer: Viewer, publish_id: int) -> str:
@@ -608,7 +609,9 @@ async def editor_action(request: Request, viewer: Viewer, form: FormData) -> Res
 async def chat_page(request: Request) -> Response:
     settings = settings_of(request)
     return templates.TemplateResponse(
-        request, "chat.html", {"socket_url": settings.public_rasa_url}
+        request,
+        "chat.html",
+        {"socket_url": settings.public_rasa_url, "profile": settings.profile},
     )
 
 

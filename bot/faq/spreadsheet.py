@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bot.faq.lint import ERROR, lint_pack
-from bot.faq.pack import LANGUAGES, Topic, load_pack, parse_topic_file
+from bot.faq.pack import LANGUAGES, Topic, parse_topic_file
+from bot.faq.writer import PackRefused, write_topics
 
 COLUMNS = ["topic", "language", "title", "owner", "review_by", "enabled", "answer",
            "examples"]  # fmt: skip
@@ -150,49 +147,6 @@ def parse_csv(source: Path) -> list[Topic]:
     ]  # fmt: skip
 
 
-def topic_yaml(topic: Topic) -> str:
-    """The topic as a Rasa training data file, in the pack's layout."""
-
-    def block(text: str, indent: int) -> str:
-        pad = " " * indent
-        return "\n".join(pad + line if line else "" for line in text.splitlines())
-
-    def scalar(value: str) -> str:
-        # A JSON string is a valid double-quoted YAML scalar.
-        return json.dumps(value, ensure_ascii=False)
-
-    lines = ['version: "3.1"', "", "nlu:"]
-    for language in LANGUAGES:
-        lines += [
-            f"- intent: faq/{topic.key}",
-            "  metadata:",
-            f"    lang: {language}",
-            f"    title: {scalar(topic.titles[language])}",
-        ]
-        if language == "fr":
-            if topic.owner:
-                lines.append(f"    owner: {scalar(topic.owner)}")
-            if topic.review_by:
-                lines.append(f"    review_by: {topic.review_by.isoformat()}")
-            lines.append(f"    enabled: {'true' if topic.enabled else 'false'}")
-        lines.append("  examples: |")
-        lines += [f"    - {example}" for example in topic.examples[language]]
-    lines += [
-        "",
-        "responses:",
-        f"  utter_faq/{topic.key}:",
-        "  - text: |-",
-        block(topic.answers["fr"], 6),
-        "  - condition:",
-        "    - type: slot",
-        "      name: language",
-        "      value: en",
-        "    text: |-",
-        block(topic.answers["en"], 6),
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def import_csv(source: Path, faq_dir: Path, today: date | None = None) -> list[str]:
     """Writes the spreadsheet's topics into `faq_dir`, or nothing at all.
 
@@ -203,22 +157,8 @@ def import_csv(source: Path, faq_dir: Path, today: date | None = None) -> list[s
         The keys of the topics written.
     """
     topics = parse_csv(source)
-    with tempfile.TemporaryDirectory() as scratch:
-        staged = Path(scratch) / "faq"
-        shutil.copytree(faq_dir, staged)
-        for topic in topics:
-            (staged / f"{topic.key}.yml").write_text(topic_yaml(topic), "utf-8")
-        errors = [
-            str(finding)
-            for finding in lint_pack(staged, today=today)
-            if finding.level == ERROR
-        ]
-        if errors:
-            raise SpreadsheetError(errors)
-        for topic in topics:
-            # Each file is replaced whole (rename), never left half-written.
-            temporary = faq_dir / f".{topic.key}.yml.tmp"
-            shutil.copyfile(staged / f"{topic.key}.yml", temporary)
-            temporary.replace(faq_dir / f"{topic.key}.yml")
-    load_pack.cache_clear()
+    try:
+        write_topics(faq_dir, topics, today=today)
+    except PackRefused as error:
+        raise SpreadsheetError(error.problems) from None
     return [topic.key for topic in topics]

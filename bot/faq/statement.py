@@ -18,6 +18,7 @@ from sqlalchemy import Column, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
 from bot.db import Base, UTCDateTime, utcnow
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ MAX_LENGTH = 1000
 # The FAQ topic that answers "what is going on?": the statement goes with it.
 SITUATION_TOPIC = "situation"
 _INTRO = {
-    "fr": "Communiqué officiel de Montval, publié le {when} :",
-    "en": "Official statement from Montval, published on {when}:",
+    "fr": "Communiqué officiel de {brand}, publié le {when} :",
+    "en": "Official statement from {brand}, published on {when}:",
 }
 
 
@@ -99,8 +100,10 @@ def statement_history(*, session: Session, limit: int = 20) -> list[Statement]:
     )
 
 
-def statement_message(statement: Statement, language: str, zone: ZoneInfo) -> str:
-    """The statement as the person reads it, with its publication time."""
+def statement_message(
+    statement: Statement, language: str, zone: ZoneInfo, brand: str
+) -> str:
+    """The statement as the person reads it, signed by `brand`, with its time."""
     language = "en" if language == "en" else "fr"
     local = statement.published_at.astimezone(zone)
     when = (
@@ -109,10 +112,10 @@ def statement_message(statement: Statement, language: str, zone: ZoneInfo) -> st
         else f"{local:%d/%m/%Y} at {local:%H:%M}"
     )
     text = statement.text_en if language == "en" else statement.text_fr
-    return f"{_INTRO[language].format(when=when)}\n{text}"
+    return f"{_INTRO[language].format(brand=brand, when=when)}\n{text}"
 
 
-def statement_for(database_url: str, language: str, zone: ZoneInfo) -> str | None:
+def statement_for(settings: Settings, language: str) -> str | None:
     """The active statement's message, or None; never raises for the database.
 
     The assistant must keep answering when the database is down: it then
@@ -123,12 +126,12 @@ def statement_for(database_url: str, language: str, zone: ZoneInfo) -> str | Non
     from bot.db import get_session_factory
 
     try:
-        with get_session_factory(database_url).begin() as session:
+        with get_session_factory(settings.database_url).begin() as session:
             statement = active_statement(session=session)
-            return (
-                None
-                if statement is None
-                else statement_message(statement, language, zone)
+            if statement is None:
+                return None
+            return statement_message(
+                statement, language, settings.timezone, settings.profile.brand
             )
     except SQLAlchemyError as error:
         logger.error("Holding statement not shown (database): %s", error)

@@ -8,16 +8,22 @@ tracker, read and written through its HTTP API.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.faq import suggestions
+from bot.faq.pack import Topic
 from bot.handoff import queue
 from bot.handoff.models import Ticket
 from bot.rasa_api import RasaClient, RasaError
+
+logger = logging.getLogger(__name__)
 
 MAX_REPLY_LENGTH = 2000
 CLOSING_RESPONSE = "utter_handoff_closed"
@@ -120,13 +126,15 @@ def reply(
     agent: str,
     text: str,
     signature: str | None = None,
+    pack: dict[str, Topic] | None = None,
 ) -> Ticket:
     """Sends the agent's message into the person's own chat.
 
     `signature` (the agent's display name) labels it in the web chat. If the
     bot was still answering the person (a sensitive message it could answer,
     actions/handoff.py), it pauses first: once a human speaks, the bot is
-    silent until the ticket is closed.
+    silent until the ticket is closed. When the reply is one of `pack`'s FAQ
+    answers, the person's question becomes a suggestion for editors.
     """
     text = text.strip()
     if not text:
@@ -140,7 +148,38 @@ def reply(
     if not rasa.is_paused(ticket.conversation_id):
         events.insert(0, {"event": "pause", "timestamp": time.time()})
     rasa.append_events(ticket.conversation_id, events)
+    topic = faq_answer_topic(text, pack or {})
+    if topic is not None:
+        _suggest(factory, rasa, ticket, topic)
     return ticket
+
+
+def faq_answer_topic(text: str, pack: dict[str, Topic]) -> str | None:
+    """The topic whose answer (in either language) the agent sent as it is."""
+    sent = " ".join(text.split())
+    for key, topic in pack.items():
+        if any(" ".join(answer.split()) == sent for answer in topic.answers.values()):
+            return key
+    return None
+
+
+def _suggest(
+    factory: sessionmaker[Session], rasa: RasaClient, ticket: Ticket, topic: str
+) -> None:
+    """Keeps the question an agent answered with an FAQ; never fails the reply."""
+    try:
+        events = rasa.tracker(ticket.conversation_id).get("events") or []
+        question = suggestions.question_before_reply(events)
+        if question is None:
+            return
+        with factory.begin() as session:
+            suggestions.record(
+                session=session, text=question, topic=topic,
+                language=ticket.language if ticket.language in ("fr", "en") else "fr",
+                source=suggestions.AGENT, conversation_id=ticket.conversation_id,
+            )  # fmt: skip
+    except (RasaError, SQLAlchemyError) as error:
+        logger.error("Suggestion from ticket %s not recorded: %s", ticket.id, error)
 
 
 def close(

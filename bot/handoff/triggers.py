@@ -305,7 +305,7 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         ],
     ],
     # Legal words count when the person is involved ("je vais porter
-    # plainte", "see you in court", "plainte contre Montval"), not in a
+    # plainte", "see you in court", "plainte contre la marque"), not in a
     # question about others ("les tribunaux ont-ils été saisis ?").
     "addressee": [
         [lower("vous", "votre", "vos", "contre", "you", "your", "against")],
@@ -428,7 +428,7 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         [lower("legal"), lower("action", "proceedings")],
     ],
     # A class action is news until someone names who it is against ("une
-    # action de groupe contre Montval"): it needs an addressee, not just a
+    # action de groupe contre la marque"): it needs an addressee, not just a
     # person ("une action collective a été lancée, je peux y participer ?").
     "legal_collective": [
         [lower("action"), lower("de"), lower("groupe")],

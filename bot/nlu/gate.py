@@ -47,7 +47,7 @@ class Thresholds:
 
 
 # When neither config.yml nor the topic classifier says (Rasa's own
-# ResponseSelector): the limits chosen on the Montval pack before issue 10.
+# ResponseSelector): the limits chosen on the dairy-recall pack before issue 10.
 DEFAULT_FAQ_THRESHOLD = 0.5
 DEFAULT_FAQ_MARGIN = 0.1
 

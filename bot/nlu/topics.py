@@ -235,7 +235,7 @@ class TopicModel:
 # right while at most CV_WRONG_RATE of the answered ones are wrong and at
 # least CV_MIN_CAUGHT of the "not in the FAQ" examples are declined. A fold of
 # the pack's deliberately odd examples is much harder than real questions, so
-# both rates are looser than what people get; they were chosen on the Montval
+# both rates are looser than what people get; they were chosen on the dairy-recall
 # pack's held-out questions (issue 10, docs/benchmarks.md), and held-out
 # questions of other packs measure them blind.
 CV_FOLDS = 5
@@ -243,7 +243,7 @@ CV_WRONG_RATE = 0.15
 CV_MIN_CAUGHT = 0.9
 # Below this many examples per topic and language (the median), a fold that
 # holds one out keeps too little of its language for cross-validation to be
-# pessimistic: with one example, its limits answered 11.6 % of the Montval
+# pessimistic: with one example, its limits answered 11.6 % of the dairy-recall
 # held-out questions wrong. Such a pack keeps the gate's fixed defaults
 # (1.7 % wrong, 23.1 % right there); with three, 2.9 % wrong, 57 % right.
 CV_MIN_EXAMPLES = 3

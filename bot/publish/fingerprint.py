@@ -1,6 +1,7 @@
 """What the model learns from, reduced to one hash: retrain only when it changes.
 
-The hash covers config.yml, domain.yml, every training file under data/ and
+The hash covers config.yml, domain.yml, every training file (data/ and the
+pack's faq/ and nlu/) and
 the code of Relais' own NLU components, minus the texts of the FAQ answers
 (sent from the files at run time) and the topic metadata editors keep for
 themselves (title, owner, review-by date, enabled). A topic's language stays
@@ -30,11 +31,24 @@ FAQ_RESPONSE_PREFIX = f"utter_{RETRIEVAL_INTENT}/"
 COMPONENT_CODE = Path(__file__).resolve().parent.parent / "nlu"
 
 
-def training_files(project: Path, faq_dir: Path) -> list[Path]:
-    """The training data files, FAQ pack included even when it lives elsewhere."""
-    files = set((project / "data").rglob("*.yml"))
-    files.update(faq_dir.glob("*.yml"))
-    return sorted(files)
+def training_data(project: Path, pack_dir: Path) -> list[Path]:
+    """What `rasa train` reads: data/ (greetings, rules, generic off-topic
+    questions: every crisis), then the pack's FAQ and its own nlu/."""
+    paths = [project / "data", pack_dir / "faq"]
+    if (pack_dir / "nlu").is_dir():
+        paths.append(pack_dir / "nlu")
+    return paths
+
+
+def training_files(project: Path, pack_dir: Path) -> list[Path]:
+    """Every training data file of `training_data`."""
+    return sorted(
+        {
+            file
+            for path in training_data(project, pack_dir)
+            for file in path.rglob("*.yml")
+        }
+    )
 
 
 def _without_editor_fields(content: Any) -> Any:
@@ -65,12 +79,12 @@ def _without_editor_fields(content: Any) -> Any:
     return trimmed
 
 
-def training_fingerprint(project: Path, faq_dir: Path) -> str:
+def training_fingerprint(project: Path, pack_dir: Path) -> str:
     """A hex SHA-256 that changes exactly when a retrain could change the model.
 
     Args:
         project: The folder holding config.yml, domain.yml and data/.
-        faq_dir: The FAQ pack (usually project/data/faq).
+        pack_dir: The crisis pack (faq/, nlu/), usually under project/packs/.
 
     Raises:
         OSError, yaml.YAMLError: A file cannot be read; lint reports these first.
@@ -80,7 +94,7 @@ def training_fingerprint(project: Path, faq_dir: Path) -> str:
     parts: dict[str, Any] = {"rasa": rasa_version}
     for name in ("config.yml", "domain.yml"):
         parts[name] = yaml.safe_load((project / name).read_text("utf-8"))
-    for path in training_files(project, faq_dir):
+    for path in training_files(project, pack_dir):
         content = yaml.safe_load(path.read_text("utf-8"))
         key = path.relative_to(project) if path.is_relative_to(project) else path.name
         parts[f"data:{key}"] = _without_editor_fields(content)

@@ -34,7 +34,7 @@ from bot.faq.pack import RETRIEVAL_INTENT
 from bot.nlu.evaluation import HeldOutQuestion, evaluate_model, load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
-from bot.publish.fingerprint import training_fingerprint
+from bot.publish.fingerprint import training_data, training_fingerprint
 from bot.publish.history import (
     FAILED,
     PUBLISH,
@@ -66,8 +66,12 @@ class PublishError(Exception):
 class Project:
     """Where the training inputs, the held-out questions and the models are."""
 
-    root: Path  # config.yml, domain.yml, data/, tests/nlu/, models/
-    faq_dir: Path
+    root: Path  # config.yml, domain.yml, data/, models/
+    pack_dir: Path  # faq/, nlu/, heldout/ (RELAIS_PACK)
+
+    @property
+    def faq_dir(self) -> Path:
+        return self.pack_dir / "faq"
 
     @property
     def store(self) -> ModelStore:
@@ -75,19 +79,16 @@ class Project:
 
     @property
     def questions(self) -> Path:
-        return self.root / "tests" / "nlu"
+        """The pack's held-out questions, never trained on."""
+        return self.pack_dir / "heldout"
 
     @property
     def logs(self) -> Path:
         return self.root / "var" / "publish"
 
     def data_paths(self) -> list[Path]:
-        """What `rasa train` reads: data/, and the FAQ pack if it lives elsewhere."""
-        data = self.root / "data"
-        paths = [data]
-        if not self.faq_dir.resolve().is_relative_to(data.resolve()):
-            paths.append(self.faq_dir)
-        return paths
+        """What `rasa train` reads: data/ (every crisis), then the pack's own data."""
+        return training_data(self.root, self.pack_dir)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def check_inputs(project: Project) -> list[str]:
     problems = [str(f) for f in lint_pack(project.faq_dir) if f.level == ERROR]
     if problems:
         return problems
-    data = [arg for path in project.data_paths() for arg in ("--data", path)]
+    data = ["--data", *project.data_paths()]
     result = subprocess.run(
         _rasa_command(
             "data", "validate", "--fail-on-warnings",
@@ -152,7 +153,7 @@ def train(project: Project, name: str) -> tuple[Path, float]:
     store = project.store
     project.logs.mkdir(parents=True, exist_ok=True)
     log = project.logs / f"{name}-train.log"
-    data = [arg for path in project.data_paths() for arg in ("--data", path)]
+    data = ["--data", *project.data_paths()]
     started = time.perf_counter()
     with log.open("w") as output:
         result = subprocess.run(
@@ -337,7 +338,7 @@ def publish(
                 outcome=REFUSED,
                 detail=f"{len(problems)} problem(s) in the data: " + problems[0],
             )
-        fingerprint = training_fingerprint(project.root, project.faq_dir)
+        fingerprint = training_fingerprint(project.root, project.pack_dir)
         with factory.begin() as session:
             live = find_live(project, settings, session=session)
         if live.record is not None and live.record.fingerprint == fingerprint:
@@ -375,9 +376,9 @@ def publish(
         untested = untested_topics(project.faq_dir, questions)
         if untested:
             report(
-                "No held-out question in tests/nlu/ is about "
+                "No held-out question in the pack's heldout/ is about "
                 f"{', '.join(untested)}: the comparison cannot tell how the new "
-                "model answers them. Add a few (phrasings not in data/)."
+                "model answers them. Add a few (phrasings not in the training data)."
             )
         common: dict[str, Any] = {
             "model_id": candidate_id,

@@ -41,7 +41,7 @@
       // A person from the team wrote the message just shown: say who.
       const by = document.createElement("span");
       by.className = "by";
-      by.textContent = message.relais_agent + " · Montval";
+      by.textContent = message.relais_agent + " · " + document.body.dataset.brand;
       lastBot.prepend(by);
       lastBot.classList.add("agent");
       return;
