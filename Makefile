@@ -140,8 +140,8 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench-nlu: install ## held-out evaluation: Relais vs Rasa's default pipeline
-	$(BIN)/python scripts/bench_nlu.py
+bench-nlu: install ## held-out evaluation of the selected pack: Relais vs Rasa's default pipeline
+	$(BIN)/python scripts/bench_nlu.py --pack $(notdir $(PACK))
 
 bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on PostgreSQL, and latencies
 	$(BIN)/python scripts/bench_queue.py
@@ -155,7 +155,7 @@ bench-live-answers: $(MODEL) ## editor saves an answer -> a person receives the 
 bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) -> answered, people talking meanwhile
 	$(BIN)/python scripts/bench_publish.py
 
-bench-coldstart: install ## a pack at hour one: 1, 3, 8 and all examples per topic, Relais vs Rasa's default
+bench-coldstart: install ## every shipped pack at hour one (1, 3, 8, all examples; Relais vs Rasa's default), then a simulated crisis day
 	$(BIN)/python scripts/bench_coldstart.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env

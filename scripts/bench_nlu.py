@@ -1,9 +1,11 @@
 """`make bench-nlu`: Relais' pipeline against Rasa's default one, same data, same run.
 
-Trains both NLU models on data/ (Rasa's default pipeline is taken from the
-config.yml that `rasa init` writes), parses every held-out question in
-tests/nlu/, and prints for covered questions how many were answered right,
-answered wrong or declined, and for the others how many were caught.
+Trains both NLU models on a pack's training data (data/, and the pack's faq/
+and nlu/; `--pack NAME`, default dairy-recall; Rasa's default pipeline is
+taken from the config.yml that `rasa init` writes), parses every held-out
+question in the pack's heldout/, and prints for covered questions how many
+were answered right, answered wrong or declined, and for the others how many
+were caught.
 Exits 1 when Relais misses a target or does not beat the default pipeline.
 """
 
@@ -29,7 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
 
 
-def train(name: str, config: Path) -> tuple[Path, float]:
+def training_data(pack: Path) -> Path:
+    """One folder with what `rasa train` reads for `pack`."""
+    into = OUT / "data"
+    if into.exists():
+        shutil.rmtree(into)
+    shutil.copytree(ROOT / "data", into / "data")
+    shutil.copytree(pack / "faq", into / "faq")
+    if (pack / "nlu").is_dir():
+        shutil.copytree(pack / "nlu", into / "nlu")
+    return into
+
+
+def train(name: str, config: Path, data: Path) -> tuple[Path, float]:
     """Trains an NLU-only model with `config`; returns its path and seconds taken."""
     started = time.perf_counter()
     subprocess.run(
@@ -40,7 +54,7 @@ def train(name: str, config: Path) -> tuple[Path, float]:
             "--config",
             str(config),
             "--nlu",
-            str(ROOT / "data"),
+            str(data),
             "--domain",
             str(ROOT / "domain.yml"),
             "--out",
@@ -93,7 +107,16 @@ def main() -> int:
     # Rasa logs every parsed message at debug level otherwise.
     configure_structlog(logging.WARNING)
     default_config = rasa_default_config(OUT)
-    questions = load_questions(ROOT / "tests" / "nlu")
+    arguments = sys.argv[1:]
+    name = (
+        arguments[arguments.index("--pack") + 1]
+        if "--pack" in arguments
+        else ("dairy-recall")
+    )
+    pack = ROOT / "packs" / name
+    data = training_data(pack)
+    questions = load_questions(pack / "heldout")
+    print(f"Pack: {name}")
     counts = {
         group: sum(1 for q in questions if q.group == group)
         for group in ("fr", "en", "out_of_scope")
@@ -104,7 +127,7 @@ def main() -> int:
     report: dict[str, dict] = {}
     for name, config in (("relais", ROOT / "config.yml"), ("default", default_config)):
         print(f"Training {name} NLU model...", flush=True)
-        model, seconds = train(name, config)
+        model, seconds = train(name, config, data)
         evaluation = asyncio.run(evaluate_model(model, questions))
         scores, mistakes, escalated = (
             evaluation.scores,

@@ -22,9 +22,10 @@ from starlette.testclient import TestClient
 from bot.console import accounts
 from bot.console.app import create_app
 from bot.db import get_session_factory
+from bot.faq import load_pack, suggestions
 from bot.faq import statement as statements
 from bot.handoff import queue, switches
-from bot.settings import get_settings
+from bot.settings import PROJECT_ROOT, get_settings
 from tests.test_cli import closed_port
 
 PASSWORD = "correct horse battery"
@@ -246,6 +247,10 @@ EDITOR_ROUTES = [
     ("POST", "/editor/all-to-humans"),
     ("POST", "/editor/queue-closed"),
     ("POST", "/editor/rollback"),
+    ("GET", "/suggestions"),
+    ("POST", "/suggestions/accept"),
+    ("POST", "/suggestions/accept-topic"),
+    ("POST", "/suggestions/reject"),
 ]
 
 
@@ -365,3 +370,45 @@ def test_an_editor_puts_an_earlier_model_back(
     browser.post("/editor/rollback", data={"csrf": token, "to": "9"})
     assert "Publish #9 did not put a model live" in browser.get("/editor").text
     assert model_id(store.live) == "m0"
+
+
+def test_an_editor_reviews_suggestions_by_topic_and_accepts_into_the_pack(
+    app_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", tmp_path / "pack")
+    monkeypatch.setenv("RELAIS_PACK", str(tmp_path / "pack"))
+    get_settings.cache_clear()
+    asked = [("c'est dangereux pour bébé ?", "symptoms", "c1"),
+             ("c'est dangereux pour bébé ?", "symptoms", "c2"),
+             (XSS, "symptoms", "c3"),
+             ("et pour une femme enceinte", "symptoms", "c4"),
+             ("jusqu'à quand rembourser", "refund", "c5")]  # fmt: skip
+    with get_session_factory(app_url).begin() as session:
+        ids = [
+            suggestions.record(session=session, text=text, topic=topic, language="fr",
+                               source=suggestions.CLARIFICATION,
+                               conversation_id=conversation).id
+            for text, topic, conversation in asked
+        ]  # fmt: skip
+    browser, _ = signed_in("eve")
+    page = browser.get("/suggestions").text
+    token = csrf_of(page)
+    assert page.index("Symptômes") < page.index("Remboursement")  # most asked first
+    assert "&lt;script&gt;alert(" in page and "<script>alert" not in page
+    assert browser.post("/suggestions/accept", data={"id": ids[0]}).status_code == 403
+    browser.post("/suggestions/accept", data={"csrf": token, "id": [ids[0]]})
+    browser.post("/suggestions/accept", data={"csrf": token, "id": [ids[3]],
+                                              "to": "pregnancy"})  # fmt: skip
+    browser.post("/suggestions/reject", data={"csrf": token, "id": [ids[2]]})
+    page = browser.get("/suggestions").text
+    assert "1 suggestion(s) rejected" in page
+    browser.post("/suggestions/accept-topic", data={"csrf": token, "topic": "refund"})
+    page = browser.get("/suggestions").text
+    assert "Examples added: 1 to refund" in page and "No suggestion waiting" in page
+    pack = load_pack.__wrapped__(tmp_path / "pack" / "faq")
+    assert "c'est dangereux pour bébé ?" in pack["symptoms"].examples["fr"]
+    assert "et pour une femme enceinte" in pack["pregnancy"].examples["fr"]
+    assert "jusqu'à quand rembourser" in pack["refund"].examples["fr"]
+    assert XSS not in pack["symptoms"].examples["fr"]
+    browser.post("/suggestions/accept", data={"csrf": token, "id": ["x"]})
+    assert "Unknown suggestion" in browser.get("/suggestions").text

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.profile import ProfileError, load_profile
 from bot.settings import PROJECT_ROOT, SettingsError, load_settings
@@ -98,3 +99,13 @@ def test_nothing_in_domain_or_code_names_a_shipped_brand() -> None:
         if brand in path.read_text("utf-8").lower()
     ]
     assert named == []
+
+
+def test_responses_sent_without_the_actions_hold_no_placeholder() -> None:
+    # The console sends these as they are (bot/handoff/agent.py reads the
+    # domain's text): a {placeholder} would reach the person literally.
+    from bot.handoff.agent import CLOSING_RESPONSE
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
+    for variation in domain["responses"][CLOSING_RESPONSE]:
+        assert "{" not in variation["text"], variation

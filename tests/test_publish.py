@@ -22,6 +22,8 @@ import pytest
 import requests
 
 from bot.db import get_session_factory, upgrade
+from bot.faq import load_pack
+from bot.faq.buttons import faq_payload
 from bot.nlu.evaluation import load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
@@ -503,3 +505,37 @@ def test_when_one_process_refuses_the_others_go_back(tmp_path: Path) -> None:
     assert last.loaded == []  # never asked
     assert lines[1].startswith(f"{refusing.url}: could not load new.tar.gz")
     assert lines[2] == f"{first.url}: back on the previous model"
+
+
+@pytest.mark.e2e
+def test_a_clicked_clarification_is_answered_directly_after_accept_and_publish(
+    publish_work: Path, running: tuple[str, dict[str, str]]
+) -> None:
+    """Issue 10's loop: people click "did you mean", an editor accepts what
+    they taught, the next publish answers the same question directly."""
+    url, env = running
+    project = publish_work / "project"
+    vague = "j'ai des corticoïdes"
+    answer = load_pack.__wrapped__(project / "packs" / "dairy-recall" / "faq")[
+        "vulnerable_people"
+    ].answers["fr"]
+    person = Person(url)
+    clarified = requests.post(
+        f"{url}/webhooks/rest/webhook",
+        json={"sender": person.sender, "message": vague},
+        timeout=120,
+    ).json()
+    payloads = [b["payload"] for m in clarified for b in m.get("buttons") or []]
+    assert faq_payload("vulnerable_people") in payloads, clarified
+    assert person.ask(faq_payload("vulnerable_people")) == answer
+
+    listing = relais(env, "suggestions", "list")
+    assert vague in listing.stdout, listing.stdout + listing.stderr
+    accepted = relais(env, "suggestions", "accept", "--topic", "vulnerable_people",
+                      "--agent", "lea")  # fmt: skip
+    assert "vulnerable_people: 1 example(s) added" in accepted.stdout, accepted.stderr
+    assert Person(url).ask(vague) != answer  # nothing live before a publish
+
+    result = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Person(url).ask(vague) == answer

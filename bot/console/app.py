@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -36,9 +35,11 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from bot.console import accounts
+from bot.console import suggestions as suggestion_pages
+from bot.console.pages import render_page as _page
+from bot.console.pages import templates
 from bot.console.security import (
     SecurityHeaders,
     Viewer,
@@ -48,7 +49,6 @@ from bot.console.security import (
     flash,
     requires,
     settings_of,
-    take_flash,
 )
 from bot.db import get_session_factory
 from bot.faq import statement as statements
@@ -71,13 +71,6 @@ KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 3600.0
 LAST_MESSAGE_PREVIEW = 90
 QUEUE = accounts.QUEUE_ROLES
-
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-templates = Jinja2Templates(env=_environment)
 
 
 # --- data for the pages ------------------------------------------------------
@@ -190,26 +183,6 @@ def _load_ticket(
 
 
 # --- pages ---------------------------------------------------------------------
-
-
-def _page(
-    request: Request,
-    template: str,
-    viewer: Viewer | None,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    return templates.TemplateResponse(
-        request,
-        template,
-        {
-            "viewer": viewer,
-            "csrf": csrf_token(request),
-            "flash": take_flash(request),
-            **context,
-        },
-        status_code=status_code,
-    )
 
 
 async def login_page(request: Request) -> Response:
@@ -641,7 +614,13 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
     stop = threading.Event()
     thread = threading.Thread(
         target=watcher.run_forever,
-        args=(settings.database_url, settings.events_url, _rasa(settings), stop),
+        args=(
+            settings.database_url,
+            settings.events_url,
+            _rasa(settings),
+            stop,
+            settings.profile,
+        ),
         name="event-watcher",
         daemon=True,
     )
@@ -671,6 +650,12 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/tickets/{ticket_id:int}/{action:str}", ticket_action, methods=["POST"]),
         Route("/editor", editor_page),
         Route("/editor/{action:str}", editor_action, methods=["POST"]),
+        Route("/suggestions", suggestion_pages.suggestions_page),
+        Route(
+            "/suggestions/{action:str}",
+            suggestion_pages.suggestions_action,
+            methods=["POST"],
+        ),
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -31,9 +31,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.db import Base, get_engine, get_session_factory
-from bot.handoff import agent as agent_ops
 from bot.handoff.queue import more_urgent, open_ticket_for
 from bot.handoff.triggers import EMERGENCY_RESPONSES, REASON_PRIORITIES, URGENT
+from bot.profile import Profile
 from bot.rasa_api import RasaClient, RasaError
 
 logger = logging.getLogger(__name__)
@@ -140,15 +140,11 @@ def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
     return len(rows), urgent
 
 
-def send_guidance(rasa: RasaClient, people: list[Urgent]) -> None:
-    """Emergency guidance into each person's chat, in their language."""
-    if not people:
-        return
-    domain = rasa.domain()
+def send_guidance(rasa: RasaClient, people: list[Urgent], profile: Profile) -> None:
+    """The crisis profile's emergency guidance into each person's chat, in
+    their language."""
     for person in people:
-        text = agent_ops.response_text(
-            domain, EMERGENCY_RESPONSES[person.reason], person.language
-        )
+        text = profile.emergency(person.reason, person.language)
         rasa.append_events(
             person.conversation_id,
             [{"event": "bot", "text": text, "timestamp": time.time()}],
@@ -160,6 +156,7 @@ def run_forever(
     events_url: str,
     rasa: RasaClient,
     stop: threading.Event,
+    profile: Profile,
     interval: float = 0.5,
 ) -> None:
     """Watches until `stop` is set; survives any one failure.
@@ -173,7 +170,7 @@ def run_forever(
         try:
             count, urgent = watch_once(database_url, events_url)
             pending += urgent
-            send_guidance(rasa, pending)
+            send_guidance(rasa, pending, profile)
             pending = []
         except (SQLAlchemyError, RasaError) as error:
             # Rasa not started yet, or a database blip: try again shortly.

@@ -119,7 +119,7 @@ def check_inputs(project: Project) -> list[str]:
     problems = [str(f) for f in lint_pack(project.faq_dir) if f.level == ERROR]
     if problems:
         return problems
-    data = ["--data", *project.data_paths()]
+    data: list[str | Path] = ["--data", *project.data_paths()]
     result = subprocess.run(
         _rasa_command(
             "data", "validate", "--fail-on-warnings",
@@ -153,7 +153,7 @@ def train(project: Project, name: str) -> tuple[Path, float]:
     store = project.store
     project.logs.mkdir(parents=True, exist_ok=True)
     log = project.logs / f"{name}-train.log"
-    data = ["--data", *project.data_paths()]
+    data: list[str | Path] = ["--data", *project.data_paths()]
     started = time.perf_counter()
     with log.open("w") as output:
         result = subprocess.run(
