@@ -73,6 +73,7 @@ $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
 	$(BIN)/relais faq lint --dir $(PACK)/faq
 	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 	$(BIN)/rasa train --fixed-model-name relais --data $(call TRAINING_DATA,$(PACK))
+	echo "$(PACK)" > models/relais.pack
 	touch $@
 
 train: $(MODEL) ## train the model of the selected pack (RELAIS_PACK) if data, config or components changed
@@ -86,11 +87,12 @@ models/pack-%.tar.gz: $(BIN)/.installed config.yml domain.yml $(shell find data 
 	touch $@
 OTHER_MODELS := $(foreach pack,$(OTHER_PACKS),models/pack-$(notdir $(pack)).tar.gz)
 
-# The model is trained only when there is none: afterwards the live model
-# changes through `relais publish`, which checks a new one against it first
-# (a restart never puts an unchecked model live).
+# The model is trained only when there is none, or when it was trained for
+# another pack (RELAIS_PACK changed): otherwise the live model changes through
+# `relais publish`, which checks a new one against it first (a restart never
+# puts an unchecked model live).
 run: $(BIN)/.installed node_modules/.installed dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
-	@test -f $(MODEL) || $(MAKE) --no-print-directory train
+	@test -f $(MODEL) && test "$$(cat models/relais.pack 2>/dev/null || echo $(PACK))" = "$(PACK)" || $(MAKE) --no-print-directory train
 	@mkdir -p var
 	@$(BIN)/relais config check
 	@$(BIN)/relais db upgrade

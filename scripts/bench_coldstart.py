@@ -38,7 +38,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_nlu import rasa_default_config
+from bench_nlu import rasa_default_config, training_data
 from rasa.utils.log_utils import configure_structlog
 
 from bot.faq.pack import parse_examples
@@ -63,12 +62,7 @@ DAY_START, DAY_BLOCK, DAY_BLOCKS, DAY_SEED = 3, 100, 6, 10
 def cut_pack(pack: Path, size: int | None, into: Path) -> Path:
     """What `rasa train` reads for `pack` (data/, faq/, nlu/), with only the
     first `size` examples of each FAQ block."""
-    if into.exists():
-        shutil.rmtree(into)
-    shutil.copytree(ROOT / "data", into / "data")
-    shutil.copytree(pack / "faq", into / "faq")
-    if (pack / "nlu").is_dir():
-        shutil.copytree(pack / "nlu", into / "nlu")
+    training_data(pack, into)
     if size is None:
         return into
     for path in (into / "faq").glob("*.yml"):

@@ -31,9 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
 
 
-def training_data(pack: Path) -> Path:
-    """One folder with what `rasa train` reads for `pack`."""
-    into = OUT / "data"
+def training_data(pack: Path, into: Path) -> Path:
+    """One folder with what `rasa train` reads for `pack`: data/, faq/, nlu/."""
     if into.exists():
         shutil.rmtree(into)
     shutil.copytree(ROOT / "data", into / "data")
@@ -114,7 +113,7 @@ def main() -> int:
         else ("dairy-recall")
     )
     pack = ROOT / "packs" / name
-    data = training_data(pack)
+    data = training_data(pack, OUT / "data")
     questions = load_questions(pack / "heldout")
     print(f"Pack: {name}")
     counts = {

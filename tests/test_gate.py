@@ -124,10 +124,12 @@ def test_messages_no_model_should_guess_at() -> None:
 
 
 def _pack_selector(
-    limits: tuple[float, float], *pairs: tuple[str, float]
+    limits: tuple[float, float], *pairs: tuple[str, float], offer: float | None = None
 ) -> dict[str, Any]:
     derived = selector(*pairs)
     derived["faq"]["threshold"] = {"confidence": limits[0], "margin": limits[1]}
+    if offer is not None:
+        derived["faq"]["threshold"]["offer"] = offer
     return derived
 
 
@@ -149,6 +151,7 @@ def test_a_pack_with_low_derived_limits_answers_what_fixed_limits_declined() -> 
         "margin": 0.35 - 0.05,
         "needed_confidence": 0.3,
         "needed_margin": 0.2,
+        "offered_from": 0.3,  # a model from before `offer`: nothing more offered
         "limits_from": "pack",
     }
 
@@ -208,3 +211,27 @@ def test_an_out_of_scope_question_stays_out_of_scope_when_no_topic_is_sure() -> 
         thresholds=Thresholds(),
     )
     assert decision.answer and not decision.answered_as_faq  # "I can only answer…"
+
+
+def test_an_out_of_scope_intent_near_a_topic_asks_did_you_mean() -> None:
+    """Below the answer limits but above the pack's offer: buttons, not "I
+    can only answer about…"; below the offer, still out of scope."""
+    near = decide(
+        intent_ranking=ranking(("out_of_scope", 0.9), ("faq", 0.05)),
+        response_selector=_pack_selector(
+            (0.3, 0.2), ("refund", 0.2), ("lots", 0.1), offer=0.15
+        ),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert (near.answer, near.reason) == (False, "unsure_faq")
+    assert near.candidates[:2] == ["refund", "lots"]
+    far = decide(
+        intent_ranking=ranking(("out_of_scope", 0.9), ("faq", 0.05)),
+        response_selector=_pack_selector(
+            (0.3, 0.2), ("refund", 0.1), ("lots", 0.05), offer=0.15
+        ),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert far.answer and not far.answered_as_faq

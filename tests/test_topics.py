@@ -15,11 +15,14 @@ from bot.faq.pack import parse_examples
 from bot.nlu.evaluation import load_questions
 from bot.nlu.topics import (
     NOT_IN_FAQ,
+    DerivedThreshold,
+    HeldOut,
     Question,
     TopicModel,
     answer_sentences,
     derive_threshold,
     margin_of,
+    safest_limits,
 )
 from bot.settings import PROJECT_ROOT
 
@@ -244,3 +247,16 @@ def test_one_example_per_topic_and_language_keeps_the_fixed_limits(ask) -> None:
             topics.append(f"faq/{key}")
             groups.append(f"faq/{key} {language}")
     assert derive_threshold(questions, topics, groups=groups) is None
+
+
+def test_topics_are_offered_where_few_uncovered_questions_reach() -> None:
+    """Twenty "not in the FAQ" examples, two of them (10 %) above 0.2: from
+    0.225 on, a topic is offered as a button rather than "out of scope"."""
+    covered = [HeldOut(0.9, 0.8, True)] * 10 + [HeldOut(0.35, 0.1, False)]
+    uncovered = [HeldOut(c, c, False) for c in [0.05] * 17 + [0.2, 0.3, 0.31]]
+    limits = safest_limits(covered, uncovered, wrong_rate=0.15, min_caught=0.9)
+    assert limits.offer == 0.225
+    assert limits.offer <= limits.confidence
+    # A model trained before `offer` existed offers nothing beyond its limits.
+    old = {k: v for k, v in limits.as_dict().items() if k != "offer"}
+    assert DerivedThreshold.from_dict(old).offer == limits.confidence

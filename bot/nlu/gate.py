@@ -59,6 +59,9 @@ class TopicLimits:
     threshold: float
     margin: float
     source: str  # "pack" (derived at training), "config" or "default"
+    # Offer the topic as a button, rather than "out of scope", from this
+    # confidence (pack-derived limits only; bot/nlu/topics.py).
+    offer: float | None = None
 
 
 def topic_limits(
@@ -78,7 +81,10 @@ def topic_limits(
     derived = ((response_selector or {}).get(FAQ_INTENT) or {}).get("threshold") or {}
     if "margin" in derived and "confidence" in derived:
         return TopicLimits(
-            float(derived["confidence"]), float(derived["margin"]), "pack"
+            float(derived["confidence"]),
+            float(derived["margin"]),
+            "pack",
+            float(derived.get("offer", derived["confidence"])),
         )
     return TopicLimits(DEFAULT_FAQ_THRESHOLD, DEFAULT_FAQ_MARGIN, "default")
 
@@ -159,6 +165,7 @@ def _topic_facts(
         "margin": _margin(confidences),
         "needed_confidence": limits.threshold,
         "needed_margin": limits.margin,
+        "offered_from": limits.offer,
         "limits_from": limits.source,
     }
 
@@ -216,6 +223,13 @@ def decide(
         if _sure(topic):
             return GateDecision(
                 answer=True, candidates=candidates, topic=topic, answered_as_faq=True
+            )
+        offer = topic["offered_from"]
+        if offer is not None and topic["confidence"] >= offer:
+            # Not sure enough to answer, too close to a topic to say "I can
+            # only answer about…": ask "did you mean" (issue 10).
+            return GateDecision(
+                answer=False, reason="unsure_faq", candidates=candidates, topic=topic
             )
 
     intent_confidences = [float(i.get("confidence", 0.0)) for i in intent_ranking]

@@ -261,13 +261,21 @@ class DerivedThreshold:
     right: float  # at these limits, shares of those examples
     wrong: float
     caught: float  # share of the "not in the FAQ" examples declined
+    # Below the limits, a best topic at least this confident is offered as a
+    # "did you mean" button even when the intent classifier says "out of
+    # scope": at most 1 - CV_MIN_CAUGHT of the "not in the FAQ" examples
+    # reach it, so most off-topic questions still get "I can only answer…".
+    offer: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DerivedThreshold:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+        # Models trained before `offer` existed offer nothing more.
+        return cls(**{**{"offer": data["confidence"]}, **{
+            key: data[key] for key in cls.__dataclass_fields__ if key in data
+        }})  # fmt: skip
 
 
 def margin_of(ranking: Sequence[tuple[str, float]]) -> float:
@@ -414,7 +422,15 @@ def safest_limits(
     if best is None:
         # Nothing is safe: answer only what is certain.
         return DerivedThreshold(1.0, 1.0, len(covered), 0.0, 0.0, 1.0)
-    return best
+    offer = next(
+        (
+            float(c)
+            for c in _GRID
+            if not len(uncovered) or np.mean(other_confidence >= c) <= 1 - min_caught
+        ),
+        1.0,
+    )
+    return dataclasses.replace(best, offer=min(offer, best.confidence))
 
 
 def _vectorizer_to_dict(vectorizer: TfidfVectorizer) -> dict[str, Any]:
