@@ -66,7 +66,8 @@ validate: install ## check the FAQ pack (relais faq lint) and the training data
 	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 
 # Rasa reuses what did not change (`rasa train` fingerprints data and config,
-# not component code: after changing how a component trains, run
+# not component code; the topic model puts a hash of its code in its config so
+# that it retrains when changed, other components need
 # `.venv/bin/rasa train --force`); make skips the call entirely while the model
 # is newer than every input.
 $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.nlu.evaluation import HeldOutQuestion, Scores, outcome, predicted_answer
+from pathlib import Path
+
+from bot.nlu.evaluation import (
+    HeldOutQuestion,
+    Scores,
+    load_questions,
+    outcome,
+    predicted_answer,
+)
 
 COVERED = HeldOutQuestion("comment être remboursé", "faq/refund", "fr")
 NOT_COVERED = HeldOutQuestion(
@@ -67,3 +75,12 @@ def test_an_escalated_question_counts_by_what_the_person_receives() -> None:
     assert outcome(COVERED, predicted_answer(escalated)) == "declined"
     escalated["escalation"]["faq_topic"] = "refund"  # the answer goes out too
     assert outcome(COVERED, predicted_answer(escalated)) == "right"
+
+
+def test_a_pack_without_held_out_questions_has_none(tmp_path: Path) -> None:
+    (tmp_path / "fr.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: faq/refund\n'
+        "  examples: |\n    - rembourser ?\n"
+    )
+    assert load_questions(tmp_path / "missing") == []
+    assert [q.text for q in load_questions(tmp_path)] == ["rembourser ?"]

@@ -10,7 +10,9 @@ Listed in config.yml after the tokenizer and the intent classifier:
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import rasa.shared.utils.io
@@ -63,6 +65,13 @@ MODEL_FILE = "french_english.json"
 TOPIC_MODEL_FILE = "faq_topics.json"
 RESPONSE_SELECTOR_PROPERTY = "response_selector"
 RANKING_LENGTH = 10
+# The code the topic model trains with (see FaqTopicClassifier's config).
+TRAINING_CODE = hashlib.sha256(
+    b"".join(
+        (Path(__file__).parent / name).read_bytes()
+        for name in ("components.py", "topics.py")
+    )
+).hexdigest()[:16]
 
 
 def _question(message: Message) -> Question:
@@ -165,9 +174,15 @@ class FaqTopicClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # The pipeline that parses titles and answers the way SpacyNLP parses
-        # messages (training only).
-        return {"spacy_model": "fr_core_news_md"}
+        return {
+            # The pipeline that parses titles and answers the way SpacyNLP
+            # parses messages (training only).
+            "spacy_model": "fr_core_news_md",
+            # Rasa's training cache keys a component on its config and data,
+            # not its code: this hash of the code makes a changed topic model
+            # retrain instead of coming back stale from the cache.
+            "code": TRAINING_CODE,
+        }
 
     def train(self, training_data: TrainingData) -> Resource:
         faq_messages = [

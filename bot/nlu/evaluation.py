@@ -33,10 +33,17 @@ class HeldOutQuestion:
 
 
 def load_questions(directory: Path) -> list[HeldOutQuestion]:
-    """Reads fr.yml, en.yml and out_of_scope.yml from `directory`."""
+    """Reads fr.yml, en.yml and out_of_scope.yml from `directory`.
+
+    A missing file is no question: a pack written an hour ago may have no
+    held-out questions yet (publish then says which topics nothing measures).
+    """
     questions = []
     for group in ("fr", "en", "out_of_scope"):
-        content = yaml.safe_load((directory / f"{group}.yml").read_text("utf-8"))
+        path = directory / f"{group}.yml"
+        if not path.is_file():
+            continue
+        content = yaml.safe_load(path.read_text("utf-8")) or {}
         for block in content.get("nlu") or []:
             for text in parse_examples(block.get("examples") or ""):
                 questions.append(HeldOutQuestion(text, str(block["intent"]), group))
