@@ -19,6 +19,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.replies import conversation_language
 from bot.db import get_session_factory
 from bot.faq.statement import statement_for
 from bot.handoff.queue import open_ticket_for
@@ -63,11 +64,7 @@ class ActionSessionStart(Action):
         if tracker.is_paused() and has_open_ticket(tracker.sender_id):
             events.append(ConversationPaused())
         else:
-            settings = get_settings()
-            language = tracker.get_slot("language")
-            statement = statement_for(
-                settings, language if language in ("fr", "en") else "fr"
-            )
+            statement = statement_for(get_settings(), conversation_language(tracker))
             if statement:
                 dispatcher.utter_message(text=statement)
         return events
