@@ -65,9 +65,17 @@ def copy_project(target: Path) -> Path:
 
 @contextmanager
 def running_relais(
-    work: Path, env: dict[str, str], token: str, model: Path = MODEL
+    work: Path,
+    env: dict[str, str],
+    token: str,
+    model: Path = MODEL,
+    with_actions: bool = True,
 ) -> Iterator[str]:
-    """Runs both servers with `env` on `model`; yields the Rasa server's URL."""
+    """Runs both servers with `env` on `model`; yields the Rasa server's URL.
+
+    `with_actions=False` leaves the action server out (its port stays free),
+    as when it crashed.
+    """
     if not model.exists():
         raise ServerError(f"{model} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
@@ -78,12 +86,16 @@ def running_relais(
     )
     rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
-    actions = subprocess.Popen(
-        [rasa, "run", "actions", "--port", str(action_port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=action_log.open("wb"),
-        stderr=subprocess.STDOUT,
+    actions = (
+        subprocess.Popen(
+            [rasa, "run", "actions", "--port", str(action_port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=action_log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        if with_actions
+        else None
     )
     server = subprocess.Popen(
         [
@@ -101,14 +113,16 @@ def running_relais(
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, action_log)
+        if actions is not None:
+            wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, action_log)
         url = f"http://127.0.0.1:{rasa_port}"
         wait_until_up(f"{url}/status?token={token}", server, rasa_log)
         yield url
     finally:
-        for process in (server, actions):
+        processes = [p for p in (server, actions) if p is not None]
+        for process in processes:
             process.terminate()
-        for process in (server, actions):
+        for process in processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

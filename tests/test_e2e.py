@@ -165,6 +165,70 @@ def test_bad_input_gets_a_calm_reply(
     assert "Traceback" not in replies[0]
 
 
+def test_a_long_paste_is_declined_and_never_stored(rasa_url: str) -> None:
+    """A huge paste gets the "too long" reply, holds nobody, and the
+    conversation keeps only the part the assistant reads."""
+    visitor = Visitor(rasa_url)
+    paste = "Je suis très en colère contre votre entreprise. " * 1000  # 58 KB of JSON
+    replies = visitor.texts(paste)
+    assert len(replies) == 1 and "Votre message est long" in replies[0]
+    stored = [
+        event
+        for event in tracker_events(rasa_url, visitor.sender)
+        if event["event"] == "user"
+    ]
+    assert len(stored) == 1
+    assert len(stored[0]["text"]) <= 1001
+    assert stored[0]["metadata"]["relais_truncated_from"] == len(paste.strip())
+    # The same person's next question is answered as usual.
+    assert visitor.texts("quels produits sont concernés ?") == [
+        answer("affected_products", "fr")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "explains"),
+    [
+        ({"message": "bonjour"}, 400, '"sender"'),
+        ({"sender": "", "message": "bonjour"}, 400, '"sender"'),
+        ({"sender": "x" * 300, "message": "bonjour"}, 400, "255"),
+        ({"sender": "someone"}, 400, '"message"'),
+        ({"sender": "someone", "message": 42}, 400, '"message"'),
+        (["bonjour"], 400, "JSON object"),
+        ({"sender": "someone", "message": "x" * 70_000}, 413, "too long"),
+    ],
+    ids=["no-sender", "empty-sender", "long-sender", "no-message",
+         "number-message", "not-an-object", "over-64-KB"],
+)  # fmt: skip
+def test_a_request_that_is_not_a_message_is_refused_with_a_reason(
+    rasa_url: str, body: Any, status: int, explains: str
+) -> None:
+    response = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=120
+    )
+    assert response.status_code == status
+    assert explains in response.json()["message"]
+    assert "Traceback" not in response.text
+    # Nothing was recorded in a conversation shared by sender-less clients.
+    events = requests.get(
+        f"{rasa_url}/conversations/default/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    ).json()["events"]
+    assert not [event for event in events if event["event"] == "user"]
+
+
+def test_a_request_that_is_not_json_is_refused(rasa_url: str) -> None:
+    response = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        data="sender=me&message=bonjour",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert "Traceback" not in response.text
+
+
 def test_html_is_never_echoed_back(rasa_url: str) -> None:
     replies = Visitor(rasa_url).say(
         "<script>alert('x')</script><img src=x onerror=alert(1)>"

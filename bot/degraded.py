@@ -1,0 +1,232 @@
+"""When the action server does not answer: truthful replies from Rasa itself.
+
+Every answer Relais gives goes through the action server (FAQ answers, the
+handoff, the holding statement). With it down, Rasa 3.6 loses each action's
+events and falls back to "I did not understand, please rephrase" for every
+message, a request for a human included, which is recorded nowhere.
+
+The channels (bot/channels.py) ask `ActionServer.is_up` before handing a
+message to Rasa's agent. When it is down, `reply_without_actions` answers from
+what the Rasa process knows by itself:
+
+- the NLU model runs as usual (it lives in this process), so the gate's
+  decision and the escalation triggers are known;
+- a question the gate is sure of gets its answer from the pack's files, as
+  the action server would send it;
+- a request for a human or a sensitive message goes to the queue through the
+  same service the action server uses (the database, else the spool on disk),
+  with the profile's emergency guidance first for health and self-harm; the
+  person is told where they stand and the bot pauses, as `action_handoff`
+  does;
+- anything else: the assistant is briefly unavailable, with the contacts.
+
+The message and the replies are written to the conversation's tracker under
+Rasa's lock, so the transcript stays whole; while a person has the
+conversation (paused), the message is recorded and nothing is sent, as Rasa
+does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.core.nlg.interpolator import interpolate_text
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import tell  # the same words as action_handoff
+from bot.faq.live import current_pack
+from bot.handoff.queue import HandoffRequest
+from bot.handoff.service import request_handoff
+from bot.handoff.triggers import ASKED_FOR_HUMAN, NORMAL, URGENT
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# How long one look at the action server's health holds. Shorter: more
+# requests to it; longer: more messages sent to a server that just went down.
+PROBE_SECONDS = 2.0
+PROBE_TIMEOUT_SECONDS = 1.0
+HANDOFF_INTENT = "request_human"
+FAQ_INTENT = "faq"
+# Marks the replies sent this way in the tracker (and the console's transcript).
+DEGRADED_KEY = "relais_without_action_server"
+
+
+class ActionServer:
+    """Whether the action server answers its health check, looked at most
+    every PROBE_SECONDS (one look serves every message in between)."""
+
+    def __init__(self) -> None:
+        self._checked_at = float("-inf")
+        self._up = True
+        self._lock = asyncio.Lock()
+
+    async def is_up(self, webhook_url: str | None) -> bool:
+        if not webhook_url:
+            return True  # no action server configured: nothing to miss
+        async with self._lock:
+            if time.monotonic() - self._checked_at >= PROBE_SECONDS:
+                self._up = await _answers(_health_url(webhook_url))
+                self._checked_at = time.monotonic()
+                if not self._up:
+                    logger.error(
+                        "The action server at %s does not answer: replying "
+                        "without it until it is back.",
+                        webhook_url,
+                    )
+            return self._up
+
+
+def _health_url(webhook_url: str) -> str:
+    base = webhook_url.rstrip("/")
+    return (base.removesuffix("/webhook") or base) + "/health"
+
+
+async def _answers(url: str) -> bool:
+    try:
+        async with (
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS)
+            ) as session,
+            session.get(url) as response,
+        ):
+            return response.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False
+
+
+def render(domain: Domain, response: str, language: str, values: dict[str, Any]) -> str:
+    """A domain response's text in `language` with `values` filled in."""
+    text = ""
+    for variation in domain.responses.get(response) or []:
+        conditions = variation.get("condition") or []
+        if not conditions and not text:
+            text = str(variation.get("text") or "")
+        if any(
+            c.get("name") == "language" and c.get("value") == language
+            for c in conditions
+        ):
+            text = str(variation.get("text") or "")
+    return str(interpolate_text(text, {k: str(v) for k, v in values.items()}))
+
+
+def _language(parse: dict[str, Any], tracker_language: Any) -> str:
+    for entity in parse.get("entities") or []:
+        if entity.get("entity") == "language" and entity.get("value") in ("fr", "en"):
+            return str(entity["value"])
+    return tracker_language if tracker_language in ("fr", "en") else "fr"
+
+
+def _sure_topic(parse: dict[str, Any]) -> str | None:
+    """The FAQ topic the gate would answer with, if any."""
+    gate = parse.get("gate") or {}
+    escalation = parse.get("escalation") or {}
+    if escalation.get("faq_topic"):
+        return str(escalation["faq_topic"])
+    if (parse.get("intent") or {}).get("name") != FAQ_INTENT or not gate.get("answer"):
+        return None
+    selected = ((parse.get("response_selector") or {}).get(FAQ_INTENT) or {}).get(
+        "response"
+    ) or {}
+    key = str(selected.get("intent_response_key") or "")
+    return key.split("/", 1)[1] if "/" in key else None
+
+
+async def reply_without_actions(agent: Agent, message: UserMessage) -> None:
+    """Answers, records and, when needed, hands off `message` without the
+    action server."""
+    sender = message.sender_id
+    text = message.text or ""
+    parse = await agent.parse_message(text)
+    processor = agent.processor
+    if processor is None:  # no model loaded: Rasa answers that itself
+        return
+    async with agent.lock_store.lock(sender):
+        tracker = await processor.get_tracker(sender)
+        language = _language(parse, tracker.get_slot("language"))
+        tracker.update(
+            UserUttered(
+                text,
+                parse.get("intent"),
+                parse.get("entities"),
+                parse,
+                input_channel=message.input_channel,
+                message_id=message.message_id,
+                metadata=message.metadata,
+            )
+        )
+        replies: list[str] = []
+        if not tracker.is_paused():
+            replies, pause = await _decide(
+                agent.domain, parse, text, sender, message.input_channel, language
+            )
+            for reply in replies:
+                tracker.update(BotUttered(reply, metadata={DEGRADED_KEY: True}))
+            if pause:
+                tracker.update(ConversationPaused())
+        await processor.save_tracker(tracker)
+    for reply in replies:
+        await message.output_channel.send_text_message(sender, reply)
+
+
+async def _decide(
+    domain: Domain,
+    parse: dict[str, Any],
+    text: str,
+    sender: str,
+    channel: str | None,
+    language: str,
+) -> tuple[list[str], bool]:
+    """The replies to send, and whether the bot pauses for a human."""
+    settings = get_settings()
+    profile = settings.profile
+    values = profile.placeholders(language)
+    escalation = parse.get("escalation") or {}
+    wants_human = (parse.get("intent") or {}).get("name") == HANDOFF_INTENT
+    topic_key = _sure_topic(parse)
+    topic = current_pack(settings.faq_dir).get(topic_key or "")
+    answer = (
+        (topic.answers.get(language) or topic.answers.get("fr"))
+        if topic is not None and topic.enabled
+        else None
+    )
+    if not escalation.get("reason") and not wants_human:
+        if answer:
+            return [answer.strip()], False
+        return [render(domain, "utter_service_degraded", language, values)], False
+
+    replies: list[str] = []
+    reason = str(escalation.get("reason") or ASKED_FOR_HUMAN)
+    priority = str(escalation.get("priority") or NORMAL)
+    if reason in ("health", "self_harm"):
+        replies.append(profile.emergency(reason, language))
+    request = HandoffRequest(
+        conversation_id=sender,
+        channel=channel or "unknown",
+        language=language,
+        reason=reason,
+        priority=priority,
+        last_message=text,
+        transcript=[{"role": "user", "text": text}],
+    )
+    outcome = await asyncio.to_thread(request_handoff, request, settings)
+    # A false trigger must not leave a person without an answer the bot is
+    # sure of (as in action_handoff): answer, keep the ticket, do not pause.
+    keeps_bot = answer is not None and priority != URGENT and not wants_human
+    if keeps_bot and answer:
+        replies.append(answer.strip())
+    dispatcher = CollectingDispatcher()
+    tell(dispatcher, outcome, settings, language)
+    for said in dispatcher.messages:
+        replies.append(
+            render(domain, str(said.get("response")), language, {**values, **said})
+        )
+    return replies, not keeps_bot
