@@ -53,7 +53,9 @@ logger = logging.getLogger(__name__)
 # How long one look at the action server's health holds. Shorter: more
 # requests to it; longer: more messages sent to a server that just went down.
 PROBE_SECONDS = 2.0
-PROBE_TIMEOUT_SECONDS = 1.0
+# An action server busy with a surge still answers its health check within
+# this; one that does not is of no use to a person waiting either.
+PROBE_TIMEOUT_SECONDS = 3.0
 HANDOFF_INTENT = "request_human"
 FAQ_INTENT = "faq"
 # Marks the replies sent this way in the tracker (and the console's transcript).
