@@ -34,8 +34,13 @@ from sanic import Blueprint, Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 
+from bot import rasa_fixes
 from bot.degraded import ActionServer, reply_without_actions
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
+
+# Rasa loads these channels at start-up, before the first message: the one
+# place Relais' code runs in the Rasa process early enough.
+rasa_fixes.install()
 
 # A question fits in a few hundred bytes; this leaves room for metadata.
 MAX_BODY_BYTES = 64 * 1024

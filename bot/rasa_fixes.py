@@ -1,0 +1,58 @@
+"""Known costs of Rasa 3.6, fixed once, in the Rasa process.
+
+Rasa 3.6 is the last open-source release: what it does slowly stays slow
+unless fixed here. Each fix keeps Rasa's behaviour and says what it costs
+without it; `install()` applies them, and runs when the Rasa server loads
+Relais' channels (bot/channels.py), before the first message.
+
+- Every action server response is checked against Rasa's response schema by
+  `jsonschema.validate`, which builds a validator and checks the schema
+  itself again on every call: about 47 ms per action here, one or two
+  actions per message, about a third of the Rasa process's time under load
+  (issue 11). A validator built once checks the same response in about 1 ms,
+  and rejects the same invalid responses with the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def action_response_validator() -> Validator:
+    """A validator of action server responses, built (and its schema
+    checked) once."""
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> bool:
+    """RemoteAction._validate_action_result with a validator built once."""
+    error = best_match(action_response_validator().iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, "
+        "make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def install() -> None:
+    """Applies the fixes (safe to call more than once)."""
+    if RemoteAction._validate_action_result is not validate_action_result:
+        RemoteAction._validate_action_result = validate_action_result
+        logger.info("Action server responses are checked by a validator built once.")
