@@ -48,6 +48,8 @@ MAX_SENDER_LENGTH = 255  # the tracker store's sender_id column
 TRUNCATED_KEY = "relais_truncated_from"
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
+# One look at the action server's health serves both channels.
+ACTION_SERVER = ActionServer()
 
 
 def shorten(message: UserMessage) -> UserMessage:
@@ -65,7 +67,6 @@ class Guard:
 
     def __init__(self) -> None:
         self.app: Sanic | None = None  # the Rasa server, once it has started
-        self.action_server = ActionServer()
 
     def wrap(self, on_new_message: Handler) -> Handler:
         async def handle(message: UserMessage) -> Any:
@@ -73,7 +74,7 @@ class Guard:
             agent = getattr(self.app.ctx, "agent", None) if self.app else None
             if agent is not None and agent.is_ready():
                 endpoint = agent.action_endpoint
-                if not await self.action_server.is_up(endpoint and endpoint.url):
+                if not await ACTION_SERVER.is_up(endpoint and endpoint.url):
                     return await reply_without_actions(agent, message)
             return await on_new_message(message)
 

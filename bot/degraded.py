@@ -38,14 +38,21 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.core.nlg.interpolator import interpolate_text
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
+from rasa.shared.core.events import (
+    BotUttered,
+    ConversationPaused,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import EventVerbosity
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import tell  # the same words as action_handoff
+# The same request and the same words as action_handoff.
+from actions.handoff import handoff_request, tell
 from bot.faq.live import current_pack
-from bot.handoff.queue import HandoffRequest
 from bot.handoff.service import request_handoff
-from bot.handoff.triggers import ASKED_FOR_HUMAN, NORMAL, URGENT
+from bot.handoff.triggers import URGENT
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -167,8 +174,12 @@ async def reply_without_actions(agent: Agent, message: UserMessage) -> None:
         )
         replies: list[str] = []
         if not tracker.is_paused():
+            tracker.update(SlotSet("language", language))
             replies, pause = await _decide(
-                agent.domain, parse, text, sender, message.input_channel, language
+                agent.domain,
+                parse,
+                Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)),
+                language,
             )
             for reply in replies:
                 tracker.update(BotUttered(reply, metadata={DEGRADED_KEY: True}))
@@ -182,9 +193,7 @@ async def reply_without_actions(agent: Agent, message: UserMessage) -> None:
 async def _decide(
     domain: Domain,
     parse: dict[str, Any],
-    text: str,
-    sender: str,
-    channel: str | None,
+    tracker: Tracker,
     language: str,
 ) -> tuple[list[str], bool]:
     """The replies to send, and whether the bot pauses for a human."""
@@ -206,23 +215,13 @@ async def _decide(
         return [render(domain, "utter_service_degraded", language, values)], False
 
     replies: list[str] = []
-    reason = str(escalation.get("reason") or ASKED_FOR_HUMAN)
-    priority = str(escalation.get("priority") or NORMAL)
-    if reason in ("health", "self_harm"):
-        replies.append(profile.emergency(reason, language))
-    request = HandoffRequest(
-        conversation_id=sender,
-        channel=channel or "unknown",
-        language=language,
-        reason=reason,
-        priority=priority,
-        last_message=text,
-        transcript=[{"role": "user", "text": text}],
-    )
+    request = handoff_request(tracker)
+    if request.reason in ("health", "self_harm"):
+        replies.append(profile.emergency(request.reason, language))
     outcome = await asyncio.to_thread(request_handoff, request, settings)
     # A false trigger must not leave a person without an answer the bot is
     # sure of (as in action_handoff): answer, keep the ticket, do not pause.
-    keeps_bot = answer is not None and priority != URGENT and not wants_human
+    keeps_bot = answer is not None and request.priority != URGENT and not wants_human
     if keeps_bot and answer:
         replies.append(answer.strip())
     dispatcher = CollectingDispatcher()
