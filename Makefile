@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics clean
+.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -163,6 +163,9 @@ bench-coldstart: install ## every shipped pack at hour one (1, 3, 8, all example
 
 bench-topics: install ## the topic model and derived limits alone, every pack and size: is it the ranking or the gate? (minutes)
 	$(BIN)/python scripts/bench_topics.py
+
+bench-surge: $(MODEL) ## people writing at once (1, 10, 50, open loop, overload): Relais vs a stock `rasa init` bot (about 20 minutes)
+	$(BIN)/python scripts/bench_surge.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules

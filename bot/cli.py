@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import os
 import sys
 import warnings
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands import suggestions as suggestion_commands
@@ -62,6 +64,32 @@ from bot.settings import (
 LAST_MESSAGE_WIDTH = 48
 
 
+def endpoint_classes_problem(path: Path) -> str | None:
+    """Says which class named in endpoints.yml cannot be imported.
+
+    Rasa replaces a tracker store or event broker it cannot import with none
+    at all (conversations in memory only, no events for the console) and only
+    warns: a typo there must stop `make run` instead.
+    """
+    try:
+        endpoints = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        return f"{path.name} cannot be read: {error}"
+    for section in ("tracker_store", "event_broker", "lock_store"):
+        kind = str((endpoints.get(section) or {}).get("type") or "")
+        if "." not in kind:
+            continue  # one of Rasa's own types
+        module, _, name = kind.rpartition(".")
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as error:
+            return (
+                f"{path.name}: {section} type {kind} cannot be loaded ({error}); "
+                "Rasa would keep conversations in memory only."
+            )
+    return None
+
+
 def check_config() -> int:
     """Validates the configuration; prints what is wrong in one line."""
     try:
@@ -76,6 +104,10 @@ def check_config() -> int:
                 f"{settings.pack_dir / 'profile.yml'}. Remove it from .env.",
                 file=sys.stderr,
             )
+    problem = endpoint_classes_problem(PROJECT_ROOT / "endpoints.yml")
+    if problem:
+        print(f"Configuration error: {problem}", file=sys.stderr)
+        return 2
     print(
         f"Configuration OK ({settings.environment} mode, Rasa at {settings.rasa_url},"
         f" crisis: {settings.profile.brand}, {settings.profile.about['en']},"

@@ -81,8 +81,10 @@ def running_relais(
     rasa_port, action_port = free_port(), free_port()
     (work / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
-        f"event_broker:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'events.db'}\n"
+        "tracker_store:\n  type: bot.stores.TrackerStore\n  dialect: sqlite\n"
+        f"  db: {work / 'tracker.db'}\n"
+        "event_broker:\n  type: bot.stores.EventBroker\n  dialect: sqlite\n"
+        f"  db: {work / 'events.db'}\n"
     )
     rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"

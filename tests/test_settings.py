@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.settings import SettingsError, load_settings
+from bot.cli import endpoint_classes_problem, main
+from bot.settings import PROJECT_ROOT, SettingsError, load_settings
 from tests.conftest import TEST_ENVIRONMENT
 
 
@@ -110,3 +111,22 @@ def test_the_console_secret_must_be_real_outside_local_mode() -> None:
         load_settings({**production, "RELAIS_CONSOLE_SECRET": "s" * 48}).console_port
         == 8000
     )
+
+
+def test_config_check_refuses_a_store_class_rasa_would_silently_replace(
+    tmp_path: Path,
+) -> None:
+    """Rasa keeps conversations in memory when it cannot import the tracker
+    store endpoints.yml names, with only a warning in its log."""
+    shipped = PROJECT_ROOT / "endpoints.yml"
+    assert endpoint_classes_problem(shipped) is None
+    typo = tmp_path / "endpoints.yml"
+    typo.write_text(
+        shipped.read_text(encoding="utf-8").replace(
+            "bot.stores.TrackerStore", "bot.stores.TrackerStor"
+        ),
+        encoding="utf-8",
+    )
+    problem = endpoint_classes_problem(typo)
+    assert problem is not None
+    assert "tracker_store" in problem and "bot.stores.TrackerStor" in problem

@@ -1,0 +1,337 @@
+"""A surge of people writing at once: Relais against a stock `rasa init` bot.
+
+Each system runs as a deployment runs it (real Rasa server, action server and
+console for Relais on `make run`'s embedded defaults: SQLite tracker store and
+SQL event broker). People write over the REST webhook the held-out questions
+of the pack (French and English, never trained on):
+
+- closed loop: 1, 10 and 50 people, each sending their next question as soon
+  as the answer to the last one came back (a person starts a new conversation
+  every few questions);
+- open loop: messages arrive at a fixed rate whatever the answers do
+  (`--rate`, 25 msg/s by default), each from a person not already waiting;
+- overload: the same at three times the rate the system sustained with 50
+  people.
+
+Printed per run: msg/s answered, median, p95 and p99 time to the reply,
+errors (no HTTP 200 or no reply before the client gave up), messages missing
+from their conversation in the tracker store, and the longest wait. Then the
+memory (RSS) of each process. Nothing is asserted: the machines are shared
+and noisy, so compare the systems of one run with each other, and write the
+figures to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db import upgrade  # noqa: E402
+from bot.nlu.evaluation import load_questions  # noqa: E402
+from tests.conftest import TEST_ENVIRONMENT  # noqa: E402
+from tests.servers import (  # noqa: E402
+    free_port,
+    running_console,
+    running_relais,
+    wait_until_up,
+)
+
+TOKEN = "bench-token"
+QUESTIONS_PER_CONVERSATION = 5
+# A person who had no reply after this long counts as an error; the figure is
+# the client's patience, not a limit on the server.
+CLIENT_TIMEOUT = 60.0
+
+
+@dataclass
+class Run:
+    """What one load run saw."""
+
+    name: str
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    silent: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        answered = len(self.latencies)
+        if not answered:
+            return f"{self.name:<22} nothing answered, {self.errors} errors"
+        ordered = sorted(self.latencies)
+
+        def pct(share: float) -> float:
+            return ordered[min(answered - 1, int(share * answered))]
+
+        return (
+            f"{self.name:<22} {answered / self.seconds:6.1f} msg/s  "
+            f"median {statistics.median(ordered) * 1000:6.0f} ms  "
+            f"p95 {pct(0.95) * 1000:6.0f} ms  p99 {pct(0.99) * 1000:6.0f} ms  "
+            f"longest {ordered[-1]:5.1f} s  errors {self.errors}  "
+            f"no reply {self.silent}"
+        )
+
+
+class Person:
+    """One person: a sender id that changes every few questions."""
+
+    def __init__(self, run: Run, questions: Iterator[str]) -> None:
+        self.run = run
+        self.questions = questions
+        self.asked = 0
+        self.sender = ""
+
+    async def ask(self, session: aiohttp.ClientSession, url: str) -> None:
+        if self.asked % QUESTIONS_PER_CONVERSATION == 0:
+            self.sender = f"surge-{uuid.uuid4().hex[:12]}"
+        self.asked += 1
+        run = self.run
+        started = time.monotonic()
+        try:
+            async with session.post(
+                f"{url}/webhooks/rest/webhook",
+                json={"sender": self.sender, "message": next(self.questions)},
+                timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT),
+            ) as response:
+                replies = await response.json(content_type=None)
+                ok = response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            ok, replies = False, None
+        if not ok:
+            run.errors += 1
+            return
+        run.sent[self.sender] = run.sent.get(self.sender, 0) + 1
+        if replies:
+            run.latencies.append(time.monotonic() - started)
+        else:
+            # A conversation handed to a human is paused: Rasa records the
+            # message and answers nothing, which is right, but no latency.
+            run.silent += 1
+
+
+async def closed_loop(
+    url: str, questions: list[str], people: int, seconds: float
+) -> Run:
+    run = Run(f"closed loop, {people:>2} people")
+    deadline = time.monotonic() + seconds
+
+    async def live(index: int) -> None:
+        offset = (index * 7) % len(questions)
+        person = Person(run, itertools.cycle(questions[offset:] + questions[:offset]))
+        while time.monotonic() < deadline:
+            await person.ask(session, url)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(live(i) for i in range(people)))
+        run.seconds = time.monotonic() - started
+    return run
+
+
+async def open_loop(
+    url: str, questions: list[str], rate: float, seconds: float, name: str
+) -> Run:
+    """`rate` messages per second whatever the answers do; each from someone
+    not waiting for an answer."""
+    run = Run(name)
+    cycle = itertools.cycle(questions)
+    idle: list[Person] = []
+    pending: set[asyncio.Task[None]] = set()
+
+    async def ask(person: Person) -> None:
+        await person.ask(session, url)
+        idle.append(person)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        for n in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            person = idle.pop() if idle else Person(run, cycle)
+            task = asyncio.create_task(ask(person))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.gather(*pending)
+        run.seconds = seconds
+    return run
+
+
+def missing_from_trackers(url: str, runs: list[Run], database: Path | None) -> int:
+    """Messages that got an HTTP 200 but are not in their conversation: in
+    the tracker store's database when there is one (what survives a
+    restart), else as Rasa's HTTP API returns the conversation."""
+    stored: dict[str, int] = {}
+    if database is not None:
+        with sqlite3.connect(database) as connection:
+            stored = dict(
+                connection.execute(
+                    "SELECT sender_id, count(*) FROM events "
+                    "WHERE type_name = 'user' GROUP BY sender_id"
+                ).fetchall()
+            )
+    missing = 0
+    for run in runs:
+        for sender, count in run.sent.items():
+            if database is None:
+                tracker = requests.get(
+                    f"{url}/conversations/{sender}/tracker",
+                    params={"token": TOKEN},
+                    timeout=60,
+                ).json()
+                events = tracker.get("events", [])
+                stored[sender] = sum(1 for e in events if e["event"] == "user")
+            missing += max(0, count - stored.get(sender, 0))
+    return missing
+
+
+def memory() -> list[str]:
+    """RSS of every process this script started (and theirs)."""
+    out = subprocess.run(
+        ["ps", "--ppid", str(os.getpid()), "-o", "pid=,rss=,args="],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lines = []
+    for row in out.splitlines():
+        _pid, rss, args = row.split(None, 2)
+        if "ps --ppid" in args:
+            continue
+        words = args.split()
+        what = " ".join(w for w in words[1:4] if not w.startswith("-"))
+        lines.append(f"  {int(rss) / 1024:6.0f} MB  {Path(words[0]).name} {what}")
+    return lines
+
+
+def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
+    runs = []
+    for people in args.people:
+        run = asyncio.run(closed_loop(url, questions, people, args.seconds))
+        print(run.line(), flush=True)
+        runs.append(run)
+    if args.rate:
+        name = f"open loop {args.rate:g}/s"
+        run = asyncio.run(open_loop(url, questions, args.rate, args.seconds, name))
+        print(run.line(), flush=True)
+        runs.append(run)
+    busiest = runs[len(args.people) - 1] if args.people else None
+    if args.overload and busiest and busiest.latencies:
+        rate = round(3 * len(busiest.latencies) / busiest.seconds, 1)
+        name = f"overload {rate:g}/s (3x)"
+        run = asyncio.run(open_loop(url, questions, rate, args.seconds, name))
+        print(run.line(), flush=True)
+        runs.append(run)
+    return runs
+
+
+def report(url: str, runs: list[Run], database: Path | None = None) -> None:
+    missing = missing_from_trackers(url, runs, database)
+    print(f"  messages missing from trackers: {missing}")
+    print("  memory:")
+    print("\n".join(memory()), flush=True)
+
+
+def bench_relais(work: Path, questions: list[str], args: argparse.Namespace) -> None:
+    database_url = f"sqlite:///{work / 'relais.db'}"
+    upgrade(database_url)
+    env = {
+        **os.environ, **TEST_ENVIRONMENT, "RASA_TOKEN": TOKEN,
+        "RASA_TELEMETRY_ENABLED": "false", "DATABASE_URL": database_url,
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+    }  # fmt: skip
+    print("\nRelais, embedded defaults (starting, about a minute)", flush=True)
+    with running_relais(work, env, TOKEN) as url:
+        env["RASA_URL"] = url
+        with running_console(work, env):
+            report(url, load(url, questions, args), work / "tracker.db")
+
+
+@contextmanager
+def running_stock(work: Path) -> Iterator[str]:
+    """`rasa init`'s bot, trained and served as its README says."""
+    rasa = str(Path(sys.executable).parent / "rasa")
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    log = work / "stock.log"
+    subprocess.run(
+        [rasa, "init", "--no-prompt", "--init-dir", str(work / "stock")],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        check=True,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [rasa, "run", "--enable-api", "--auth-token", TOKEN, "--port", str(port),
+         "--interface", "127.0.0.1"],
+        cwd=work / "stock",
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/status?token={TOKEN}", process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_stock(work: Path, questions: list[str], args: argparse.Namespace) -> None:
+    print("\nStock `rasa init` bot, trackers in memory (training it first)")
+    with running_stock(work) as url:
+        report(url, load(url, questions, args))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=40, help="each run's length")
+    parser.add_argument("--people", type=int, nargs="*", default=[1, 10, 50])
+    parser.add_argument("--rate", type=float, default=25, help="open loop msg/s")
+    parser.add_argument("--no-overload", dest="overload", action="store_false")
+    parser.add_argument(
+        "--systems", nargs="*", default=["relais", "stock"], choices=["relais", "stock"]
+    )
+    parser.add_argument("--pack", default="dairy-recall")
+    args = parser.parse_args()
+    held_out = load_questions(ROOT / "packs" / args.pack / "heldout")
+    questions = [q.text for q in held_out if q.group in ("fr", "en")]
+    print(
+        f"{len(questions)} held-out questions of {args.pack}, "
+        f"{args.seconds:g} s per run, {os.cpu_count()} cores"
+    )
+    for system in args.systems:
+        with tempfile.TemporaryDirectory() as scratch:
+            work = Path(scratch)
+            if system == "relais":
+                bench_relais(work, questions, args)
+            else:
+                bench_stock(work, questions, args)
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
