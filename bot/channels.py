@@ -13,6 +13,9 @@ tracker. Here, before any NLU work:
 - with the action server down, the message is answered truthfully from the
   Rasa process itself (bot/degraded.py) instead of Rasa's endless "please
   rephrase";
+- when more people write than the process can answer, messages wait their
+  turn (urgent-looking ones first) and anyone waiting more than a few seconds
+  gets a holding reply at once (bot/overload.py);
 - a REST request must be a JSON object with a `sender` (the conversation; Rasa
   would otherwise put every sender-less client in one conversation named
   "default") and a `message` string, and its body at most MAX_BODY_BYTES:
@@ -24,19 +27,42 @@ credentials.yml names these classes; their channel names stay `rest` and
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    OutputChannel,
+    UserMessage,
+)
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
+from rasa.shared.core.domain import Domain
 from sanic import Blueprint, Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 
 from bot import rasa_fixes
-from bot.degraded import ActionServer, reply_without_actions
+from bot.degraded import ActionServer, render, reply_without_actions
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
+from bot.overload import (
+    HELD_KEY,
+    HELD_RANK,
+    HOLDING_RESPONSE,
+    URGENT_RANK,
+    Admission,
+    Place,
+    StatementCache,
+    guess_language,
+    holding_messages,
+    looks_urgent,
+)
+from bot.settings import PROJECT_ROOT, get_settings
+
+logger = logging.getLogger(__name__)
 
 # Rasa loads these channels at start-up, before the first message: the one
 # place Relais' code runs in the Rasa process early enough.
@@ -48,8 +74,25 @@ MAX_SENDER_LENGTH = 255  # the tracker store's sender_id column
 TRUNCATED_KEY = "relais_truncated_from"
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
-# One look at the action server's health serves both channels.
+# One look at the action server's health serves both channels, and both
+# share one line of messages waiting their turn.
 ACTION_SERVER = ActionServer()
+STATEMENT = StatementCache()
+_admission: Admission | None = None
+# Messages still being handled after their holding reply went out.
+_held: set[asyncio.Task[Any]] = set()
+
+
+def admission() -> Admission:
+    global _admission
+    if _admission is None:
+        _admission = Admission(get_settings().max_in_progress)
+    return _admission
+
+
+@lru_cache(maxsize=1)
+def _project_domain() -> Domain:
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
 
 
 def shorten(message: UserMessage) -> UserMessage:
@@ -63,22 +106,106 @@ def shorten(message: UserMessage) -> UserMessage:
 
 
 class Guard:
-    """What every message goes through before Rasa's agent sees it."""
+    """What every message goes through before Rasa's agent sees it.
 
-    def __init__(self) -> None:
+    Args:
+        answer_follows: The channel can push messages later (socket.io), so
+            an answer that comes after a holding reply still reaches the
+            person; REST answers once per request.
+    """
+
+    def __init__(self, answer_follows: bool = False) -> None:
         self.app: Sanic | None = None  # the Rasa server, once it has started
+        self.answer_follows = answer_follows
+
+    def _agent(self) -> Any:
+        return getattr(self.app.ctx, "agent", None) if self.app else None
 
     def wrap(self, on_new_message: Handler) -> Handler:
         async def handle(message: UserMessage) -> Any:
             message = shorten(message)
-            agent = getattr(self.app.ctx, "agent", None) if self.app else None
+            reply_to = message.output_channel
+            # The answer is collected, then passed on whole: either in time,
+            # or after a holding reply (socket.io), or kept in the tracker.
+            collected = CollectingOutputChannel()
+            message.output_channel = collected
+            place = Place(message.sender_id, urgent=looks_urgent(message.text or ""))
+            work = asyncio.create_task(self._answer(on_new_message, message, place))
+            patience = get_settings().holding_reply_seconds
+            # When the line already looks longer than half a person's
+            # patience, they are told at once rather than after waiting to
+            # find out (half: the pace is an estimate, and a message answered
+            # just after its holding reply helps nobody on REST).
+            line = admission()
+            if line.expected_wait(place.rank) > patience / 2 or (
+                place.rank != URGENT_RANK and line.behind_held(place.key)
+            ):
+                patience = 0
+            done, _ = await asyncio.wait({work}, timeout=patience)
+            if work in done:
+                work.result()
+                await _forward(collected, reply_to)
+                return None
+            await self._hold(message, reply_to)
+            if not self.answer_follows and place.rank != URGENT_RANK:
+                admission().move(place, HELD_RANK)
+            _held.add(asyncio.create_task(self._finish(work, collected, reply_to)))
+            return None
+
+        return handle
+
+    async def _finish(
+        self,
+        work: asyncio.Task[None],
+        collected: CollectingOutputChannel,
+        reply_to: OutputChannel,
+    ) -> None:
+        """After a holding reply: the answer, when the channel can still
+        take it; a failure is logged (no request is left to fail)."""
+        try:
+            await work
+            if self.answer_follows:
+                await _forward(collected, reply_to)
+        except Exception:
+            logger.exception("Message handled after a holding reply failed")
+        finally:
+            _held.discard(asyncio.current_task())
+
+    async def _answer(
+        self, on_new_message: Handler, message: UserMessage, place: Place
+    ) -> None:
+        async with admission().turn(place):
+            agent = self._agent()
             if agent is not None and agent.is_ready():
                 endpoint = agent.action_endpoint
                 if not await ACTION_SERVER.is_up(endpoint and endpoint.url):
-                    return await reply_without_actions(agent, message)
-            return await on_new_message(message)
+                    await reply_without_actions(agent, message)
+                    return
+            await on_new_message(message)
 
-        return handle
+    async def _hold(self, message: UserMessage, reply_to: OutputChannel) -> None:
+        """Tells a person still waiting that their message is being handled."""
+        language = guess_language(message.text or "")
+        agent = self._agent()
+        domain = agent.domain if agent is not None else None
+        if domain is None or HOLDING_RESPONSE not in domain.responses:
+            domain = _project_domain()  # a model trained before these replies
+        values = get_settings().profile.placeholders(language)
+        texts = holding_messages(
+            lambda name, lang: render(domain, name, lang, values),
+            language,
+            STATEMENT.get(language),
+            self.answer_follows,
+        )
+        # Recorded with the message when it is still waiting for its turn.
+        message.metadata = {
+            **(message.metadata or {}),
+            HELD_KEY: get_settings().holding_reply_seconds,
+        }
+        logger.debug("Holding reply to %s (%d in line)", message.sender_id,
+                     admission().waiting)  # fmt: skip
+        for text in texts:
+            await reply_to.send_text_message(message.sender_id, text)
 
     def blueprint(self, blueprint: Blueprint) -> Blueprint:
         """Lets the guard find the agent once the server runs."""
@@ -88,6 +215,13 @@ class Guard:
 
         blueprint.listener("after_server_start")(remember)
         return blueprint
+
+
+async def _forward(collected: CollectingOutputChannel, reply_to: OutputChannel) -> None:
+    for sent in collected.messages:
+        message = dict(sent)
+        recipient = message.pop("recipient_id")
+        await reply_to.send_response(recipient, message)
 
 
 def guarded(on_new_message: Handler) -> Handler:
@@ -152,5 +286,5 @@ class RelaisSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        guard = Guard()
+        guard = Guard(answer_follows=True)
         return guard.blueprint(super().blueprint(guard.wrap(on_new_message)))

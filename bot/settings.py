@@ -66,6 +66,10 @@ class Settings:
     public_rasa_url: str
     # Rasa's SQL event broker (endpoints.yml), read by the console's watcher.
     events_url: str
+    # Graceful overload (bot/overload.py): messages handled at once by one
+    # Rasa process, and how long a person waits before a holding reply.
+    max_in_progress: int = 8
+    holding_reply_seconds: float = 3.0
 
     @property
     def is_local(self) -> bool:
@@ -197,7 +201,35 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,
+        max_in_progress=int(
+            _number(env, "RELAIS_MAX_IN_PROGRESS", "8", whole=True, low=1, high=1000)
+        ),
+        holding_reply_seconds=_number(
+            env, "RELAIS_HOLDING_REPLY_SECONDS", "3", whole=False, low=0.1, high=60
+        ),
     )
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: str,
+    *,
+    whole: bool,
+    low: float,
+    high: float,
+) -> float:
+    value = env.get(name, "").strip() or default
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise SettingsError(
+            f"{name} must be {kind} from {low:g} to {high:g}, not {value!r}."
+        )
+    return number
 
 
 def _database_url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -61,6 +61,12 @@ QUESTIONS_PER_CONVERSATION = 5
 # A person who had no reply after this long counts as an error; the figure is
 # the client's patience, not a limit on the server.
 CLIENT_TIMEOUT = 60.0
+# How long a person told to ask again later waits before writing again.
+AFTER_HOLDING_SECONDS = 20.0
+
+
+# The first words of the holding reply (domain.yml, utter_busy_ask_again).
+HOLDING_STARTS = ("Votre message est bien reçu", "Your message has been received")
 
 
 @dataclass
@@ -69,26 +75,30 @@ class Run:
 
     name: str
     seconds: float = 0.0
+    # Time to the first reply, whatever it was (the answer or a holding reply).
     latencies: list[float] = field(default_factory=list)
+    answered: int = 0
+    held: int = 0
     errors: int = 0
     silent: int = 0
+    # Messages sent per conversation, answered or not.
     sent: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
-        answered = len(self.latencies)
-        if not answered:
+        replied = len(self.latencies)
+        if not replied:
             return f"{self.name:<22} nothing answered, {self.errors} errors"
         ordered = sorted(self.latencies)
 
         def pct(share: float) -> float:
-            return ordered[min(answered - 1, int(share * answered))]
+            return ordered[min(replied - 1, int(share * replied))]
 
         return (
-            f"{self.name:<22} {answered / self.seconds:6.1f} msg/s  "
+            f"{self.name:<22} {self.answered / self.seconds:6.1f} msg/s  "
             f"median {statistics.median(ordered) * 1000:6.0f} ms  "
             f"p95 {pct(0.95) * 1000:6.0f} ms  p99 {pct(0.99) * 1000:6.0f} ms  "
-            f"longest {ordered[-1]:5.1f} s  errors {self.errors}  "
-            f"no reply {self.silent}"
+            f"longest {ordered[-1]:5.1f} s  held {self.held}  "
+            f"errors {self.errors}  no reply {self.silent}"
         )
 
 
@@ -100,12 +110,15 @@ class Person:
         self.questions = questions
         self.asked = 0
         self.sender = ""
+        self.was_held = False  # the last reply was a holding reply
 
-    async def ask(self, session: aiohttp.ClientSession, url: str) -> None:
+    async def ask(self, session: aiohttp.ClientSession, url: str) -> bool:
+        """Sends the next question; whether the answer came back."""
         if self.asked % QUESTIONS_PER_CONVERSATION == 0:
             self.sender = f"surge-{uuid.uuid4().hex[:12]}"
         self.asked += 1
         run = self.run
+        run.sent[self.sender] = run.sent.get(self.sender, 0) + 1
         started = time.monotonic()
         try:
             async with session.post(
@@ -119,14 +132,19 @@ class Person:
             ok, replies = False, None
         if not ok:
             run.errors += 1
-            return
-        run.sent[self.sender] = run.sent.get(self.sender, 0) + 1
-        if replies:
-            run.latencies.append(time.monotonic() - started)
-        else:
+            return False
+        if not replies:
             # A conversation handed to a human is paused: Rasa records the
             # message and answers nothing, which is right, but no latency.
             run.silent += 1
+            return False
+        run.latencies.append(time.monotonic() - started)
+        self.was_held = str(replies[0].get("text", "")).startswith(HOLDING_STARTS)
+        if self.was_held:
+            run.held += 1
+            return False
+        run.answered += 1
+        return True
 
 
 async def closed_loop(
@@ -140,6 +158,10 @@ async def closed_loop(
         person = Person(run, itertools.cycle(questions[offset:] + questions[:offset]))
         while time.monotonic() < deadline:
             await person.ask(session, url)
+            if person.was_held:
+                # Told to ask again in a few minutes: a person does not
+                # resend at once (a script would; nginx limits those).
+                await asyncio.sleep(AFTER_HOLDING_SECONDS)
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -152,16 +174,18 @@ async def closed_loop(
 async def open_loop(
     url: str, questions: list[str], rate: float, seconds: float, name: str
 ) -> Run:
-    """`rate` messages per second whatever the answers do; each from someone
-    not waiting for an answer."""
+    """`rate` messages per second whatever the answers do. Someone whose
+    question was answered may ask the next one; someone told to ask again
+    in a few minutes (a holding reply) or handed to a human writes no more
+    during the run; the other messages come from new people."""
     run = Run(name)
     cycle = itertools.cycle(questions)
     idle: list[Person] = []
     pending: set[asyncio.Task[None]] = set()
 
     async def ask(person: Person) -> None:
-        await person.ask(session, url)
-        idle.append(person)
+        if await person.ask(session, url):
+            idle.append(person)
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -178,18 +202,20 @@ async def open_loop(
 
 
 def missing_from_trackers(url: str, runs: list[Run], database: Path | None) -> int:
-    """Messages that got an HTTP 200 but are not in their conversation: in
-    the tracker store's database when there is one (what survives a
-    restart), else as Rasa's HTTP API returns the conversation."""
-    stored: dict[str, int] = {}
+    """Messages sent (answered, held or not) that are not in their
+    conversation once the server is quiet again: in the tracker store's
+    database when there is one (what survives a restart), else as Rasa's HTTP
+    API returns the conversation."""
     if database is not None:
-        with sqlite3.connect(database) as connection:
-            stored = dict(
-                connection.execute(
-                    "SELECT sender_id, count(*) FROM events "
-                    "WHERE type_name = 'user' GROUP BY sender_id"
-                ).fetchall()
-            )
+        stored = _stored_messages(database)
+        while True:  # messages still in line are being handled
+            time.sleep(5)
+            again = _stored_messages(database)
+            if sum(again.values()) == sum(stored.values()):
+                break
+            stored = again
+    else:
+        stored = {}
     missing = 0
     for run in runs:
         for sender, count in run.sent.items():
@@ -203,6 +229,16 @@ def missing_from_trackers(url: str, runs: list[Run], database: Path | None) -> i
                 stored[sender] = sum(1 for e in events if e["event"] == "user")
             missing += max(0, count - stored.get(sender, 0))
     return missing
+
+
+def _stored_messages(database: Path) -> dict[str, int]:
+    with sqlite3.connect(database) as connection:
+        return dict(
+            connection.execute(
+                "SELECT sender_id, count(*) FROM events "
+                "WHERE type_name = 'user' GROUP BY sender_id"
+            ).fetchall()
+        )
 
 
 def memory() -> list[str]:
@@ -236,8 +272,8 @@ def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
         print(run.line(), flush=True)
         runs.append(run)
     busiest = runs[len(args.people) - 1] if args.people else None
-    if args.overload and busiest and busiest.latencies:
-        rate = round(3 * len(busiest.latencies) / busiest.seconds, 1)
+    if args.overload and busiest and busiest.answered:
+        rate = round(3 * busiest.answered / busiest.seconds, 1)
         name = f"overload {rate:g}/s (3x)"
         run = asyncio.run(open_loop(url, questions, rate, args.seconds, name))
         print(run.line(), flush=True)
@@ -274,6 +310,7 @@ def running_stock(work: Path) -> Iterator[str]:
     rasa = str(Path(sys.executable).parent / "rasa")
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     log = work / "stock.log"
+    (work / "stock").mkdir()
     subprocess.run(
         [rasa, "init", "--no-prompt", "--init-dir", str(work / "stock")],
         env=env,
