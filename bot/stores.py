@@ -8,8 +8,8 @@ PostgreSQL alike. What Rasa 3.6 does, per message, and what changes:
 
 - Before saving a tracker, Rasa reads the whole conversation back from the
   database and rebuilds a tracker from it, only to find which events are new;
-  saving then counts the stored events again. Here the count alone finds the
-  new events, once.
+  saving then counts the stored events again (an ORM query built anew each
+  time). Here one count, a statement written once, finds the new events.
 - The event broker commits each event in its own transaction (about ten per
   message); here the new events of one save go in one transaction.
 - Both insert through the ORM one object at a time; here through one
@@ -26,6 +26,7 @@ Measured in `make bench-surge` (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from typing import Any
@@ -95,6 +96,19 @@ class EventBroker(SQLEventBroker):
             connection.execute(sa.insert(self.SQLBrokerEvent.__table__), rows)
 
 
+# How many events of the conversation's latest session are stored: what
+# Rasa's `_additional_events` counts through the ORM (same rule: the events
+# from the latest session start on, or all of them before any), as one
+# statement written once.
+_STORED_IN_SESSION = sa.text(
+    "SELECT count(*) FROM events WHERE sender_id = :sender_id AND ("
+    " NOT EXISTS (SELECT 1 FROM events WHERE sender_id = :sender_id"
+    "  AND type_name = 'session_started')"
+    " OR timestamp >= (SELECT max(timestamp) FROM events"
+    "  WHERE sender_id = :sender_id AND type_name = 'session_started'))"
+)
+
+
 class TrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store (same `events` table, same rows), saving a
     conversation with one count, one multi-row insert and one commit, and
@@ -107,7 +121,10 @@ class TrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
+            stored = session.execute(
+                _STORED_IN_SESSION, {"sender_id": tracker.sender_id}
+            ).scalar_one()
+            new_events = list(itertools.islice(tracker.events, stored, None))
             if not new_events:
                 return
             self._publish(tracker.sender_id, new_events)

@@ -1,7 +1,7 @@
 """Starts the real Rasa server and action server for end-to-end tests and benchmarks.
 
-Both run as the `rasa` commands a deployment runs, on free ports, with a
-throw-away SQLite tracker store in `work`.
+Both run as the `rasa` commands a deployment runs, with `make run`'s
+endpoints.yml on free ports and throw-away SQLite databases in `work`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+import yaml
 
 from bot.settings import PROJECT_ROOT
 
@@ -79,13 +80,12 @@ def running_relais(
     if not model.exists():
         raise ServerError(f"{model} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
-    (work / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        "tracker_store:\n  type: bot.stores.TrackerStore\n  dialect: sqlite\n"
-        f"  db: {work / 'tracker.db'}\n"
-        "event_broker:\n  type: bot.stores.EventBroker\n  dialect: sqlite\n"
-        f"  db: {work / 'events.db'}\n"
-    )
+    # make run's endpoints.yml, with this run's ports and databases.
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text("utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{action_port}/webhook"
+    endpoints["tracker_store"]["db"] = str(work / "tracker.db")
+    endpoints["event_broker"]["db"] = str(work / "events.db")
+    (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints), "utf-8")
     rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
     actions = (
