@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine
 
-from bot.db import get_session_factory, upgrade
+from bot.db import get_engine, get_session_factory, upgrade
 from bot.faq import load_pack
 from bot.faq.buttons import faq_payload
 from bot.nlu.evaluation import load_questions
@@ -35,9 +36,9 @@ from bot.publish.service import (
     load_everywhere,
     untested_topics,
 )
-from bot.publish.store import ModelStore, StoreError, model_id
+from bot.publish.store import ADVISORY_KEY, ModelStore, StoreError, model_id
 from bot.settings import PROJECT_ROOT, Settings, load_settings
-from tests.conftest import FIXTURES, TEST_ENVIRONMENT
+from tests.conftest import FIXTURES, TEST_ENVIRONMENT, postgres_database
 from tests.servers import ServerError, copy_project, free_port, running_relais
 
 DAIRY = "packs/dairy-recall/faq"
@@ -242,6 +243,35 @@ def test_a_second_publish_waits_for_the_first(tmp_path: Path) -> None:
         pass
     with store.locked():  # released
         pass
+
+
+def test_two_machines_on_one_postgresql_database_never_publish_at_once(
+    tmp_path: Path,
+) -> None:
+    """Each machine has its own models/ folder (so its own file lock): the
+    queue's PostgreSQL database is what they share."""
+    first = ModelStore(tmp_path / "machine-1" / "models")
+    second = ModelStore(tmp_path / "machine-2" / "models")
+    with postgres_database() as url:
+        with (
+            first.locked(url),
+            pytest.raises(StoreError, match="Another publish or rollback"),
+            second.locked(url),
+        ):
+            pass
+        with second.locked(url):  # released
+            pass
+        # A publisher that dies loses its connection, and the lock with it.
+        engine = create_engine(url)
+        dying = engine.connect()
+        dying.exec_driver_sql(f"SELECT pg_advisory_lock({ADVISORY_KEY})")
+        with pytest.raises(StoreError, match="Another publish"), first.locked(url):
+            pass
+        dying.close()
+        engine.dispose()
+        with first.locked(url):
+            pass
+        get_engine(url).dispose()
 
 
 def test_a_file_that_is_not_a_model_is_named(tmp_path: Path) -> None:

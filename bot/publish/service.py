@@ -327,7 +327,7 @@ def publish(
                 **fields,
             )
 
-    with store.locked():
+    with store.locked(settings.database_url):
         store.clear_candidates()
         report("Checking the FAQ pack and the training data...")
         problems = check_inputs(project)
@@ -497,7 +497,7 @@ def rollback(
     store = project.store
     factory = get_session_factory(settings.database_url)
     started_at = utcnow()
-    with store.locked():
+    with store.locked(settings.database_url):
         with factory.begin() as session:
             live = find_live(project, settings, session=session)
             target = choose_rollback(

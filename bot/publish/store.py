@@ -3,7 +3,8 @@
 models/relais.tar.gz       the live model: what `make run` and a restart load
 models/published/          every model published, the last KEEP_MODELS kept
 models/candidates/         a model being trained and evaluated
-models/.publish.lock       held while a publish or a rollback runs
+models/.publish.lock       held while a publish or a rollback runs (with
+                           PostgreSQL, also an advisory lock: see locked())
 """
 
 from __future__ import annotations
@@ -21,10 +22,39 @@ from pathlib import Path
 
 LIVE_NAME = "relais.tar.gz"
 KEEP_MODELS = 10
+BUSY = "Another publish or rollback is running; wait for it to finish."
+# pg_try_advisory_lock's key for publishing ("rela" in ASCII).
+ADVISORY_KEY = 0x72656C61
 
 
 class StoreError(Exception):
     """The models folder cannot do what was asked; the message says why."""
+
+
+@contextmanager
+def _advisory_lock(database_url: str) -> Iterator[None]:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import get_engine
+
+    try:
+        connection = get_engine(database_url).connect()
+    except SQLAlchemyError as error:
+        raise StoreError(f"The queue database is not reachable: {error}") from None
+    try:
+        key = {"key": ADVISORY_KEY}
+        taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key)
+        if not taken.scalar():
+            raise StoreError(BUSY)
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+            connection.commit()
+    finally:
+        connection.close()
 
 
 def model_id(archive: Path) -> str:
@@ -63,18 +93,27 @@ class ModelStore:
         return f"relais-{now:%Y%m%d-%H%M%S}"
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """One publish or rollback at a time on this machine."""
+    def locked(self, database_url: str | None = None) -> Iterator[None]:
+        """One publish or rollback at a time.
+
+        On this machine, a file lock in the models folder. With the queue on
+        PostgreSQL (a deployment of several machines), also a PostgreSQL
+        advisory lock, held by a connection of this process: a publish on
+        another machine is refused, and a publisher that dies releases it
+        with its connection.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".publish.lock").open("w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreError(
-                    "Another publish or rollback is running; wait for it to finish."
-                ) from None
+                raise StoreError(BUSY) from None
             try:
-                yield
+                if database_url and database_url.startswith("postgresql"):
+                    with _advisory_lock(database_url):
+                        yield
+                else:
+                    yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
