@@ -34,13 +34,12 @@ import itertools
 import logging
 import re
 import time
-import unicodedata
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.handoff.triggers import SYMPTOM_SEEDS
+from bot.handoff.triggers import SYMPTOM_SEEDS, fold
 from bot.nlu.language import words
 
 logger = logging.getLogger(__name__)
@@ -84,15 +83,10 @@ _FRENCH = frozenset((
 ))  # fmt: skip
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-
-
 def looks_urgent(text: str) -> bool:
     """Whether a message may be about someone's health or life (for the
     order of the line only)."""
-    return any(_URGENT.match(word) for word in words(_fold(text)))
+    return any(_URGENT.match(word) for word in words(fold(text)))
 
 
 def guess_language(text: str, default: str = "fr") -> str:

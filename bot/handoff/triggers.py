@@ -89,7 +89,7 @@ class Trigger:
         }
 
 
-def _fold(word: str) -> str:
+def fold(word: str) -> str:
     """Lower case without accents: "fièvre" -> "fievre"."""
     decomposed = unicodedata.normalize("NFD", word.lower())
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
@@ -97,7 +97,7 @@ def _fold(word: str) -> str:
 
 def _variants(words: Iterable[str]) -> list[str]:
     """Each word as written and without its accents (people skip them)."""
-    return sorted({form for word in words for form in (word, _fold(word))})
+    return sorted({form for word in words for form in (word, fold(word))})
 
 
 def lemma(*words: str) -> dict[str, Any]:
