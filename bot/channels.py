@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
@@ -129,6 +130,7 @@ class Guard:
             # or after a holding reply (socket.io), or kept in the tracker.
             collected = CollectingOutputChannel()
             message.output_channel = collected
+            arrived = time.monotonic()
             place = Place(message.sender_id, urgent=looks_urgent(message.text or ""))
             work = asyncio.create_task(self._answer(on_new_message, message, place))
             patience = get_settings().holding_reply_seconds
@@ -146,9 +148,9 @@ class Guard:
                 work.result()
                 await _forward(collected, reply_to)
                 return None
-            await self._hold(message, reply_to)
+            await self._hold(message, reply_to, waited=time.monotonic() - arrived)
             if not self.answer_follows and place.rank != URGENT_RANK:
-                admission().move(place, HELD_RANK)
+                line.move(place, HELD_RANK)
             _held.add(asyncio.create_task(self._finish(work, collected, reply_to)))
             return None
 
@@ -183,7 +185,9 @@ class Guard:
                     return
             await on_new_message(message)
 
-    async def _hold(self, message: UserMessage, reply_to: OutputChannel) -> None:
+    async def _hold(
+        self, message: UserMessage, reply_to: OutputChannel, waited: float
+    ) -> None:
         """Tells a person still waiting that their message is being handled."""
         language = guess_language(message.text or "")
         agent = self._agent()
@@ -197,11 +201,9 @@ class Guard:
             STATEMENT.get(language),
             self.answer_follows,
         )
-        # Recorded with the message when it is still waiting for its turn.
-        message.metadata = {
-            **(message.metadata or {}),
-            HELD_KEY: get_settings().holding_reply_seconds,
-        }
+        # How long the person had waited, recorded with the message when it
+        # is still waiting for its turn (0 when told at once).
+        message.metadata = {**(message.metadata or {}), HELD_KEY: round(waited, 2)}
         logger.debug("Holding reply to %s (%d in line)", message.sender_id,
                      admission().waiting)  # fmt: skip
         for text in texts:

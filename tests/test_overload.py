@@ -92,7 +92,7 @@ async def test_rest_a_person_kept_waiting_is_told_and_their_message_still_handle
     assert "bien reçu" in holding and "reposez votre question" in holding
     assert profile.placeholders("fr")["phone"] in holding
     assert assistant.handled == []
-    assert message.metadata[HELD_KEY] == 0.1
+    assert message.metadata[HELD_KEY] >= 0.1  # waited its patience, then told
 
     assistant.release.set()
     await asyncio.gather(*channels._held)
