@@ -64,8 +64,14 @@ class Settings:
     console_port: int
     # Where a browser reaches Rasa's socket.io channel (the web chat).
     public_rasa_url: str
-    # Rasa's SQL event broker (endpoints.yml), read by the console's watcher.
+    # Rasa's event broker, read by the console's watcher: the SQL broker's
+    # database (endpoints.yml) or RabbitMQ (amqp://, endpoints.scaled.yml),
+    # where the watcher consumes `events_queue`.
     events_url: str
+    events_queue: str = "relais-console"
+    # With several Rasa processes: the Redis that carries socket.io messages
+    # to the process holding the person's socket (RELAIS_SOCKETIO_REDIS_URL).
+    socketio_redis_url: str | None = None
     # Graceful overload (bot/overload.py): messages handled at once by one
     # Rasa process, and how long a person waits before a holding reply.
     max_in_progress: int = 8
@@ -145,7 +151,21 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"RELAIS_PACK: {error}") from None
 
     database_url = _database_url(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
-    events_url = _database_url(env, "RELAIS_EVENTS_URL", DEFAULT_EVENTS_URL)
+    events_url = env.get("RELAIS_EVENTS_URL", "").strip() or DEFAULT_EVENTS_URL
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://|^amqps?://[^\s/]+", events_url):
+        raise SettingsError(
+            "RELAIS_EVENTS_URL must be the database of Rasa's SQL event broker "
+            "(sqlite:/// or postgresql://) or RabbitMQ "
+            "(amqp://user:password@host:5672/), "
+            f"not {events_url!r}."
+        )
+    events_queue = env.get("RELAIS_EVENTS_QUEUE", "").strip() or "relais-console"
+    socketio_redis_url = env.get("RELAIS_SOCKETIO_REDIS_URL", "").strip() or None
+    if socketio_redis_url and not re.match(r"^rediss?://[^\s/]+", socketio_redis_url):
+        raise SettingsError(
+            "RELAIS_SOCKETIO_REDIS_URL must be a redis:// URL "
+            f"(for example redis://127.0.0.1:6379/2), not {socketio_redis_url!r}."
+        )
 
     # The profile says when the team works; the environment may override it.
     team_opens, team_closes = _team_hours(
@@ -201,6 +221,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,
+        events_queue=events_queue,
+        socketio_redis_url=socketio_redis_url,
         max_in_progress=int(
             _number(env, "RELAIS_MAX_IN_PROGRESS", "8", whole=True, low=1, high=1000)
         ),

@@ -615,8 +615,9 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
     thread = threading.Thread(
         target=watcher.run_forever,
         args=(
-            settings.database_url,
-            settings.events_url,
+            watcher.event_source(
+                settings.database_url, settings.events_url, settings.events_queue
+            ),
             _rasa(settings),
             stop,
             settings.profile,

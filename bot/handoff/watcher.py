@@ -2,9 +2,16 @@
 
 A paused Rasa records what the person writes but runs no action, so nothing
 in the action server sees a person who, while waiting, writes "my son is
-vomiting now". Rasa publishes every event to its event broker; Relais
-configures the SQL broker (endpoints.yml, table `events`) and this watcher,
-run by the console, reads what is new:
+vomiting now". Rasa publishes every event to its event broker, and this
+watcher, run by the console, reads what is new from wherever
+RELAIS_EVENTS_URL points:
+
+- `sqlite://` or `postgresql://`: Rasa's SQL broker (`make run`'s
+  endpoints.yml, table `events`), read from a stored cursor;
+- `amqp://`: Rasa's Pika broker on RabbitMQ (`make run-scaled`), consumed
+  from a durable queue (bot/handoff/rabbit.py).
+
+For each event:
 
 - every user message of a conversation with an open ticket becomes the
   ticket's last message (the queue shows it at once);
@@ -12,9 +19,13 @@ run by the console, reads what is new:
   when it becomes urgent the person gets the emergency guidance right away,
   in their language, through Rasa's HTTP API.
 
-The last event handled is stored in `event_cursor`, so a restart neither
-skips nor repeats events, and several consoles never handle one event twice
-(the cursor row is locked while a batch is handled).
+From SQL, the last event handled is stored in `event_cursor`, so a restart
+neither skips nor repeats events, and several consoles never handle one event
+twice (the cursor row is locked while a batch is handled). From RabbitMQ, a
+batch is acknowledged once its changes are committed: a console that dies
+mid-batch leaves the events in the queue for the next one (handling an event
+twice changes nothing: the ticket already shows the message and the
+priority).
 """
 
 from __future__ import annotations
@@ -23,8 +34,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -110,8 +122,30 @@ def _apply(session: Session, sender: str, event: dict[str, Any]) -> Urgent | Non
     return None
 
 
+def decode(data: str | bytes | None) -> dict[str, Any] | None:
+    """One published event, or None when it is not a JSON object."""
+    try:
+        event = json.loads(data or b"")
+    except (TypeError, ValueError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def apply_events(session: Session, events: Iterable[dict[str, Any]]) -> list[Urgent]:
+    """Updates open tickets from the user messages among `events` (as Rasa's
+    brokers publish them: each event with its `sender_id`)."""
+    urgent = []
+    for event in events:
+        sender = event.get("sender_id")
+        if event.get("event") == "user" and isinstance(sender, str) and sender:
+            found = _apply(session, sender, event)
+            if found is not None:
+                urgent.append(found)
+    return urgent
+
+
 def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
-    """Handles the events published since the last call.
+    """Handles the events stored in Rasa's SQL broker since the last call.
 
     Returns:
         How many events were read, and the people who need emergency guidance.
@@ -126,18 +160,46 @@ def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
                 .order_by(rasa_events.c.id)
                 .limit(BATCH)
             ).all()
-            urgent = []
+            decoded = []
             for row in rows:
-                try:
-                    event = json.loads(row.data)
-                except (TypeError, ValueError):
-                    continue
-                if event.get("event") == "user" and row.sender_id:
-                    found = _apply(session, row.sender_id, event)
-                    if found is not None:
-                        urgent.append(found)
-                cursor.last_id = row.id
+                event = decode(row.data)
+                if event is not None:
+                    decoded.append({**event, "sender_id": row.sender_id})
+            urgent = apply_events(session, decoded)
+            if rows:
+                cursor.last_id = rows[-1].id
     return len(rows), urgent
+
+
+class EventSource(Protocol):
+    """Where the watcher reads Rasa's events from."""
+
+    def read(self) -> tuple[int, list[Urgent]]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SqlEvents:
+    """Rasa's SQL event broker, read from the stored cursor."""
+
+    database_url: str
+    events_url: str
+
+    def read(self) -> tuple[int, list[Urgent]]:
+        return watch_once(self.database_url, self.events_url)
+
+    def close(self) -> None:
+        pass
+
+
+def event_source(database_url: str, events_url: str, queue: str) -> EventSource:
+    """The source RELAIS_EVENTS_URL names: RabbitMQ (`amqp://`) or SQL."""
+    if events_url.startswith(("amqp://", "amqps://")):
+        from bot.handoff.rabbit import RabbitEvents  # aio-pika only when used
+
+        return RabbitEvents(database_url, events_url, queue)
+    return SqlEvents(database_url, events_url)
 
 
 def send_guidance(rasa: RasaClient, people: list[Urgent], profile: Profile) -> None:
@@ -152,8 +214,7 @@ def send_guidance(rasa: RasaClient, people: list[Urgent], profile: Profile) -> N
 
 
 def run_forever(
-    database_url: str,
-    events_url: str,
+    source: EventSource,
     rasa: RasaClient,
     stop: threading.Event,
     profile: Profile,
@@ -165,17 +226,21 @@ def run_forever(
     the next round rather than dropped.
     """
     pending: list[Urgent] = []
-    while not stop.is_set():
-        count = 0
-        try:
-            count, urgent = watch_once(database_url, events_url)
-            pending += urgent
-            send_guidance(rasa, pending, profile)
-            pending = []
-        except (SQLAlchemyError, RasaError) as error:
-            # Rasa not started yet, or a database blip: try again shortly.
-            logger.info("Event watcher waiting: %s", error)
-        except Exception:
-            logger.exception("Event watcher failed; going on")
-        if count < BATCH:
-            stop.wait(interval)
+    try:
+        while not stop.is_set():
+            count = 0
+            try:
+                count, urgent = source.read()
+                pending += urgent
+                send_guidance(rasa, pending, profile)
+                pending = []
+            except (SQLAlchemyError, RasaError, ConnectionError, OSError) as error:
+                # Rasa or RabbitMQ not started yet, or a database blip: try
+                # again shortly.
+                logger.info("Event watcher waiting: %s", error)
+            except Exception:
+                logger.exception("Event watcher failed; going on")
+            if count < BATCH:
+                stop.wait(interval)
+    finally:
+        source.close()
