@@ -21,6 +21,12 @@ tracker. Here, before any NLU work:
   "default") and a `message` string, and its body at most MAX_BODY_BYTES:
   anything else is refused with 400 or 413 and says what is expected.
 
+With several Rasa processes (`make run-scaled`), a person's socket lives in
+the process nginx sent them to, while an agent's reply may reach Rasa's HTTP
+API on another: with RELAIS_SOCKETIO_REDIS_URL set, every socket.io message
+goes through Redis (python-socketio's AsyncRedisManager) and the process
+holding the socket delivers it.
+
 credentials.yml names these classes; their channel names stay `rest` and
 `socketio`, so URLs, trackers and the console see no difference.
 """
@@ -45,6 +51,7 @@ from rasa.shared.core.domain import Domain
 from sanic import Blueprint, Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
+from socketio import AsyncRedisManager
 
 from bot import rasa_fixes
 from bot.degraded import ActionServer, render, reply_without_actions
@@ -289,4 +296,21 @@ class RelaisSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         guard = Guard(answer_follows=True)
-        return guard.blueprint(super().blueprint(guard.wrap(on_new_message)))
+        blueprint = super().blueprint(guard.wrap(on_new_message))
+        redis_url = get_settings().socketio_redis_url
+        if redis_url and self.sio is not None:
+            share_through_redis(self.sio, redis_url)
+        return guard.blueprint(blueprint)
+
+
+def share_through_redis(sio: Any, redis_url: str) -> None:
+    """Makes `sio` emit through Redis, so that a message for a socket held by
+    another Rasa process reaches it.
+
+    Rasa builds its AsyncServer inside `SocketIOInput.blueprint` without a
+    client manager; the manager is swapped before any client connects (the
+    server starts it on the first connection).
+    """
+    manager = AsyncRedisManager(redis_url, channel="relais-socketio")
+    manager.set_server(sio)
+    sio.manager = manager

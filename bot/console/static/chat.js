@@ -23,7 +23,12 @@
     return li;
   }
 
-  const socket = io(document.body.dataset.socketUrl, {transports: ["websocket", "polling"]});
+  // relais_session keeps the conversation on one Rasa process behind nginx
+  // (bot/nginx.py): its socket lives there.
+  const socket = io(document.body.dataset.socketUrl, {
+    transports: ["websocket", "polling"],
+    query: {relais_session: sessionId},
+  });
 
   function send(text, payload) {
     show("user", text);
