@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge clean
+.PHONY: help dotenv install train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# Debian's nginx in front of the scaled-out deployment (make run-scaled and
+# its end-to-end test); Relais runs its own instance, never the system's.
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	$(SUDO) apt-get install -y nginx || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 
 # Configuration lives in .env, read by bot/settings.py and by honcho; the
 # first run creates it from .env.example with a random API token.
@@ -109,6 +115,22 @@ run: $(BIN)/.installed node_modules/.installed dotenv ## start Relais (Rasa + ac
 	@echo
 	$(BIN)/honcho start -f Procfile -e .env
 
+# Two Rasa processes and two action servers behind nginx, on this machine's
+# PostgreSQL, Redis and RabbitMQ (scaled.env, endpoints.scaled.yml,
+# Procfile.scaled; docs/deployment.md).
+run-scaled: $(BIN)/.installed node_modules/.installed dotenv $(NGINX) ## start Relais scaled out: 2 Rasa + 2 action servers behind nginx, PostgreSQL, Redis, RabbitMQ
+	@test -f $(MODEL) && test "$$(cat models/relais.pack 2>/dev/null || echo $(PACK))" = "$(PACK)" || $(MAKE) --no-print-directory train
+	@mkdir -p var
+	@$(BIN)/honcho run -e .env,scaled.env $(BIN)/relais config check --endpoints endpoints.scaled.yml
+	@$(BIN)/honcho run -e .env,scaled.env $(BIN)/relais db upgrade
+	@echo
+	@echo "Relais is starting scaled out (two models load side by side: about a minute)."
+	@echo "  Web chat (the public):       http://127.0.0.1:8080/chat"
+	@echo "  Console (community managers): http://127.0.0.1:8080/   accounts: .venv/bin/honcho run -e .env,scaled.env .venv/bin/relais agent add NAME"
+	@echo "  REST:  curl -s localhost:8080/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"Quels lots sont concernés par le rappel ?\"}'"
+	@echo
+	$(BIN)/honcho start -f Procfile.scaled -e .env,scaled.env
+
 shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own action server)
 	@mkdir -p var
 	@$(BIN)/relais config check
@@ -128,7 +150,7 @@ test-stories: $(MODEL) $(OTHER_MODELS) ## conversation tests of every shipped pa
 	  $(BIN)/rasa test core --model models/pack-$$(basename $$pack).tar.gz --stories $$pack/tests/stories.yml --fail-on-prediction-errors --out var/test-results/$$(basename $$pack); \
 	done
 
-test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) lint ## install, lint, validate, train if needed, then run every test
+test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) $(NGINX) lint ## install, lint, validate, train if needed, then run every test
 	$(BIN)/relais faq lint --dir $(PACK)/faq
 	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 	$(MAKE) --no-print-directory test-stories

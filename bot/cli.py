@@ -12,6 +12,7 @@
     relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
+    relais nginx --api P --actions-listen P --rasa P... --actions P... --console P
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -32,9 +33,10 @@ from pathlib import Path
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.commands import nginx as nginx_command
 from bot.commands import suggestions as suggestion_commands
 from bot.console import accounts
-from bot.db import get_session_factory, upgrade
+from bot.db import create_database, get_session_factory, upgrade
 from bot.faq.live import current_pack
 from bot.faq.statement import StatementError
 from bot.faq.suggestions import SuggestionError
@@ -90,7 +92,7 @@ def endpoint_classes_problem(path: Path) -> str | None:
     return None
 
 
-def check_config() -> int:
+def check_config(endpoints: str = "endpoints.yml") -> int:
     """Validates the configuration; prints what is wrong in one line."""
     try:
         settings = get_settings()
@@ -104,7 +106,7 @@ def check_config() -> int:
                 f"{settings.pack_dir / 'profile.yml'}. Remove it from .env.",
                 file=sys.stderr,
             )
-    problem = endpoint_classes_problem(PROJECT_ROOT / "endpoints.yml")
+    problem = endpoint_classes_problem(PROJECT_ROOT / endpoints)
     if problem:
         print(f"Configuration error: {problem}", file=sys.stderr)
         return 2
@@ -498,6 +500,8 @@ def publish_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    if create_database(settings.database_url):
+        print("Created the database named in DATABASE_URL.")
     upgrade(settings.database_url)
     print("Database schema is up to date.")
     return 0
@@ -515,7 +519,14 @@ def _parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="subcommand", required=True)
-    config_commands.add_parser("check", help="validate .env and the environment")
+    check = config_commands.add_parser(
+        "check", help="validate .env and the environment"
+    )
+    check.add_argument(
+        "--endpoints",
+        default="endpoints.yml",
+        help="the Rasa endpoints file to check (make run-scaled: endpoints.scaled.yml)",
+    )
 
     db = commands.add_parser("db", help="Relais' own database")
     db_commands = db.add_subparsers(dest="subcommand", required=True)
@@ -613,6 +624,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     suggestion_commands.add_parser(commands, as_agent)
+    nginx_command.add_parser(commands)
 
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
@@ -666,7 +678,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         subcommand = "set"
     if (args.command, subcommand) == ("config", "check"):
-        return check_config()
+        return check_config(args.endpoints)
+    if args.command == "nginx":
+        return nginx_command.run(args)
     if args.command == "faq" and subcommand != "log":  # no other configuration needed
         return {"lint": faq_lint, "export": faq_export, "import": faq_import}[
             subcommand

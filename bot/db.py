@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
@@ -104,6 +104,30 @@ def get_engine(url: str) -> Engine:
 def get_session_factory(url: str) -> sessionmaker[Session]:
     """Sessions for `url`. Callers own the transaction: `with factory.begin()`."""
     return sessionmaker(get_engine(url), future=True, expire_on_commit=False)
+
+
+def create_database(url: str) -> bool:
+    """Creates the PostgreSQL database `url` names when it does not exist yet
+    (SQLite creates its file itself); returns whether it created it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or not parsed.database:
+        return False
+    admin = create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True
+    )
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": parsed.database},
+            ).first()
+            if exists:
+                return False
+            name = parsed.database.replace('"', '""')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            return True
+    finally:
+        admin.dispose()
 
 
 def upgrade(url: str, revision: str = "head") -> None:
