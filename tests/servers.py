@@ -1,7 +1,8 @@
 """Starts the real Rasa server and action server for end-to-end tests and benchmarks.
 
 Both run as the `rasa` commands a deployment runs, with `make run`'s
-endpoints.yml on free ports and throw-away SQLite databases in `work`.
+endpoints.yml on free ports and throw-away SQLite databases in `work`;
+`running_scaled` runs `make run-scaled`'s whole deployment the same way.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -153,3 +156,196 @@ def running_console(work: Path, env: dict[str, str]) -> Iterator[str]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """A running scaled-out deployment (make run-scaled's parts)."""
+
+    public: str  # nginx: web chat, console, channels
+    api: str  # nginx: Rasa's HTTP API, either process
+    rasa: tuple[str, str]  # each Rasa process, directly
+    console: str
+    env: dict[str, str]  # what the `relais` command needs to act on it
+    tracker_url: str  # Rasa's conversations (PostgreSQL)
+
+
+def _start(
+    command: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def running_scaled(
+    work: Path,
+    env: dict[str, str],
+    token: str,
+    postgres_admin_url: str,
+    rate: int = 1000,
+) -> Iterator[Scaled]:
+    """Runs `make run-scaled`'s deployment on free ports: two Rasa processes,
+    two action servers, the console and nginx, with endpoints.scaled.yml on
+    this run's own PostgreSQL databases, Redis key prefix and RabbitMQ queue
+    (all removed afterwards). `rate`: nginx's messages per second per address.
+    """
+    from sqlalchemy.engine import make_url
+
+    from bot.db import create_database, upgrade
+    from bot.nginx import Layout, write_config
+
+    run = uuid.uuid4().hex[:10]
+    admin = make_url(postgres_admin_url)
+    queue_url = admin.set(database=f"relais_scaled_{run}").render_as_string(False)
+    tracker_db = f"relais_rasa_{run}"
+    events_queue = f"relais-test-{run}"
+    ports = {name: free_port() for name in (
+        "public", "api", "actions_lb", "rasa_a", "rasa_b", "actions_a", "actions_b",
+        "console")}  # fmt: skip
+    endpoints = yaml.safe_load(
+        (PROJECT_ROOT / "endpoints.scaled.yml").read_text("utf-8")
+    )
+    endpoints["action_endpoint"]["url"] = (
+        f"http://127.0.0.1:{ports['actions_lb']}/webhook"
+    )
+    endpoints["tracker_store"].update(
+        url=admin.host or "127.0.0.1", port=admin.port or 5432,
+        username=admin.username or "postgres", db=tracker_db,
+    )  # fmt: skip
+    endpoints["lock_store"]["key_prefix"] = f"relaistest{run}"
+    endpoints["event_broker"]["queues"] = [events_queue]
+    (work / "endpoints.scaled.yml").write_text(yaml.safe_dump(endpoints), "utf-8")
+
+    public = f"http://127.0.0.1:{ports['public']}"
+    api = f"http://127.0.0.1:{ports['api']}"
+    rasa_urls = (
+        f"http://127.0.0.1:{ports['rasa_a']}",
+        f"http://127.0.0.1:{ports['rasa_b']}",
+    )
+    env = {
+        **env,
+        "DATABASE_URL": queue_url,
+        "RELAIS_EVENTS_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        "RELAIS_EVENTS_QUEUE": events_queue,
+        "RELAIS_SOCKETIO_REDIS_URL": "redis://127.0.0.1:6379/2",
+        "RASA_URL": api,
+        "RELAIS_RASA_URLS": ",".join(rasa_urls),
+        "RELAIS_PUBLIC_RASA_URL": public,
+        "RELAIS_CONSOLE_PORT": str(ports["console"]),
+    }
+    create_database(queue_url)
+    upgrade(queue_url)
+    write_config(
+        Layout(
+            public=f"127.0.0.1:{ports['public']}",
+            api=f"127.0.0.1:{ports['api']}",
+            actions_listen=f"127.0.0.1:{ports['actions_lb']}",
+            rasa=(f"127.0.0.1:{ports['rasa_a']}", f"127.0.0.1:{ports['rasa_b']}"),
+            actions=(
+                f"127.0.0.1:{ports['actions_a']}",
+                f"127.0.0.1:{ports['actions_b']}",
+            ),
+            console=f"127.0.0.1:{ports['console']}",
+            rate=rate,
+        ),
+        work / "nginx",
+    )
+    bin_dir = Path(sys.executable).parent
+    rasa = str(bin_dir / "rasa")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in ("actions_a", "actions_b"):
+            processes.append(_start(
+                [rasa, "run", "actions", "--port", str(ports[name])],
+                env, work / f"{name}.log",
+            ))  # fmt: skip
+        for name in ("rasa_a", "rasa_b"):
+            processes.append(_start(
+                [
+                    rasa, "run", "--model", str(MODEL),
+                    "--enable-api", "--auth-token", token,
+                    "--interface", "127.0.0.1", "--port", str(ports[name]),
+                    "--cors", "*",
+                    "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                    "--endpoints", str(work / "endpoints.scaled.yml"),
+                ],
+                env, work / f"{name}.log",
+            ))  # fmt: skip
+        console = _start(
+            [str(bin_dir / "relais"), "console"], env, work / "console.log"
+        )
+        processes.append(console)
+        nginx = _start(
+            ["/usr/sbin/nginx", "-p", str(work / "nginx"),
+             "-c", str(work / "nginx" / "nginx.conf")],
+            env, work / "nginx.log",
+        )  # fmt: skip
+        processes.append(nginx)
+        for name, process in zip(
+            ("actions_a", "actions_b"), processes[:2], strict=True
+        ):
+            wait_until_up(
+                f"http://127.0.0.1:{ports[name]}/health", process, work / f"{name}.log"
+            )
+        for url, name, process in zip(
+            rasa_urls, ("rasa_a", "rasa_b"), processes[2:4], strict=True
+        ):
+            wait_until_up(f"{url}/status?token={token}", process, work / f"{name}.log")
+        console_url = f"http://127.0.0.1:{ports['console']}"
+        wait_until_up(f"{console_url}/health", console, work / "console.log")
+        wait_until_up(f"{public}/health", nginx, work / "nginx.log")
+        yield Scaled(
+            public=public,
+            api=api,
+            rasa=rasa_urls,
+            console=console_url,
+            env=env,
+            tracker_url=admin.set(database=tracker_db).render_as_string(False),
+        )
+    finally:
+        _stop(processes)
+        _clean_up(postgres_admin_url, (queue_url, tracker_db), events_queue)
+
+
+def _clean_up(admin_url: str, databases: tuple[str, str], events_queue: str) -> None:
+    """Drops the run's databases and deletes its RabbitMQ queue."""
+    import asyncio
+
+    import aio_pika
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from bot.db import get_engine
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for database in databases:
+            name = make_url(database).database if "://" in database else database
+            if "://" in database:
+                get_engine(database).dispose()
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+    async def delete_queue() -> None:
+        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(events_queue)
+
+    asyncio.run(delete_queue())

@@ -1,0 +1,298 @@
+"""End to end on `make run-scaled`'s deployment, through nginx.
+
+Two Rasa processes and two action servers behind Debian's nginx, the console,
+conversations in PostgreSQL, locks in Redis, events through RabbitMQ to the
+console's watcher, socket.io messages through Redis: every part as
+`make run-scaled` runs it (tests/servers.py), on this run's own databases and
+queue. The model loads twice, side by side, once for the module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from bot.db import get_session_factory
+from bot.faq import load_pack
+from bot.handoff import queue
+from bot.handoff.models import Ticket
+from bot.profile import load_profile
+from bot.settings import PROJECT_ROOT
+from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT
+from tests.servers import Scaled, ServerError, running_scaled
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "scaled-token"
+PACK_DIR = PROJECT_ROOT / "packs" / "dairy-recall"
+PACK = load_pack(PACK_DIR / "faq")
+PROFILE = load_profile(PACK_DIR)
+# Generous: a slow machine waits longer, it never fails for it.
+WAIT_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
+    work = tmp_path_factory.mktemp("scaled")
+    # A copy of the pack, so a test can edit an answer as an editor would.
+    shutil.copytree(PACK_DIR, work / "pack")
+    env = {
+        **os.environ,
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+        "RELAIS_PACK": str(work / "pack"),
+        # Not a test of overload: a slow machine's answers are awaited, not
+        # replaced by a holding reply.
+        "RELAIS_HOLDING_REPLY_SECONDS": "60",
+    }
+    try:
+        with running_scaled(work, env, TOKEN, POSTGRES_ADMIN_URL) as deployment:
+            yield deployment
+    except ServerError as error:
+        pytest.fail(str(error))
+
+
+def answer(topic: str, language: str) -> str:
+    return PACK[topic].answers[language].strip()
+
+
+def say(url: str, sender: str, text: str) -> list[str]:
+    response = requests.post(
+        f"{url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=WAIT_SECONDS,
+    )
+    assert response.status_code == 200, response.text
+    return [message.get("text", "") for message in response.json()]
+
+
+def relais(scaled: Scaled, rasa_url: str, *args: str) -> None:
+    """The `relais` command line, talking to the Rasa API at `rasa_url`."""
+    command = [str(Path(sys.executable).parent / "relais"), *args]
+    if args[0] == "queue":
+        command += ["--agent", "alice"]
+    done = subprocess.run(
+        command,
+        env={**scaled.env, "RASA_URL": rasa_url},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def open_ticket(scaled: Scaled, conversation_id: str) -> Ticket | None:
+    factory = get_session_factory(scaled.env["DATABASE_URL"])
+    with factory.begin() as session:
+        return queue.open_ticket_for(session=session, conversation_id=conversation_id)
+
+
+def tracker_events(scaled: Scaled, conversation_id: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{scaled.api}/conversations/{conversation_id}/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["events"])
+
+
+class WebChat:
+    """One person in the web chat: socket.io through nginx, long-polling (the
+    transport that needs nginx's stickiness), as chat.js connects."""
+
+    def __init__(self, public: str) -> None:
+        self.session_id = f"scaled-{uuid.uuid4().hex[:10]}"
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Condition()
+        self.client = socketio.Client()
+        self.client.on("bot_uttered", self._on_bot)
+        self.client.connect(
+            f"{public}?relais_session={self.session_id}",
+            transports=["polling"],
+            wait_timeout=60,
+        )
+        self.client.emit("session_request", {"session_id": self.session_id})
+
+    def _on_bot(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.received.append(message)
+            self._lock.notify_all()
+
+    def say(self, text: str) -> None:
+        self.client.emit(
+            "user_uttered", {"message": text, "session_id": self.session_id}
+        )
+
+    def wait_for_text(self, start: str, after: int = 0) -> int:
+        """Waits for a message starting with `start` among those received
+        from index `after` on; returns the index after it."""
+
+        def found() -> int | None:
+            for index, message in enumerate(self.received[after:], after):
+                if str(message.get("text") or "").startswith(start):
+                    return index + 1
+            return None
+
+        with self._lock:
+            index = self._lock.wait_for(found, timeout=WAIT_SECONDS)
+        assert index, f"{start!r} did not arrive over socket.io: {self.received}"
+        return int(index)
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def test_an_faq_question_is_answered_through_nginx(scaled: Scaled) -> None:
+    sender = f"rest-{uuid.uuid4().hex[:8]}"
+    assert say(scaled.public, sender, "Quels lots sont concernés par le rappel ?") == [
+        answer("lot_numbers", "fr")
+    ]
+    assert say(scaled.public, sender, "Which lots are affected by the recall?") == [
+        answer("lot_numbers", "en")
+    ]
+
+
+def test_nginx_refuses_a_huge_body_before_rasa_sees_it(scaled: Scaled) -> None:
+    sender = f"paste-{uuid.uuid4().hex[:8]}"
+    response = requests.post(
+        f"{scaled.public}/webhooks/rest/webhook",
+        json={"sender": sender, "message": "x" * 100_000},
+        timeout=WAIT_SECONDS,
+    )
+    assert response.status_code == 413
+    # Rasa never heard of this conversation.
+    events = tracker_events(scaled, sender)
+    assert not [event for event in events if event["event"] == "user"]
+
+
+def test_the_http_api_is_not_public(scaled: Scaled) -> None:
+    response = requests.get(
+        f"{scaled.public}/conversations/anyone/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    )
+    # The console answers the public address: Rasa's API is not there.
+    assert response.status_code == 404
+
+
+def test_handoff_over_the_web_chat_with_replies_from_either_process(
+    scaled: Scaled,
+) -> None:
+    chat = WebChat(scaled.public)
+    try:
+        chat.say("je veux parler à un humain")
+        seen = chat.wait_for_text("Je transmets notre conversation")
+        ticket = open_ticket(scaled, chat.session_id)
+        assert ticket is not None and ticket.channel == "socketio"
+        assert ticket.priority == "normal"
+
+        # While waiting, the person says something urgent: the Rasa process
+        # publishes it to RabbitMQ, the console's watcher raises the ticket
+        # and sends the emergency guidance into the chat.
+        chat.say("mon fils vomit depuis ce matin après avoir mangé le yaourt")
+        guidance = PROFILE.emergency("health", "fr")
+        seen = chat.wait_for_text(guidance[:40], seen)
+        ticket = open_ticket(scaled, chat.session_id)
+        assert ticket is not None and ticket.priority == "urgent"
+        assert ticket.last_message.startswith("mon fils vomit")
+
+        # The agent's replies arrive live whichever process their API call
+        # lands on: one of the two does not hold the socket.
+        relais(scaled, scaled.api, "queue", "claim", str(ticket.id))
+        for number, rasa_url in enumerate(scaled.rasa, 1):
+            relais(scaled, rasa_url, "queue", "reply", str(ticket.id),
+                   f"Réponse {number} de l'équipe.")  # fmt: skip
+            seen = chat.wait_for_text(f"Réponse {number} de l'équipe.", seen)
+
+        relais(scaled, scaled.api, "queue", "close", str(ticket.id))
+        seen = chat.wait_for_text("Notre conseiller a terminé", seen)
+        assert open_ticket(scaled, chat.session_id) is None
+
+        # The bot answers again.
+        chat.say("Quels lots sont concernés par le rappel ?")
+        chat.wait_for_text(answer("lot_numbers", "fr")[:60], seen)
+    finally:
+        chat.close()
+
+
+def test_a_conversation_alternating_between_processes_stays_in_order(
+    scaled: Scaled,
+) -> None:
+    sender = f"alternating-{uuid.uuid4().hex[:8]}"
+    questions = [
+        "Quels lots sont concernés par le rappel ?",
+        "Which lots are affected by the recall?",
+        "comment me faire rembourser",
+        "how do I get a refund",
+    ]
+    sent = []
+    # One after the other, each message on the other process.
+    for number in range(12):
+        text = f"{questions[number % len(questions)]} ({number})"
+        assert say(scaled.rasa[number % 2], sender, text), text
+        sent.append(text)
+    # Then two at a time, one on each process: the Redis lock store makes
+    # them take turns.
+    concurrent = [f"{questions[n % len(questions)]} [{n}]" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        replies = list(
+            pool.map(
+                lambda pair: say(scaled.rasa[pair[0] % 2], sender, pair[1]),
+                enumerate(concurrent),
+            )
+        )
+    assert all(replies), replies
+
+    events = tracker_events(scaled, sender)
+    said = [event["text"] for event in events if event["event"] == "user"]
+    assert said[:12] == sent
+    assert sorted(said[12:]) == sorted(concurrent)
+    # Each message was answered before the next one was read: between two
+    # user messages there is the bot's answer and a return to listening.
+    turns: list[list[str]] = []
+    for event in events:
+        if event["event"] == "user":
+            turns.append([])
+        elif turns:
+            turns[-1].append(event["event"])
+    assert len(turns) == 24
+    for turn in turns:
+        assert "bot" in turn and turn[-1] == "action", turns
+
+
+def test_the_statement_and_an_edited_answer_reach_every_process(
+    scaled: Scaled, tmp_path: Path
+) -> None:
+    statement = "Communiqué de test : la situation est sous contrôle."
+    relais(scaled, scaled.api, "statement", "set", "--fr", statement,
+           "--en", "Test statement: the situation is under control.")  # fmt: skip
+    path = Path(scaled.env["RELAIS_PACK"]) / "faq" / "timeline.yml"
+    original = path.read_text(encoding="utf-8")
+    edited = "Mise à jour de 15 h : le rappel couvre désormais trois lots."
+    path.write_text(original.replace(answer("timeline", "fr"), edited), "utf-8")
+    try:
+        for attempt in range(4):  # both Rasa processes, both action servers
+            rasa_url = scaled.rasa[attempt % 2]
+            sender = f"consistent-{uuid.uuid4().hex[:8]}"
+            texts = say(rasa_url, sender, "résumé de la situation svp")
+            assert any(statement in text for text in texts), texts
+            assert say(rasa_url, sender, "quand le rappel a t il commencé") == [edited]
+    finally:
+        path.write_text(original, "utf-8")
+        relais(scaled, scaled.api, "statement", "clear")
