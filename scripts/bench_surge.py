@@ -1,9 +1,12 @@
 """A surge of people writing at once: Relais against a stock `rasa init` bot.
 
-Each system runs as a deployment runs it (real Rasa server, action server and
-console for Relais on `make run`'s embedded defaults: SQLite tracker store and
-SQL event broker). People write over the REST webhook the held-out questions
-of the pack (French and English, never trained on):
+Each system runs as a deployment runs it: Relais on `make run`'s embedded
+defaults (real Rasa server, action server and console; SQLite tracker store
+and SQL event broker), Relais scaled out as `make run-scaled` runs it (two
+Rasa processes and two action servers behind nginx, PostgreSQL, Redis,
+RabbitMQ; people write to nginx), and a stock `rasa init` bot. People write
+over the REST webhook the held-out questions of the pack (French and
+English, never trained on):
 
 - closed loop: 1, 10 and 50 people, each sending their next question as soon
   as the answer to the last one came back (a person starts a new conversation
@@ -28,7 +31,6 @@ import asyncio
 import itertools
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -42,17 +44,19 @@ from pathlib import Path
 
 import aiohttp
 import requests
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.db import upgrade  # noqa: E402
 from bot.nlu.evaluation import load_questions  # noqa: E402
-from tests.conftest import TEST_ENVIRONMENT  # noqa: E402
+from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT  # noqa: E402
 from tests.servers import (  # noqa: E402
     free_port,
     running_console,
     running_relais,
+    running_scaled,
     wait_until_up,
 )
 
@@ -201,7 +205,7 @@ async def open_loop(
     return run
 
 
-def missing_from_trackers(url: str, runs: list[Run], database: Path | None) -> int:
+def missing_from_trackers(url: str, runs: list[Run], database: str | None) -> int:
     """Messages sent (answered, held or not) that are not in their
     conversation once the server is quiet again: in the tracker store's
     database when there is one (what survives a restart), else as Rasa's HTTP
@@ -231,14 +235,19 @@ def missing_from_trackers(url: str, runs: list[Run], database: Path | None) -> i
     return missing
 
 
-def _stored_messages(database: Path) -> dict[str, int]:
-    with sqlite3.connect(database) as connection:
-        return dict(
-            connection.execute(
-                "SELECT sender_id, count(*) FROM events "
-                "WHERE type_name = 'user' GROUP BY sender_id"
-            ).fetchall()
-        )
+def _stored_messages(database: str) -> dict[str, int]:
+    engine = sa.create_engine(database)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT sender_id, count(*) FROM events "
+                    "WHERE type_name = 'user' GROUP BY sender_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {sender: int(count) for sender, count in rows}
 
 
 def memory() -> list[str]:
@@ -281,7 +290,7 @@ def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
     return runs
 
 
-def report(url: str, runs: list[Run], database: Path | None = None) -> None:
+def report(url: str, runs: list[Run], database: str | None = None) -> None:
     missing = missing_from_trackers(url, runs, database)
     print(f"  messages missing from trackers: {missing}")
     print("  memory:")
@@ -301,7 +310,23 @@ def bench_relais(work: Path, questions: list[str], args: argparse.Namespace) -> 
     with running_relais(work, env, TOKEN) as url:
         env["RASA_URL"] = url
         with running_console(work, env):
-            report(url, load(url, questions, args), work / "tracker.db")
+            report(url, load(url, questions, args), f"sqlite:///{work / 'tracker.db'}")
+
+
+def bench_scaled(work: Path, questions: list[str], args: argparse.Namespace) -> None:
+    env = {
+        **os.environ, **TEST_ENVIRONMENT, "RASA_TOKEN": TOKEN,
+        "RASA_TELEMETRY_ENABLED": "false", "RELAIS_SPOOL_DIR": str(work / "spool"),
+    }  # fmt: skip
+    print(
+        "\nRelais scaled out: 2 Rasa + 2 action servers behind nginx, "
+        "PostgreSQL, Redis, RabbitMQ (starting, about a minute)",
+        flush=True,
+    )
+    # nginx's per-address limit is lifted: every simulated person shares
+    # this machine's address.
+    with running_scaled(work, env, TOKEN, POSTGRES_ADMIN_URL, rate=100_000) as scaled:
+        report(scaled.public, load(scaled.public, questions, args), scaled.tracker_url)
 
 
 @contextmanager
@@ -349,7 +374,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=25, help="open loop msg/s")
     parser.add_argument("--no-overload", dest="overload", action="store_false")
     parser.add_argument(
-        "--systems", nargs="*", default=["relais", "stock"], choices=["relais", "stock"]
+        "--systems",
+        nargs="*",
+        default=["relais", "scaled", "stock"],
+        choices=["relais", "scaled", "stock"],
     )
     parser.add_argument("--pack", default="dairy-recall")
     args = parser.parse_args()
@@ -362,10 +390,9 @@ def main() -> int:
     for system in args.systems:
         with tempfile.TemporaryDirectory() as scratch:
             work = Path(scratch)
-            if system == "relais":
-                bench_relais(work, questions, args)
-            else:
-                bench_stock(work, questions, args)
+            {"relais": bench_relais, "scaled": bench_scaled, "stock": bench_stock}[
+                system
+            ](work, questions, args)
             shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -285,14 +285,17 @@ def test_the_statement_and_an_edited_answer_reach_every_process(
     path = Path(scaled.env["RELAIS_PACK"]) / "faq" / "timeline.yml"
     original = path.read_text(encoding="utf-8")
     edited = "Mise à jour de 15 h : le rappel couvre désormais trois lots."
-    path.write_text(original.replace(answer("timeline", "fr"), edited), "utf-8")
+    first_line = answer("timeline", "fr").splitlines()[0]
+    assert first_line in original
+    path.write_text(original.replace(first_line, edited, 1), "utf-8")
     try:
         for attempt in range(4):  # both Rasa processes, both action servers
             rasa_url = scaled.rasa[attempt % 2]
             sender = f"consistent-{uuid.uuid4().hex[:8]}"
             texts = say(rasa_url, sender, "résumé de la situation svp")
             assert any(statement in text for text in texts), texts
-            assert say(rasa_url, sender, "quand le rappel a t il commencé") == [edited]
+            texts = say(rasa_url, sender, "quand le rappel a t il commencé")
+            assert len(texts) == 1 and texts[0].startswith(edited), texts
     finally:
         path.write_text(original, "utf-8")
         relais(scaled, scaled.api, "statement", "clear")

@@ -44,6 +44,12 @@ def test_the_example_configuration_loads() -> None:
         ),
         ("RELAIS_TEAM_DAYS", "weekdays", "team.days in the profile) must list days"),
         ("RELAIS_TIMEZONE", "Paris", "'Paris' is not a time zone"),
+        ("RELAIS_EVENTS_URL", "kafka://broker:9092", "RELAIS_EVENTS_URL must be"),
+        (
+            "RELAIS_SOCKETIO_REDIS_URL",
+            "127.0.0.1:6379",
+            "RELAIS_SOCKETIO_REDIS_URL must be a redis:// URL",
+        ),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:
@@ -130,3 +136,21 @@ def test_config_check_refuses_a_store_class_rasa_would_silently_replace(
     problem = endpoint_classes_problem(typo)
     assert problem is not None
     assert "tracker_store" in problem and "bot.stores.TrackerStor" in problem
+
+
+def test_the_scaled_out_settings_load() -> None:
+    """scaled.env, as `make run-scaled` reads it on top of .env."""
+    scaled = dict(
+        line.split("=", 1)
+        for line in (PROJECT_ROOT / "scaled.env").read_text("utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    settings = load_settings({**TEST_ENVIRONMENT, **scaled})
+    assert settings.events_url.startswith("amqp://")
+    assert settings.socketio_redis_url == "redis://127.0.0.1:6379/2"
+    assert len(settings.rasa_urls) == 2
+    assert settings.database_url.startswith("postgresql://")
+    # The queue the console consumes is the one Rasa publishes to.
+    endpoints = (PROJECT_ROOT / "endpoints.scaled.yml").read_text("utf-8")
+    assert f"- {settings.events_queue}" in endpoints
+    assert endpoint_classes_problem(PROJECT_ROOT / "endpoints.scaled.yml") is None

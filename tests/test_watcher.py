@@ -1,13 +1,23 @@
-"""The event watcher, fed by Rasa's own SQL event broker."""
+"""The event watcher, fed by Rasa's own SQL event broker or by RabbitMQ (the
+machine's server, as Rasa's Pika broker publishes to it)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import aio_pika
+import pytest
 from rasa.core.brokers.sql import SQLEventBroker
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import get_session_factory
-from bot.handoff import queue, watcher
+from bot.handoff import queue, rabbit, watcher
+
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def user_event(sender: str, text: str, reason: str | None = None) -> dict:
@@ -56,3 +66,101 @@ def test_a_waiting_person_who_reports_symptoms_becomes_urgent(
     assert watcher.watch_once(database_url, events_url) == (0, [])
     broker.publish(user_event("waiting", "il vomit encore", "health"))
     assert watcher.watch_once(database_url, events_url) == (1, [])
+
+
+def publish_to_rabbitmq(events: list[dict], queue_name: str) -> None:
+    """What each Rasa process's Pika broker does (rasa/core/brokers/pika.py):
+    persistent JSON messages to the fanout exchange bound to the queue."""
+
+    async def publish() -> None:
+        connection = await aio_pika.connect(RABBITMQ)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(
+                rabbit.RASA_EXCHANGE, type=aio_pika.ExchangeType.FANOUT
+            )
+            queue = await channel.declare_queue(queue_name, durable=True)
+            await queue.bind(exchange, "")
+            for event in events:
+                await exchange.publish(
+                    aio_pika.Message(
+                        json.dumps(event).encode(),
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    "",
+                )
+
+    asyncio.run(publish())
+
+
+@pytest.fixture
+def rabbit_queue() -> Iterator[str]:
+    name = f"relais-test-{uuid.uuid4().hex[:8]}"
+    yield name
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(RABBITMQ)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+
+    asyncio.run(delete())
+
+
+def test_events_from_rabbitmq_update_waiting_tickets_once(
+    database_url: str, rabbit_queue: str, tmp_path: Path
+) -> None:
+    with get_session_factory(database_url).begin() as session:
+        waiting = queue.HandoffRequest(
+            "waiting", "socketio", "fr", "asked_for_human", "normal", "un humain"
+        )
+        queue.enqueue(session=session, request=waiting)
+    publish_to_rabbitmq(
+        [
+            {"event": "action", "sender_id": "waiting", "name": "action_listen"},
+            user_event("waiting", "toujours là ?"),
+            user_event("somebody-else", "mon fils vomit", "health"),
+        ],
+        rabbit_queue,
+    )
+    # A console whose database fails mid-batch leaves the events queued.
+    broken = rabbit.RabbitEvents(
+        f"sqlite:///{tmp_path / 'unmigrated.db'}", RABBITMQ, rabbit_queue
+    )
+    with pytest.raises(SQLAlchemyError):
+        broken.read()
+    broken.close()
+
+    source = watcher.event_source(database_url, RABBITMQ, rabbit_queue)
+    try:
+        assert source.read() == (3, [])
+        with get_session_factory(database_url).begin() as session:
+            ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
+            assert (ticket.last_message, ticket.priority) == ("toujours là ?", "normal")
+
+        publish_to_rabbitmq(
+            [user_event("waiting", "mon fils vomit depuis ce matin", "health")],
+            rabbit_queue,
+        )
+        assert source.read() == (1, [watcher.Urgent("waiting", "health", "fr")])
+        with get_session_factory(database_url).begin() as session:
+            ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
+            assert (ticket.priority, ticket.reason) == ("urgent", "health")
+        # Acknowledged: nothing is read twice.
+        assert source.read() == (0, [])
+    finally:
+        source.close()
+
+
+def test_an_unreachable_rabbitmq_is_a_connection_error_to_wait_on(
+    tmp_path: Path,
+) -> None:
+    source = rabbit.RabbitEvents(
+        f"sqlite:///{tmp_path / 'relais.db'}",
+        "amqp://guest:secret@127.0.0.1:1/",
+        "relais-nowhere",
+    )
+    with pytest.raises(ConnectionError, match=r"RabbitMQ at 127\.0\.0\.1:1/") as error:
+        source.read()
+    assert "secret" not in str(error.value)
+    source.close()

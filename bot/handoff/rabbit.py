@@ -56,7 +56,7 @@ class RabbitEvents:
     def read(self) -> tuple[int, list[Urgent]]:
         try:
             return self._loop.run_until_complete(self._read())
-        except (AMQPError, asyncio.TimeoutError) as error:
+        except (AMQPError, asyncio.TimeoutError, OSError) as error:
             self._loop.run_until_complete(self._disconnect())
             raise ConnectionError(f"RabbitMQ at {self._where()}: {error!r}") from None
 
