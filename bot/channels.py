@@ -68,6 +68,7 @@ from bot.overload import (
     holding_messages,
     looks_urgent,
 )
+from bot.rasa_api import WARM_UP_TEXTS
 from bot.settings import PROJECT_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
@@ -217,13 +218,37 @@ class Guard:
             await reply_to.send_text_message(message.sender_id, text)
 
     def blueprint(self, blueprint: Blueprint) -> Blueprint:
-        """Lets the guard find the agent once the server runs."""
+        """Lets the guard find the agent once the server runs, and warms the
+        model up."""
 
         async def remember(app: Sanic, _loop: Any) -> None:
             self.app = app
+            await warm_up(self._agent())
 
         blueprint.listener("after_server_start")(remember)
         return blueprint
+
+
+_warmed: set[int] = set()
+
+
+async def warm_up(agent: Any) -> None:
+    """Parses a few messages with a freshly loaded model (once per model,
+    whichever channel asks), so the first person to write after a start is
+    not the one who waits seconds for TensorFlow and spaCy to warm up, nor
+    gets a holding reply from an idle server. (`relais publish` does the
+    same through the HTTP API for a model it loads.)"""
+    if agent is None or not agent.is_ready() or id(agent) in _warmed:
+        return
+    _warmed.add(id(agent))
+    started = time.monotonic()
+    try:
+        for text in WARM_UP_TEXTS:
+            await agent.parse_message(text)
+    except Exception:
+        logger.exception("Warming the model up failed; the first answer will be slow")
+        return
+    logger.info("Model warmed up in %.1f s", time.monotonic() - started)
 
 
 async def _forward(collected: CollectingOutputChannel, reply_to: OutputChannel) -> None:

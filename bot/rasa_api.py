@@ -14,6 +14,9 @@ from urllib.parse import quote
 import requests
 
 TIMEOUT_SECONDS = 15
+# Parsed once by a freshly loaded model, so that the first person to write
+# does not wait for TensorFlow and spaCy to warm up (seconds).
+WARM_UP_TEXTS = ("Bonjour, j'ai une question", "Hello, I have a question")
 
 
 class RasaError(Exception):
@@ -111,6 +114,12 @@ class RasaClient:
         """The loaded model: `model_file` (its name) and `model_id`."""
         result: dict[str, Any] = self._request("GET", "/status")
         return result
+
+    def warm_up(self) -> None:
+        """Has the loaded model parse a few messages (no conversation is
+        touched): its first real message is then answered at full speed."""
+        for text in WARM_UP_TEXTS:
+            self._request("POST", "/model/parse", json={"text": text})
 
     def load_model(self, model_file: str) -> None:
         """Loads a model into the running server (Rasa's `PUT /model`).

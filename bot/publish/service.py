@@ -265,7 +265,12 @@ def load_everywhere(
                     report(lines[-1])
             return False, lines
         switched.append(client)
-        lines.append(f"{url}: loaded in {time.perf_counter() - started:.1f} s")
+        warmed = ""
+        try:
+            client.warm_up()
+        except RasaError as error:  # a slower first answer, nothing worse
+            warmed = f" (not warmed up: {error})"
+        lines.append(f"{url}: loaded in {time.perf_counter() - started:.1f} s{warmed}")
         report(lines[-1])
     return True, lines
 
