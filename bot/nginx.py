@@ -59,11 +59,17 @@ def address(value: str) -> str:
     return f"{host or '127.0.0.1'}:{port}"
 
 
-def _servers(addresses: tuple[str, ...]) -> str:
+def _servers(addresses: tuple[str, ...], keepalive: int) -> str:
     # A process that stops answering is left out for 10 s, then tried again.
-    return "\n".join(
+    # Connections are kept open and reused, closed by nginx before Sanic's
+    # and uvicorn's own 5 s idle limit: a busy Rasa process then never has to
+    # accept a new connection per message (under overload its accept queue
+    # overflowed and it reset them, losing the messages).
+    servers = [
         f"        server {address(a)} max_fails=3 fail_timeout=10s;" for a in addresses
-    )
+    ]
+    servers += [f"        keepalive {keepalive};", "        keepalive_timeout 4s;"]
+    return "\n".join(servers)
 
 
 def render(layout: Layout, run_dir: Path) -> str:
@@ -101,6 +107,7 @@ http {{
     proxy_set_header Host $host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header Connection "";
 
     limit_req_zone $binary_remote_addr zone=messages:10m rate={layout.rate}r/s;
     limit_req_status 429;
@@ -117,18 +124,20 @@ http {{
 
     upstream rasa {{
         least_conn;
-{_servers(layout.rasa)}
+{_servers(layout.rasa, 64)}
     }}
     upstream rasa_sockets {{
         hash $socket_key consistent;
-{_servers(layout.rasa)}
+{_servers(layout.rasa, 16)}
     }}
     upstream actions {{
         least_conn;
-{_servers(layout.actions)}
+{_servers(layout.actions, 32)}
     }}
     upstream console {{
         server {address(layout.console)};
+        keepalive 16;
+        keepalive_timeout 4s;
     }}
 
     # The public: web chat, console, channels.
@@ -142,6 +151,9 @@ http {{
         }}
         location /socket.io/ {{
             proxy_pass http://rasa_sockets;
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 1h;

@@ -67,6 +67,46 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+def _start(
+    command: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _rasa_server(port: int, model: Path, token: str, endpoints: Path) -> list[str]:
+    """The `rasa run` command of make run's Procfile, on `port`."""
+    return [
+        str(Path(sys.executable).parent / "rasa"), "run",
+        "--model", str(model),
+        "--enable-api", "--auth-token", token,
+        "--interface", "127.0.0.1", "--port", str(port),
+        "--cors", "*",
+        "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        "--endpoints", str(endpoints),
+    ]  # fmt: skip
+
+
+def _action_server(port: int) -> list[str]:
+    return [str(Path(sys.executable).parent / "rasa"), "run", "actions",
+            "--port", str(port)]  # fmt: skip
+
+
 @contextmanager
 def running_relais(
     work: Path,
@@ -89,34 +129,14 @@ def running_relais(
     endpoints["tracker_store"]["db"] = str(work / "tracker.db")
     endpoints["event_broker"]["db"] = str(work / "events.db")
     (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints), "utf-8")
-    rasa = str(Path(sys.executable).parent / "rasa")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
+    endpoints_file = work / "endpoints.yml"
     actions = (
-        subprocess.Popen(
-            [rasa, "run", "actions", "--port", str(action_port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=action_log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        if with_actions
-        else None
+        _start(_action_server(action_port), env, action_log) if with_actions else None
     )
-    server = subprocess.Popen(
-        [
-            rasa, "run",
-            "--model", str(model),
-            "--enable-api", "--auth-token", token,
-            "--interface", "127.0.0.1", "--port", str(rasa_port),
-            "--cors", "*",
-            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-            "--endpoints", str(work / "endpoints.yml"),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=rasa_log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    server = _start(
+        _rasa_server(rasa_port, model, token, endpoints_file), env, rasa_log
+    )
     try:
         if actions is not None:
             wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, action_log)
@@ -124,14 +144,7 @@ def running_relais(
         wait_until_up(f"{url}/status?token={token}", server, rasa_log)
         yield url
     finally:
-        processes = [p for p in (server, actions) if p is not None]
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop([p for p in (server, actions) if p is not None])
 
 
 @contextmanager
@@ -139,23 +152,17 @@ def running_console(work: Path, env: dict[str, str]) -> Iterator[str]:
     """Runs `relais console` with `env` on a free port; yields its URL."""
     port = free_port()
     log = work / "console.log"
-    process = subprocess.Popen(
+    process = _start(
         [str(Path(sys.executable).parent / "relais"), "console"],
-        cwd=PROJECT_ROOT,
-        env={**env, "RELAIS_CONSOLE_PORT": str(port)},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+        {**env, "RELAIS_CONSOLE_PORT": str(port)},
+        log,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/health", process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop([process])
 
 
 @dataclass(frozen=True)
@@ -168,28 +175,6 @@ class Scaled:
     console: str
     env: dict[str, str]  # what the `relais` command needs to act on it
     tracker_url: str  # Rasa's conversations (PostgreSQL)
-
-
-def _start(
-    command: list[str], env: dict[str, str], log: Path
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @contextmanager
@@ -266,29 +251,21 @@ def running_scaled(
         ),
         work / "nginx",
     )
-    bin_dir = Path(sys.executable).parent
-    rasa = str(bin_dir / "rasa")
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name in ("actions_a", "actions_b"):
-            processes.append(_start(
-                [rasa, "run", "actions", "--port", str(ports[name])],
-                env, work / f"{name}.log",
-            ))  # fmt: skip
+            processes.append(
+                _start(_action_server(ports[name]), env, work / f"{name}.log")
+            )
         for name in ("rasa_a", "rasa_b"):
-            processes.append(_start(
-                [
-                    rasa, "run", "--model", str(MODEL),
-                    "--enable-api", "--auth-token", token,
-                    "--interface", "127.0.0.1", "--port", str(ports[name]),
-                    "--cors", "*",
-                    "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                    "--endpoints", str(work / "endpoints.scaled.yml"),
-                ],
-                env, work / f"{name}.log",
-            ))  # fmt: skip
+            command = _rasa_server(
+                ports[name], MODEL, token, work / "endpoints.scaled.yml"
+            )
+            processes.append(_start(command, env, work / f"{name}.log"))
         console = _start(
-            [str(bin_dir / "relais"), "console"], env, work / "console.log"
+            [str(Path(sys.executable).parent / "relais"), "console"],
+            env,
+            work / "console.log",
         )
         processes.append(console)
         nginx = _start(

@@ -276,7 +276,7 @@ def test_a_conversation_alternating_between_processes_stays_in_order(
         assert "bot" in turn and turn[-1] == "action", turns
 
 
-def test_the_statement_and_an_edited_answer_reach_every_process(
+def test_the_statement_a_switch_and_an_edited_answer_reach_every_process(
     scaled: Scaled, tmp_path: Path
 ) -> None:
     statement = "Communiqué de test : la situation est sous contrôle."
@@ -296,6 +296,18 @@ def test_the_statement_and_an_edited_answer_reach_every_process(
             assert any(statement in text for text in texts), texts
             texts = say(rasa_url, sender, "quand le rappel a t il commencé")
             assert len(texts) == 1 and texts[0].startswith(edited), texts
+        # An editor sends everyone to a human: every process does at once.
+        relais(scaled, scaled.api, "switch", "all-to-humans", "on")
+        for rasa_url in scaled.rasa:
+            texts = say(
+                rasa_url,
+                f"switch-{uuid.uuid4().hex[:8]}",
+                "comment me faire rembourser",
+            )
+            assert any(
+                t.startswith("Je transmets notre conversation") for t in texts
+            ), texts
     finally:
         path.write_text(original, "utf-8")
         relais(scaled, scaled.api, "statement", "clear")
+        relais(scaled, scaled.api, "switch", "all-to-humans", "off")
