@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels import TRUNCATED_KEY, guarded
+from bot.channels import TRUNCATED_KEY, guarded, warm_up
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
+from bot.rasa_api import WARM_UP_TEXTS
 
 
 def _through_guard(text: str) -> UserMessage:
@@ -36,3 +38,40 @@ def test_an_ordinary_message_passes_untouched() -> None:
     message = _through_guard(text)
     assert message.text == text.strip()
     assert message.metadata == {"page": "/recall"}
+
+
+class FakeAgent:
+    """A loaded model that records what it was asked to parse."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.parsed: list[str] = []
+        self.fails = fails
+
+    def is_ready(self) -> bool:
+        return True
+
+    async def parse_message(self, text: str) -> dict:
+        if self.fails:
+            raise RuntimeError("TensorFlow is unhappy")
+        self.parsed.append(text)
+        return {}
+
+
+def test_a_freshly_loaded_model_is_warmed_up_once() -> None:
+    """Both channels start with the server: the model parses its warm-up
+    messages once, before anyone's first message has to."""
+    agent = FakeAgent()
+    asyncio.run(warm_up(agent))
+    asyncio.run(warm_up(agent))
+    assert agent.parsed == list(WARM_UP_TEXTS)
+    # A new model (relais publish) is warmed up again.
+    another = FakeAgent()
+    asyncio.run(warm_up(another))
+    assert another.parsed == list(WARM_UP_TEXTS)
+
+
+def test_a_failed_warm_up_does_not_stop_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    asyncio.run(warm_up(FakeAgent(fails=True)))
+    assert "first answer will be slow" in caplog.text
