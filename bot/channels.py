@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
@@ -229,7 +230,8 @@ class Guard:
         return blueprint
 
 
-_warmed: set[int] = set()
+# Models already warmed up (an agent is forgotten with its model).
+_warmed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 async def warm_up(agent: Any) -> None:
@@ -238,9 +240,9 @@ async def warm_up(agent: Any) -> None:
     not the one who waits seconds for TensorFlow and spaCy to warm up, nor
     gets a holding reply from an idle server. (`relais publish` does the
     same through the HTTP API for a model it loads.)"""
-    if agent is None or not agent.is_ready() or id(agent) in _warmed:
+    if agent is None or not agent.is_ready() or agent in _warmed:
         return
-    _warmed.add(id(agent))
+    _warmed.add(agent)
     started = time.monotonic()
     try:
         for text in WARM_UP_TEXTS:

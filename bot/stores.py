@@ -240,7 +240,8 @@ class LockStore(RedisLockStore):
         lock_lifetime: float = LOCK_LIFETIME,
         wait_time_in_seconds: float = LOCK_WAIT_SECONDS,
     ) -> AsyncGenerator[TicketLock, None]:
+        # Rasa calls lock(conversation_id) alone: this default applies.
         async with super().lock(
-            conversation_id, lock_lifetime, min(wait_time_in_seconds, LOCK_WAIT_SECONDS)
+            conversation_id, lock_lifetime, wait_time_in_seconds
         ) as lock:
             yield lock

@@ -192,7 +192,7 @@ def running_scaled(
     """
     from sqlalchemy.engine import make_url
 
-    from bot.db import create_database, upgrade
+    from bot.db import create_database, get_engine, upgrade
     from bot.nginx import Layout, write_config
 
     run = uuid.uuid4().hex[:10]
@@ -297,25 +297,24 @@ def running_scaled(
         )
     finally:
         _stop(processes)
-        _clean_up(postgres_admin_url, (queue_url, tracker_db), events_queue)
+        get_engine(queue_url).dispose()  # this process's own connections
+        _clean_up(
+            postgres_admin_url,
+            (str(make_url(queue_url).database), tracker_db),
+            events_queue,
+        )
 
 
-def _clean_up(admin_url: str, databases: tuple[str, str], events_queue: str) -> None:
+def _clean_up(admin_url: str, databases: tuple[str, ...], events_queue: str) -> None:
     """Drops the run's databases and deletes its RabbitMQ queue."""
     import asyncio
 
     import aio_pika
     from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from bot.db import get_engine
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        for database in databases:
-            name = make_url(database).database if "://" in database else database
-            if "://" in database:
-                get_engine(database).dispose()
+        for name in databases:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
 
