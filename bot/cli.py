@@ -34,6 +34,7 @@ import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands import nginx as nginx_command
+from bot.commands import simulate as simulate_command
 from bot.commands import suggestions as suggestion_commands
 from bot.console import accounts
 from bot.db import create_database, get_session_factory, upgrade
@@ -625,6 +626,7 @@ def _parser() -> argparse.ArgumentParser:
 
     suggestion_commands.add_parser(commands, as_agent)
     nginx_command.add_parser(commands)
+    simulate_command.add_parser(commands)
 
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
@@ -666,6 +668,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("suggestions", "list"): suggestion_commands.run,
     ("suggestions", "accept"): suggestion_commands.run,
     ("suggestions", "reject"): suggestion_commands.run,
+    ("simulate", ""): simulate_command.run,
 }
 
 

@@ -37,6 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import accounts
+from bot.console import overview as overview_pages
 from bot.console import suggestions as suggestion_pages
 from bot.console.pages import render_page as _page
 from bot.console.pages import templates
@@ -657,6 +658,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
             suggestion_pages.suggestions_action,
             methods=["POST"],
         ),
+        *overview_pages.routes,
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -148,6 +148,9 @@ def reply(
     if not rasa.is_paused(ticket.conversation_id):
         events.insert(0, {"event": "pause", "timestamp": time.time()})
     rasa.append_events(ticket.conversation_id, events)
+    if ticket.first_reply_at is None:
+        with factory.begin() as session:
+            queue.mark_first_reply(session=session, ticket_id=ticket.id)
     topic = faq_answer_topic(text, pack or {})
     if topic is not None:
         _suggest(factory, rasa, ticket, topic)

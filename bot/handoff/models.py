@@ -42,6 +42,8 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     claimed_at = Column(UTCDateTime)
+    # When a human first wrote to the person (bot.handoff.agent.reply).
+    first_reply_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
 
     notes = relationship(
@@ -58,6 +60,8 @@ class Ticket(Base):
         ),
         Index("ix_handoff_ticket_status_created_at", "status", "created_at"),
         Index("ix_handoff_ticket_claimed_at", "claimed_at"),
+        Index("ix_handoff_ticket_conversation_id", "conversation_id"),
+        Index("ix_handoff_ticket_created_at", "created_at"),
     )
 
     @property

@@ -323,6 +323,17 @@ def transfer(
     return ticket
 
 
+def mark_first_reply(
+    *, session: Session, ticket_id: int, now: datetime | None = None
+) -> None:
+    """Records when a human first wrote to the person (kept if already set)."""
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.first_reply_at.is_(None))
+        .values(first_reply_at=now or utcnow())
+    )
+
+
 def median_wait(*, session: Session, since: datetime) -> timedelta | None:
     """Median time from opening to claim for tickets claimed since `since`."""
     waits = sorted(

@@ -17,7 +17,9 @@ For each event:
   ticket's last message (the queue shows it at once);
 - a message the EscalationDetector flagged raises the ticket's priority, and
   when it becomes urgent the person gets the emergency guidance right away,
-  in their language, through Rasa's HTTP API.
+  in their language, through Rasa's HTTP API;
+- every user message, and what became of it, is recorded for the crisis
+  figures (bot/insights/facts.py), in the same transaction.
 
 From SQL, the last event handled is stored in `event_cursor`, so a restart
 neither skips nor repeats events, and several consoles never handle one event
@@ -45,6 +47,7 @@ from sqlalchemy.orm import Session
 from bot.db import Base, get_engine, get_session_factory
 from bot.handoff.queue import more_urgent, open_ticket_for
 from bot.handoff.triggers import EMERGENCY_RESPONSES, REASON_PRIORITIES, URGENT
+from bot.insights import facts
 from bot.profile import Profile
 from bot.rasa_api import RasaClient, RasaError
 
@@ -133,7 +136,9 @@ def decode(data: str | bytes | None) -> dict[str, Any] | None:
 
 def apply_events(session: Session, events: Iterable[dict[str, Any]]) -> list[Urgent]:
     """Updates open tickets from the user messages among `events` (as Rasa's
-    brokers publish them: each event with its `sender_id`)."""
+    brokers publish them: each event with its `sender_id`), and records every
+    message for the crisis figures (bot/insights/facts.py)."""
+    events = list(events)
     urgent = []
     for event in events:
         sender = event.get("sender_id")
@@ -141,6 +146,7 @@ def apply_events(session: Session, events: Iterable[dict[str, Any]]) -> list[Urg
             found = _apply(session, sender, event)
             if found is not None:
                 urgent.append(found)
+    facts.record(session, events)
     return urgent
 
 

@@ -1,0 +1,83 @@
+"""`relais simulate`: load a generated crisis day (bot/insights/generator.py).
+
+    relais simulate --day 2026-11-28 --conversations 3000 --spike-at 14:00
+
+writes the day's conversations into the tracker store and the SQL event
+broker (as Rasa would have), and its tickets into the queue; the console's
+watcher turns them into the overview's figures within seconds. For demos,
+tests and benchmarks: never on a production database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+
+from bot.db import get_session_factory
+from bot.insights.generator import Day
+from bot.settings import PROJECT_ROOT, Settings
+from bot.stores import tracker_store_url
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "simulate", help="load a generated crisis day (demos, tests, benchmarks)"
+    )
+    parser.add_argument("--day", required=True, help="the day, e.g. 2026-11-28")
+    parser.add_argument("--conversations", type=int, default=3000)
+    parser.add_argument(
+        "--spike-at", default="14:00", help="local time the unplanned question starts"
+    )
+    parser.add_argument("--spike-per-hour", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--endpoints", default="endpoints.yml", help="where Rasa's tracker store is"
+    )
+    parser.add_argument("--truth", help="write what was generated to this JSON file")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.events_url.startswith("amqp"):
+        print(
+            "relais simulate writes to the SQL event broker: run it with make "
+            "run's settings, not the scaled-out ones.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        day = date.fromisoformat(args.day)
+        spike = time.fromisoformat(args.spike_at)
+    except ValueError as error:
+        print(f"Bad --day or --spike-at: {error}", file=sys.stderr)
+        return 2
+    if args.conversations < 1:
+        print("--conversations must be at least 1.", file=sys.stderr)
+        return 2
+    endpoints = Path(args.endpoints)
+    if not endpoints.is_absolute():
+        endpoints = PROJECT_ROOT / endpoints
+    tracker_url = tracker_store_url(endpoints)
+    start = datetime.combine(day, time()).replace(tzinfo=settings.timezone)
+    generator = Day(
+        settings.pack_dir,
+        start,
+        args.conversations,
+        spike_at=datetime.combine(day, spike).replace(tzinfo=settings.timezone),
+        spike_per_hour=args.spike_per_hour,
+        seed=args.seed,
+    )
+    with get_session_factory(settings.database_url).begin() as session:
+        truth = generator.write(
+            session=session, tracker_url=tracker_url, broker_url=settings.events_url
+        )
+    if args.truth:
+        Path(args.truth).write_text(truth.to_json(), encoding="utf-8")
+    print(
+        f"{truth.conversations} conversations, {truth.messages} messages, "
+        f"{truth.events} events on {day}; {sum(truth.handoffs.values())} handed "
+        f"to the team; the new question {truth.spike_messages} times from "
+        f"{args.spike_at}. The console's watcher reads them now."
+    )
+    return 0

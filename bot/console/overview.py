@@ -1,0 +1,256 @@
+"""The overview page: the crisis at a glance, for every role, kept live.
+
+    GET /overview                 the last 24 hours
+    GET /overview?period=6h       the last 6 hours (6h, 24h, 7d)
+    GET /overview?day=2026-11-28  one local day
+    GET /overview/panel?...       the same figures alone: the page fetches
+                                  it again every 30 seconds
+
+Figures come from bot/insights/overview.py, charts from bot/insights/charts.py
+(SVG drawn here, nothing fetched by the browser).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.console import accounts
+from bot.console.pages import render_page, templates
+from bot.console.security import Viewer, requires, settings_of
+from bot.db import get_session_factory
+from bot.faq.live import current_pack
+from bot.handoff.models import utcnow
+from bot.insights import charts, overview
+from bot.insights.facts import bucket_start
+from bot.insights.labels import label
+from bot.settings import Settings
+
+EVERYONE = frozenset(accounts.ROLES)
+PERIODS = {
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+TOP_TOPICS = 10
+REFRESH_SECONDS = 30
+
+
+def window(
+    settings: Settings, params: dict[str, str]
+) -> tuple[datetime, datetime, str]:
+    """The period a request asks for: (start, end, how to say it)."""
+    day = params.get("day")
+    if day:
+        try:
+            local = datetime.combine(date.fromisoformat(day), datetime.min.time())
+        except ValueError:
+            raise HTTPException(
+                400, f"“{day}” is not a day: write it 2026-11-28."
+            ) from None
+        start = local.replace(tzinfo=settings.timezone)
+        return start, start + timedelta(days=1), start.strftime("%A %d %B %Y")
+    period = params.get("period") or "24h"
+    if period not in PERIODS:
+        raise HTTPException(400, f"The period is one of {', '.join(PERIODS)}.")
+    end = bucket_start(utcnow()) + overview.STEP
+    return end - PERIODS[period], end, f"last {period}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
+
+
+def _count(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")  # 5 761, with a narrow space
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
+    """The figures and charts of the period `params` asks for."""
+    start, end, period = window(settings, params)
+    with get_session_factory(settings.database_url).begin() as session:
+        figures = overview.figures_for(session, start, end)
+    tz = settings.timezone
+    pack = current_pack(settings.faq_dir)
+    times_5 = [at for at, _, _ in figures.per_5min]
+    hours = [at for at, _, _, _ in figures.per_hour]
+    volume = charts.line_chart(
+        times_5,
+        [
+            charts.Series(
+                "Messages",
+                [n for _, n, _ in figures.per_5min],
+                charts.COLOURS["messages"],
+            ),
+            charts.Series(
+                "Conversations",
+                [c for _, _, c in figures.per_5min],
+                charts.COLOURS["conversations"],
+            ),
+        ],
+        tz,
+        "Messages and conversations per 5 minutes",
+        f"{figures.messages} messages, {figures.conversations} conversations, "
+        f"{period}.",
+    )
+    outcomes = charts.stacked_bars(
+        hours,
+        [
+            charts.Series(
+                label(group),
+                [groups[group] for _, groups, _, _ in figures.per_hour],
+                charts.COLOURS[group],
+            )
+            for group in overview.OUTCOME_GROUPS
+        ],
+        tz,
+        "Messages per hour, by what became of them",
+        "Answered by the bot, did you mean, not understood, with the team, per hour.",
+    )
+    queue = charts.line_chart(
+        times_5,
+        [
+            charts.Series(
+                "Waiting", [n for _, n in figures.queue], charts.COLOURS["queue"]
+            )
+        ],
+        tz,
+        "Queue length",
+        "People waiting for a human, every 5 minutes.",
+        width=460,
+        height=200,
+    )
+    mood = charts.line_chart(
+        hours,
+        [
+            charts.Series(
+                "Negative or angry",
+                [share for *_, share in figures.per_hour],
+                charts.COLOURS["negative"],
+            )
+        ],
+        tz,
+        "Share of negative messages per hour",
+        f"{_percent(figures.negative_share)} negative over the period.",
+        y_format=lambda v: f"{100 * v:.0f} %",
+        top=charts.nice_ceiling(
+            100 * max((s for *_, s in figures.per_hour if s), default=0.01)
+        )
+        / 100,
+        width=460,
+        height=200,
+    )
+    topics = [
+        (pack[key].title("en") if key in pack else key, count)
+        for key, count in figures.topics.most_common(TOP_TOPICS)
+    ]
+    return {
+        "period": period,
+        "params": params,
+        "figures": figures,
+        "cards": [
+            ("Messages", _count(figures.messages), period),
+            ("Conversations", _count(figures.conversations), "started"),
+            ("Handled by the bot", _percent(figures.deflection), "no human needed"),
+            ("“Did you mean”", _percent(figures.did_you_mean_rate), "of messages"),
+            ("Handed to humans", _count(sum(figures.handoffs.values())), "tickets"),
+            (
+                "Time to a human",
+                duration(figures.to_human.median),
+                f"median · p90 {duration(figures.to_human.p90)}",
+            ),
+            (
+                "Handling time",
+                duration(figures.handling.median),
+                f"median · p90 {duration(figures.handling.p90)}",
+            ),
+            (
+                "Negative",
+                _percent(figures.negative_share),
+                f"of messages · angry {_percent(figures.angry_share)}",
+            ),
+        ],
+        "volume": volume,
+        "outcomes": outcomes,
+        "queue": queue,
+        "mood": mood,
+        "topics": charts.hbars(topics, "Top topics answered"),
+        "reasons": charts.hbars(
+            [(label(f"reason.{k}"), v) for k, v in figures.handoffs.most_common()],
+            "Handoffs by reason",
+            colour=charts.COLOURS["humans"],
+        ),
+        "priorities": charts.hbars(
+            [
+                (label(f"priority.{k}"), figures.priorities[k])
+                for k in ("urgent", "high", "normal")
+                if figures.priorities[k]
+            ],
+            "Handoffs by priority",
+            colour=charts.COLOURS["humans"],
+        ),
+        "languages": charts.hbars(
+            [(label(f"language.{k}"), v) for k, v in figures.languages.most_common()],
+            "Messages by language",
+            colour=charts.COLOURS["conversations"],
+        ),
+    }
+
+
+def _params(request: Request) -> dict[str, str]:
+    return {
+        key: request.query_params[key]
+        for key in ("period", "day")
+        if request.query_params.get(key)
+    }
+
+
+@requires(EVERYONE)
+async def overview_page(request: Request, viewer: Viewer) -> Response:
+    context = await run_in_threadpool(
+        panel_context, settings_of(request), _params(request)
+    )
+    return render_page(
+        request,
+        "overview.html",
+        viewer,
+        refresh=REFRESH_SECONDS,
+        periods=list(PERIODS),
+        **context,
+    )
+
+
+@requires(EVERYONE)
+async def overview_panel(request: Request, viewer: Viewer) -> Response:
+    context = await run_in_threadpool(
+        panel_context, settings_of(request), _params(request)
+    )
+    return templates.TemplateResponse(
+        request,
+        "overview_panel.html",
+        context,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+routes = [
+    Route("/overview", overview_page),
+    Route("/overview/panel", overview_panel),
+]
