@@ -76,6 +76,10 @@ class Settings:
     # Rasa process, and how long a person waits before a holding reply.
     max_in_progress: int = 8
     holding_reply_seconds: float = 3.0
+    # Spike alerts (bot/insights/spikes.py): a Slack-compatible incoming
+    # webhook, and the console's address the alert links to.
+    alert_webhook_url: str | None = None
+    console_url: str = "http://127.0.0.1:8000"
 
     @property
     def is_local(self) -> bool:
@@ -200,6 +204,22 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_PUBLIC_RASA_URL must be an http(s) URL, not {public_rasa_url!r}."
         )
 
+    alert_webhook_url = env.get("RELAIS_ALERT_WEBHOOK_URL", "").strip() or None
+    if alert_webhook_url and not re.match(r"^https?://[^\s/]+", alert_webhook_url):
+        raise SettingsError(
+            "RELAIS_ALERT_WEBHOOK_URL must be an http(s) URL (a Slack-compatible "
+            f"incoming webhook), not {alert_webhook_url!r}."
+        )
+    console_host = env.get("RELAIS_CONSOLE_HOST", "127.0.0.1").strip() or "127.0.0.1"
+    console_url = (
+        env.get("RELAIS_CONSOLE_URL", "").strip().rstrip("/")
+        or f"http://{console_host}:{console_port}"
+    )
+    if not re.match(r"^https?://[^\s/]+", console_url):
+        raise SettingsError(
+            f"RELAIS_CONSOLE_URL must be an http(s) URL, not {console_url!r}."
+        )
+
     return Settings(
         environment=environment,
         rasa_token=rasa_token,
@@ -217,7 +237,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         timezone=timezone,
         spool_dir=spool_dir,
         console_secret=console_secret,
-        console_host=env.get("RELAIS_CONSOLE_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        console_host=console_host,
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,
@@ -229,6 +249,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         holding_reply_seconds=_number(
             env, "RELAIS_HOLDING_REPLY_SECONDS", "3", whole=False, low=0.1, high=60
         ),
+        alert_webhook_url=alert_webhook_url,
+        console_url=console_url,
     )
 
 

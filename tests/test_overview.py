@@ -48,12 +48,23 @@ class Loaded:
 
 
 def load_day(
-    url: str, events_url: str, conversations: int = CONVERSATIONS, seed: int = 7
+    url: str,
+    events_url: str,
+    conversations: int = CONVERSATIONS,
+    seed: int = 7,
+    spike_per_hour: int = 60,
 ) -> Truth:
     """Generates the day into the queue at `url` and the event broker's table
     at `events_url`, then lets the watcher read every event, batch by batch,
     as the console does."""
-    day = Day(PACK, DAY_START, conversations, SPIKE_AT, spike_per_hour=60, seed=seed)
+    day = Day(
+        PACK,
+        DAY_START,
+        conversations,
+        SPIKE_AT,
+        spike_per_hour=spike_per_hour,
+        seed=seed,
+    )
     with get_session_factory(url).begin() as session:
         truth = day.write(session=session, tracker_url=None, broker_url=events_url)
     while watch_once(url, events_url)[0]:

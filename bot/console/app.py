@@ -37,6 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import accounts
+from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
 from bot.console import suggestions as suggestion_pages
 from bot.console.pages import render_page as _page
@@ -57,6 +58,7 @@ from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
+from bot.insights import spikes
 from bot.publish import history as publish_history
 from bot.publish.compare import Figures
 from bot.publish.service import Project, PublishError, live_model_id, rollback
@@ -610,28 +612,45 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def _watching(app: Starlette) -> AsyncIterator[None]:
-    """Runs the event watcher (bot/handoff/watcher.py) beside the console."""
+    """Runs the event watcher (bot/handoff/watcher.py) and the spike checks
+    (bot/insights/spikes.py) beside the console."""
     settings: Settings = app.state.settings
     stop = threading.Event()
-    thread = threading.Thread(
-        target=watcher.run_forever,
-        args=(
-            watcher.event_source(
-                settings.database_url, settings.events_url, settings.events_queue
+    threads = [
+        threading.Thread(
+            target=watcher.run_forever,
+            args=(
+                watcher.event_source(
+                    settings.database_url, settings.events_url, settings.events_queue
+                ),
+                _rasa(settings),
+                stop,
+                settings.profile,
             ),
-            _rasa(settings),
-            stop,
-            settings.profile,
+            name="event-watcher",
+            daemon=True,
         ),
-        name="event-watcher",
-        daemon=True,
-    )
-    thread.start()
+        threading.Thread(
+            target=spikes.run_forever,
+            args=(
+                settings.database_url,
+                lambda: current_pack(settings.faq_dir),
+                settings.alert_webhook_url,
+                settings.console_url,
+                stop,
+            ),
+            name="spike-checks",
+            daemon=True,
+        ),
+    ]
+    for thread in threads:
+        thread.start()
     try:
         yield
     finally:
         stop.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
 
 
 def create_app(settings: Settings | None = None, watch: bool = False) -> Starlette:
@@ -659,6 +678,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
             methods=["POST"],
         ),
         *overview_pages.routes,
+        *gap_pages.routes,
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -218,3 +218,20 @@ def hbars(
         )
     description = "; ".join(f"{label}: {value_format(v)}" for label, v in rows)
     return _frame(width, height, title, description, body)
+
+
+def sparkline(
+    values: Sequence[int], title: str, width: int = 120, height: int = 28
+) -> Markup:
+    """A small bar per value (a group's messages per hour), latest on the right."""
+    peak = max(values, default=0) or 1
+    slot = width / max(1, len(values))
+    body = [
+        f'<rect x="{slot * index:.1f}" y="{height - height * value / peak:.1f}" '
+        f'width="{max(1.0, slot - 1):.1f}" height="{height * value / peak:.1f}" '
+        f'fill="{COLOURS["spike"] if index >= len(values) - 1 else "#0072B2"}"/>'
+        for index, value in enumerate(values)
+        if value
+    ]
+    description = ", ".join(str(value) for value in values)
+    return _frame(width, height, title, description, body)

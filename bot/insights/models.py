@@ -100,7 +100,9 @@ class GapSpike(Base):
     baseline = Column(Float, nullable=False)
     examples = Column(JSON, nullable=False)
     nearest_topic = Column(String(100))
-    centroid = Column(JSON, nullable=False)
+    # Its phrasings, folded (embedding.fold): a later alert about the same
+    # group is recognised by them.
+    phrasings = Column(JSON, nullable=False)
     notified_at = Column(UTCDateTime)
     notify_error = Column(Text)
     # The topic an editor drafted from this group, and when.

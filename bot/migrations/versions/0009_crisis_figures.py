@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("baseline", sa.Float(), nullable=False),
         sa.Column("examples", sa.JSON(), nullable=False),
         sa.Column("nearest_topic", sa.String(100), nullable=True),
-        sa.Column("centroid", sa.JSON(), nullable=False),
+        sa.Column("phrasings", sa.JSON(), nullable=False),
         sa.Column("notified_at", UTCDateTime(), nullable=True),
         sa.Column("notify_error", sa.Text(), nullable=True),
         sa.Column("topic", sa.String(100), nullable=True),
