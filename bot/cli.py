@@ -34,6 +34,8 @@ import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands import nginx as nginx_command
+from bot.commands import purge as purge_command
+from bot.commands import report as report_command
 from bot.commands import simulate as simulate_command
 from bot.commands import suggestions as suggestion_commands
 from bot.console import accounts
@@ -627,6 +629,8 @@ def _parser() -> argparse.ArgumentParser:
     suggestion_commands.add_parser(commands, as_agent)
     nginx_command.add_parser(commands)
     simulate_command.add_parser(commands)
+    report_command.add_parser(commands)
+    purge_command.add_parser(commands)
 
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
@@ -669,6 +673,8 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("suggestions", "accept"): suggestion_commands.run,
     ("suggestions", "reject"): suggestion_commands.run,
     ("simulate", ""): simulate_command.run,
+    ("report", ""): report_command.run,
+    ("purge", ""): purge_command.run,
 }
 
 

@@ -110,14 +110,24 @@ def test_examples_never_show_an_address_or_a_phone_number(tmp_path: Path) -> Non
     for index in range(3):
         sender = f"person-{index}"
         events += [
-            {"sender_id": sender, "event": "user", "timestamp": noon + index,
-             "text": f"je n'ai rien reçu, écrivez à jean.dupont{index}@example.org "
-                     "ou au 06 12 34 56 78",
-             "parse_data": {"intent": {"name": "nlu_fallback"},
-                            "gate": {"candidates": ["refund"]}}},
-            {"sender_id": sender, "event": "action", "name": "action_clarify",
-             "timestamp": noon + 0.5 + index},
-        ]  # fmt: skip
+            {
+                "sender_id": sender,
+                "event": "user",
+                "timestamp": noon + index,
+                "text": f"je n'ai rien reçu, écrivez à jean.dupont{index}@example.org "
+                "ou au 06 12 34 56 78",
+                "parse_data": {
+                    "intent": {"name": "nlu_fallback"},
+                    "gate": {"candidates": ["refund"]},
+                },
+            },
+            {
+                "sender_id": sender,
+                "event": "action",
+                "name": "action_clarify",
+                "timestamp": noon + 0.5 + index,
+            },
+        ]
     with get_session_factory(url).begin() as session:
         facts.record(session, events)
         found = gaps.read_gaps(session, DAY_START, DAY_START + timedelta(days=2))
@@ -202,8 +212,10 @@ def browser_for(url: str, role: str, monkeypatch: pytest.MonkeyPatch) -> TestCli
     browser = TestClient(create_app(get_settings()), follow_redirects=False)
     token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
     assert token
-    browser.post("/login", data={"name": name, "password": PASSWORD,
-                                 "csrf": token.group(1), "next": "/"})  # fmt: skip
+    browser.post(
+        "/login",
+        data={"name": name, "password": PASSWORD, "csrf": token.group(1), "next": "/"},
+    )
     return browser
 
 
@@ -219,9 +231,14 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
     shutil.copytree(PACK, tmp_path / "pack")
     monkeypatch.setenv("RELAIS_PACK", str(tmp_path / "pack"))
     with get_session_factory(day.url).begin() as session:
-        spike = GapSpike(label="est-ce que l'usine va fermer ?", recent=25,
-                         baseline=0.0, examples=["est-ce que l'usine va fermer ?"],
-                         phrasings=[], detected_at=utcnow())  # fmt: skip
+        spike = GapSpike(
+            label="est-ce que l'usine va fermer ?",
+            recent=25,
+            baseline=0.0,
+            examples=["est-ce que l'usine va fermer ?"],
+            phrasings=[],
+            detected_at=utcnow(),
+        )
         session.add(spike)
         session.flush()
         spike_id = spike.id
@@ -238,29 +255,49 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
     editor = browser_for(day.url, "editor", monkeypatch)
     listing = editor.get("/gaps?day=2026-11-28", headers={"accept": "text/html"}).text
     assert "Make a topic from this" in listing
-    phrasings = ["est-ce que l'usine va fermer ?", "is the factory going to close?",
-                 "l'usine de Montval ferme définitivement ?"]  # fmt: skip
-    draft = editor.post("/gaps/draft", data={"csrf": csrf(listing), "spike": spike_id,
-                                             "phrasing": phrasings})  # fmt: skip
+    phrasings = [
+        "est-ce que l'usine va fermer ?",
+        "is the factory going to close?",
+        "l'usine de Montval ferme définitivement ?",
+    ]
+    draft = editor.post(
+        "/gaps/draft",
+        data={"csrf": csrf(listing), "spike": spike_id, "phrasing": phrasings},
+    )
     assert draft.status_code == 200
     assert "is the factory going to close?</textarea>" in draft.text
     token = csrf(draft.text)
     # Missing answers: refused, said why, nothing written.
-    refused = editor.post("/gaps/draft/save", data={
-        "csrf": token, "key": "factory_future", "spike": spike_id,
-        "examples_fr": "\n".join(phrasings[::2]), "examples_en": phrasings[1],
-        "owner": "presse@montval.fr", "review_by": "2026-12-05",
-    })  # fmt: skip
+    refused = editor.post(
+        "/gaps/draft/save",
+        data={
+            "csrf": token,
+            "key": "factory_future",
+            "spike": spike_id,
+            "examples_fr": "\n".join(phrasings[::2]),
+            "examples_en": phrasings[1],
+            "owner": "presse@montval.fr",
+            "review_by": "2026-12-05",
+        },
+    )
     assert refused.status_code == 400 and "Write the answer fr." in refused.text
     assert not (tmp_path / "pack" / "faq" / "factory_future.yml").exists()
-    saved = editor.post("/gaps/draft/save", data={
-        "csrf": token, "key": "factory_future", "spike": spike_id,
-        "title_fr": "Avenir de l'usine", "title_en": "The factory's future",
-        "answer_fr": "L'usine reste ouverte ; aucun licenciement n'est prévu.",
-        "answer_en": "The factory stays open; no job cuts are planned.",
-        "examples_fr": "\n".join(phrasings[::2]), "examples_en": phrasings[1],
-        "owner": "presse@montval.fr", "review_by": "2026-12-05",
-    })  # fmt: skip
+    saved = editor.post(
+        "/gaps/draft/save",
+        data={
+            "csrf": token,
+            "key": "factory_future",
+            "spike": spike_id,
+            "title_fr": "Avenir de l'usine",
+            "title_en": "The factory's future",
+            "answer_fr": "L'usine reste ouverte ; aucun licenciement n'est prévu.",
+            "answer_en": "The factory stays open; no job cuts are planned.",
+            "examples_fr": "\n".join(phrasings[::2]),
+            "examples_en": phrasings[1],
+            "owner": "presse@montval.fr",
+            "review_by": "2026-12-05",
+        },
+    )
     assert saved.status_code == 303, saved.text
     topic = load_pack(tmp_path / "pack" / "faq")["factory_future"]
     assert topic.enabled is False

@@ -39,6 +39,7 @@ from starlette.staticfiles import StaticFiles
 from bot.console import accounts
 from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
+from bot.console import reports as report_pages
 from bot.console import suggestions as suggestion_pages
 from bot.console.pages import render_page as _page
 from bot.console.pages import templates
@@ -679,6 +680,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         ),
         *overview_pages.routes,
         *gap_pages.routes,
+        *report_pages.routes,
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

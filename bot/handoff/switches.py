@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, String, select
+from sqlalchemy import Boolean, Column, Integer, String, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,18 @@ class CrisisSwitch(Base):
     enabled = Column(Boolean, nullable=False, default=False)
     changed_by = Column(String(100), nullable=False)
     changed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SwitchChange(Base):
+    """Every flip of a switch, for the post-crisis report's timeline."""
+
+    __tablename__ = "switch_change"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(40), nullable=False)
+    enabled = Column(Boolean, nullable=False)
+    changed_by = Column(String(100), nullable=False)
+    changed_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ def set_switch(
     row.enabled = enabled
     row.changed_by = author
     row.changed_at = now or utcnow()
+    session.add(SwitchChange(name=name, enabled=enabled, changed_by=author,
+                             changed_at=row.changed_at))  # fmt: skip
     session.flush()
     return row
 

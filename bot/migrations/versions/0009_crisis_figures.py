@@ -1,5 +1,5 @@
-"""Crisis figures: message facts, 5-minute buckets, spike alerts, and the
-time of a human's first reply on each ticket.
+"""Crisis figures: message facts, 5-minute buckets, spike alerts, every
+switch flip, and the time of a human's first reply on each ticket.
 
 Revision ID: 0009
 Revises: 0008
@@ -76,6 +76,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_gap_spike"),
     )
     op.create_index("ix_gap_spike_detected_at", "gap_spike", ["detected_at"])
+    op.create_table(
+        "switch_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(40), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("changed_by", sa.String(100), nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_switch_change"),
+    )
+    op.create_index("ix_switch_change_changed_at", "switch_change", ["changed_at"])
     with op.batch_alter_table("handoff_ticket") as batch:
         batch.add_column(sa.Column("first_reply_at", UTCDateTime(), nullable=True))
     op.create_index(
@@ -89,6 +99,7 @@ def downgrade() -> None:
     op.drop_index("ix_handoff_ticket_conversation_id", "handoff_ticket")
     with op.batch_alter_table("handoff_ticket") as batch:
         batch.drop_column("first_reply_at")
+    op.drop_table("switch_change")
     op.drop_table("gap_spike")
     op.drop_table("stat_bucket")
     op.drop_table("message_fact")

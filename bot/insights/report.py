@@ -1,0 +1,473 @@
+"""The post-crisis report: one self-contained HTML page, or its PDF.
+
+    relais report --from 2026-11-28 --to 2026-11-29 [--format html|pdf]
+                  [--language fr|en] [--out rapport.pdf]
+
+What happened when (statement versions, answer changes, publishes and
+rollbacks, switches, spikes and the topics made from them), the volume,
+what the bot absorbed, the handoffs and response times, the gaps and how
+they were closed, and sentiment over time: charts and tables a
+communications director can forward as they are. In French unless asked
+otherwise. Everything is read from Relais' database (the 5-minute buckets
+and tickets kept by `relais purge`), so a report can be made after the
+conversations themselves are gone. The PDF is Chromium's print of the page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.faq.audit import AnswerSent
+from bot.faq.pack import Topic
+from bot.faq.statement import Statement
+from bot.handoff.switches import SwitchChange
+from bot.insights import charts, gaps, overview
+from bot.insights.labels import label
+from bot.insights.models import GapSpike
+from bot.publish.history import ModelPublish
+from bot.settings import Settings
+
+TEMPLATES = Path(__file__).with_name("templates")
+PDF_SECONDS = 120
+GAPS_SHOWN = 12
+
+
+WORDS = {
+    "fr": {
+        "title": "Rapport de crise",
+        "period": "Période",
+        "generated": "Établi le",
+        "summary": "En bref",
+        "messages": "Messages",
+        "conversations": "Conversations",
+        "deflection": "Traitées par le bot, sans humain",
+        "did_you_mean": "« Vouliez-vous dire » (part des messages)",
+        "handoffs": "Confiées à l'équipe",
+        "to_human": "Délai avant la réponse d'un humain",
+        "handling": "Durée de traitement",
+        "median": "médiane",
+        "p90": "9 sur 10 en moins de",
+        "negative": "Messages négatifs ou en colère",
+        "angry": "dont en colère",
+        "timeline": "Chronologie",
+        "nothing_happened": "Aucune action enregistrée sur la période.",
+        "volume": "Volume par heure, selon ce qu'il est advenu des messages",
+        "curve": "Messages et file d'attente, par 5 minutes",
+        "handoff_title": "Passages à l'équipe",
+        "reason": "Motif",
+        "priority": "Priorité",
+        "count": "Nombre",
+        "topics": "Questions les plus posées (répondues par le bot)",
+        "languages": "Langues",
+        "gaps": "Questions sans réponse, regroupées",
+        "gap": "Question (exemple)",
+        "size": "Messages",
+        "first": "Première",
+        "last": "Dernière",
+        "nearest": "Fiche la plus proche",
+        "closed": "Fiche créée",
+        "no_gaps": "Aucune question sans réponse.",
+        "mood": "Part des messages négatifs, par heure",
+        "at": "Quand",
+        "what": "Quoi",
+        "kind": {
+            "statement": "Déclaration",
+            "answer": "Réponse",
+            "publish": "Publication",
+            "switch": "Interrupteur",
+            "spike": "Pic",
+            "topic": "Fiche",
+        },
+        "footer": "Chiffres établis par Relais, d'après les conversations et tickets.",
+    },
+    "en": {
+        "title": "Crisis report",
+        "period": "Period",
+        "generated": "Made on",
+        "summary": "In short",
+        "messages": "Messages",
+        "conversations": "Conversations",
+        "deflection": "Handled by the bot, no human needed",
+        "did_you_mean": "“Did you mean” (share of messages)",
+        "handoffs": "Handed to the team",
+        "to_human": "Time to a human's first reply",
+        "handling": "Handling time",
+        "median": "median",
+        "p90": "9 in 10 within",
+        "negative": "Negative or angry messages",
+        "angry": "angry",
+        "timeline": "Timeline",
+        "nothing_happened": "No action recorded in the period.",
+        "volume": "Messages per hour, by what became of them",
+        "curve": "Messages and queue, every 5 minutes",
+        "handoff_title": "Handoffs to the team",
+        "reason": "Reason",
+        "priority": "Priority",
+        "count": "Count",
+        "topics": "Most asked questions (answered by the bot)",
+        "languages": "Languages",
+        "gaps": "Unanswered questions, grouped",
+        "gap": "Question (example)",
+        "size": "Messages",
+        "first": "First",
+        "last": "Last",
+        "nearest": "Nearest topic",
+        "closed": "Topic made",
+        "no_gaps": "No unanswered question.",
+        "mood": "Share of negative messages per hour",
+        "at": "When",
+        "what": "What",
+        "kind": {
+            "statement": "Statement",
+            "answer": "Answer",
+            "publish": "Publish",
+            "switch": "Switch",
+            "spike": "Spike",
+            "topic": "Topic",
+        },
+        "footer": "Figures made by Relais from the conversations and tickets.",
+    },
+}
+
+
+class ReportError(RuntimeError):
+    """The report cannot be made; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    at: datetime
+    kind: str
+    text: str
+
+
+def _local(at: datetime, settings: Settings) -> str:
+    return at.astimezone(settings.timezone).strftime("%d/%m %H:%M")
+
+
+def timeline(
+    session: Session, start: datetime, end: datetime, language: str
+) -> list[Moment]:
+    """What the team did and what happened, in time order."""
+    fr = language == "fr"
+    moments = []
+    for row in session.execute(
+        select(Statement).where(
+            Statement.published_at < end,
+            (Statement.cleared_at.is_(None)) | (Statement.cleared_at >= start),
+        )
+    ).scalars():
+        text = row.text_fr if fr else row.text_en
+        if row.published_at >= start:
+            who = "Déclaration publiée par" if fr else "Statement published by"
+            said = f" : « {text} »" if fr else f": “{text}”"
+            moments.append(
+                Moment(row.published_at, "statement", f"{who} {row.published_by}{said}")
+            )
+        if row.cleared_at and start <= row.cleared_at < end:
+            who = "Déclaration retirée par" if fr else "Statement withdrawn by"
+            moments.append(
+                Moment(row.cleared_at, "statement", f"{who} {row.cleared_by}")
+            )
+    first_sent = select(
+        AnswerSent.topic,
+        AnswerSent.language,
+        AnswerSent.version,
+        func.min(AnswerSent.sent_at).label("first"),
+    ).group_by(AnswerSent.topic, AnswerSent.language, AnswerSent.version)
+    versions: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for topic, answer_language, _, first in session.execute(first_sent):
+        versions[(topic, answer_language)].append(first)
+    for (topic, answer_language), firsts in versions.items():
+        for first in sorted(firsts)[1:]:  # the first version is not a change
+            if start <= first < end:
+                moments.append(
+                    Moment(
+                        first,
+                        "answer",
+                        f"Réponse « {topic} » ({answer_language}) modifiée"
+                        if fr
+                        else f"Answer “{topic}” ({answer_language}) changed",
+                    )
+                )
+    for row in session.execute(
+        select(ModelPublish).where(
+            ModelPublish.finished_at >= start, ModelPublish.finished_at < end
+        )
+    ).scalars():
+        what = (
+            {
+                ("publish", True): "Modèle publié",
+                ("rollback", True): "Retour arrière",
+                ("publish", False): "Publication refusée",
+                ("rollback", False): "Retour arrière échoué",
+            }
+            if fr
+            else {
+                ("publish", True): "Model published",
+                ("rollback", True): "Rolled back",
+                ("publish", False): "Publish refused",
+                ("rollback", False): "Rollback failed",
+            }
+        )
+        done = row.outcome in ("published", "unchanged")
+        note = (row.detail or "").splitlines()[0] if row.detail else ""
+        moments.append(
+            Moment(
+                row.finished_at,
+                "publish",
+                f"{what[(row.action, done)]} ({row.author}) {note}".strip(),
+            )
+        )
+    for row in session.execute(
+        select(SwitchChange).where(
+            SwitchChange.changed_at >= start, SwitchChange.changed_at < end
+        )
+    ).scalars():
+        state = (
+            ("activé" if row.enabled else "désactivé")
+            if fr
+            else ("on" if row.enabled else "off")
+        )
+        moments.append(
+            Moment(row.changed_at, "switch", f"{row.name} {state} ({row.changed_by})")
+        )
+    for row in session.execute(
+        select(GapSpike).where(
+            GapSpike.detected_at >= start, GapSpike.detected_at < end
+        )
+    ).scalars():
+        moments.append(
+            Moment(
+                row.detected_at,
+                "spike",
+                f"Pic : {row.recent} personnes en 15 min, « {row.label} »"
+                if fr
+                else f"Spike: {row.recent} people in 15 min, “{row.label}”",
+            )
+        )
+        if row.topic and row.topic_at and row.topic_at < end:
+            moments.append(
+                Moment(
+                    row.topic_at,
+                    "topic",
+                    f"Nouvelle fiche « {row.topic} » rédigée"
+                    if fr
+                    else f"New topic “{row.topic}” drafted",
+                )
+            )
+    return sorted(moments, key=lambda moment: moment.at)
+
+
+def report_context(
+    session: Session,
+    settings: Settings,
+    pack: dict[str, Topic],
+    start: datetime,
+    end: datetime,
+    language: str,
+) -> dict[str, Any]:
+    figures = overview.figures_for(session, start, end)
+    tz = settings.timezone
+    hours = [at for at, *_ in figures.per_hour]
+    per_day = end - start > timedelta(days=2)
+    volume = charts.stacked_bars(
+        hours,
+        [
+            charts.Series(
+                label(group, language),
+                [groups[group] for _, groups, _, _ in figures.per_hour],
+                charts.COLOURS[group],
+            )
+            for group in overview.OUTCOME_GROUPS
+        ],
+        tz,
+        label("messages", language),
+        "",
+        width=1000,
+    )
+    curve = (
+        charts.line_chart(
+            [at for at, *_ in figures.per_5min],
+            [
+                charts.Series(
+                    label("messages", language),
+                    [n for _, n, _ in figures.per_5min],
+                    charts.COLOURS["messages"],
+                ),
+                charts.Series(
+                    label("queue", language),
+                    [n for _, n in figures.queue],
+                    charts.COLOURS["queue"],
+                ),
+            ],
+            tz,
+            label("messages", language),
+            "",
+            width=1000,
+        )
+        if not per_day
+        else None
+    )
+    mood = charts.line_chart(
+        hours,
+        [
+            charts.Series(
+                label("negative", language),
+                [s for *_, s in figures.per_hour],
+                charts.COLOURS["negative"],
+            )
+        ],
+        tz,
+        label("negative", language),
+        "",
+        y_format=lambda v: f"{100 * v:.0f} %",
+        top=charts.nice_ceiling(
+            100 * max((s for *_, s in figures.per_hour if s), default=0.01)
+        )
+        / 100,
+        width=1000,
+        height=180,
+    )
+    groups = sorted(
+        gaps.groups_between(session, start, end, pack), key=lambda g: -g.size
+    )[:GAPS_SHOWN]
+    spikes = list(
+        session.execute(
+            select(GapSpike).where(
+                GapSpike.detected_at >= start, GapSpike.detected_at < end
+            )
+        ).scalars()
+    )
+    closed = {}
+    for spike in spikes:
+        for key in spike.phrasings or []:
+            if spike.topic:
+                closed[key] = (spike.topic, spike.topic_at)
+    gap_rows = []
+    for group in groups:
+        closing = next((closed[key] for key in group.keys if key in closed), None)
+        gap_rows.append(
+            {
+                "label": group.label,
+                "size": group.size,
+                "first": _local(group.first_at, settings),
+                "last": _local(group.last_at, settings),
+                "nearest": pack[group.nearest_topic].title(language)
+                if group.nearest_topic in pack
+                else "–",
+                "closed": f"{closing[0]} ({_local(closing[1], settings)})"
+                if closing and closing[1]
+                else "",
+            }
+        )
+    return {
+        "t": WORDS[language],
+        "language": language,
+        "brand": settings.profile.brand,
+        "start": start.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+        "end": end.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+        "generated": utcnow().astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+        "figures": figures,
+        "timeline": [
+            (_local(m.at, settings), m.kind, m.text)
+            for m in timeline(session, start, end, language)
+        ],
+        "volume": volume,
+        "curve": curve,
+        "mood": mood,
+        "gaps": gap_rows,
+        "reasons": [
+            (label(f"reason.{k}", language), v)
+            for k, v in figures.handoffs.most_common()
+        ],
+        "priorities": [
+            (label(f"priority.{k}", language), figures.priorities[k])
+            for k in ("urgent", "high", "normal")
+        ],
+        "topics": [
+            (pack[k].title(language) if k in pack else k, v)
+            for k, v in figures.topics.most_common(10)
+        ],
+        "languages": [
+            (label(f"language.{k}", language), v)
+            for k, v in figures.languages.most_common()
+        ],
+        "percent": lambda v: "–" if v is None else f"{100 * v:.0f} %",
+        "duration": _duration,
+        "count": lambda v: f"{v:,}".replace(",", "\u202f"),
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d}"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
+
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_html(context: dict[str, Any]) -> str:
+    return _environment.get_template("report.html").render(**context)
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ReportError(
+        "A PDF needs Chromium (sudo apt-get install chromium; make test installs "
+        "it). Or ask for --format html."
+    )
+
+
+def to_pdf(html: str) -> bytes:
+    """The page printed by headless Chromium (A4, backgrounds, no headers)."""
+    browser = chromium()
+    with tempfile.TemporaryDirectory(prefix="relais-report-") as folder:
+        page, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
+        page.write_text(html, encoding="utf-8")
+        try:
+            subprocess.run(
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-pdf-header-footer",
+                    f"--user-data-dir={folder}/profile",
+                    f"--print-to-pdf={pdf}",
+                    page.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=PDF_SECONDS,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            raise ReportError(f"Chromium could not print the report: {error}") from None
+        if not pdf.is_file() or pdf.stat().st_size == 0:
+            raise ReportError("Chromium printed nothing: try --format html.")
+        return pdf.read_bytes()
