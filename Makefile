@@ -43,12 +43,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium for the browser tests (Playwright's own download does not
-# work here); needs root or sudo.
+# Debian's Chromium prints the post-crisis report to PDF (relais report) and
+# runs the browser tests (Playwright's own download does not work here);
+# needs root or sudo.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# poppler-utils: the tests turn the report's PDF pages into pictures.
+PDFTOPPM := /usr/bin/pdftoppm
+$(PDFTOPPM):
+	$(SUDO) apt-get install -y poppler-utils || { $(SUDO) apt-get update && $(SUDO) apt-get install -y poppler-utils; }
 
 # Debian's nginx in front of the scaled-out deployment (make run-scaled and
 # its end-to-end test); Relais runs its own instance, never the system's.
@@ -98,7 +104,7 @@ OTHER_MODELS := $(foreach pack,$(OTHER_PACKS),models/pack-$(notdir $(pack)).tar.
 # another pack (RELAIS_PACK changed): otherwise the live model changes through
 # `relais publish`, which checks a new one against it first (a restart never
 # puts an unchecked model live).
-run: $(BIN)/.installed node_modules/.installed dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
+run: $(BIN)/.installed node_modules/.installed $(CHROMIUM) dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
 	@test -f $(MODEL) && test "$$(cat models/relais.pack 2>/dev/null || echo $(PACK))" = "$(PACK)" || $(MAKE) --no-print-directory train
 	@mkdir -p var
 	@$(BIN)/relais config check
@@ -150,7 +156,7 @@ test-stories: $(MODEL) $(OTHER_MODELS) ## conversation tests of every shipped pa
 	  $(BIN)/rasa test core --model models/pack-$$(basename $$pack).tar.gz --stories $$pack/tests/stories.yml --fail-on-prediction-errors --out var/test-results/$$(basename $$pack); \
 	done
 
-test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) $(NGINX) lint ## install, lint, validate, train if needed, then run every test
+test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) $(PDFTOPPM) $(NGINX) lint ## install, lint, validate, train if needed, then run every test
 	$(BIN)/relais faq lint --dir $(PACK)/faq
 	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 	$(MAKE) --no-print-directory test-stories

@@ -11,15 +11,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import func, select
 
 from bot.console import accounts
-from bot.db import get_session_factory, upgrade
+from bot.db import get_session_factory, upgrade, utcnow
 from bot.faq import load_pack
+from bot.insights import spikes
+from bot.insights.generator import Day
+from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENVIRONMENT
 from tests.servers import ServerError, running_console, running_relais
@@ -35,8 +43,14 @@ WAIT_MS = 120_000
 PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 
 
+class Servers(NamedTuple):
+    rasa_url: str
+    console_url: str
+    work: Path
+
+
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.")
     work = tmp_path_factory.mktemp("browser")
@@ -45,6 +59,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     with get_session_factory(database_url).begin() as session:
         accounts.add_agent(session=session, name="camille", role="agent",
                            password=PASSWORD, display_name="Camille")  # fmt: skip
+        accounts.add_agent(session=session, name="eve", role="editor",
+                           password=PASSWORD, display_name="Eve")  # fmt: skip
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -58,7 +74,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         with running_relais(work, env, TOKEN) as rasa_url:
             env = {**env, "RASA_URL": rasa_url, "RELAIS_PUBLIC_RASA_URL": rasa_url}
             with running_console(work, env) as console_url:
-                yield rasa_url, console_url
+                yield Servers(rasa_url, console_url, work)
     except ServerError as error:
         pytest.fail(str(error))
 
@@ -97,9 +113,9 @@ def bot_says(chat: Page, text: str) -> None:
 
 
 def test_a_person_and_a_community_manager_in_two_browsers(
-    servers: tuple[str, str], browser: Browser
+    servers: Servers, browser: Browser
 ) -> None:
-    _, console_url = servers
+    console_url = servers.console_url
     chat = browser.new_context(locale="fr-FR").new_page()
     chat.goto(f"{console_url}/chat")
 
@@ -169,9 +185,9 @@ def test_a_person_and_a_community_manager_in_two_browsers(
 
 
 def test_in_english_with_did_you_mean_buttons_and_hostile_html(
-    servers: tuple[str, str], browser: Browser
+    servers: Servers, browser: Browser
 ) -> None:
-    _, console_url = servers
+    console_url = servers.console_url
     chat = browser.new_context(locale="en-GB").new_page()
     chat.goto(f"{console_url}/chat")
 
@@ -217,3 +233,74 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
     bot_says(chat, "Our agent has ended the conversation")
     shoot(console, "12-console-english-closed")
     shoot(chat, "13-chat-english-closed")
+
+
+def sign_in(page: Page, console_url: str, name: str, target: str) -> None:
+    page.goto(f"{console_url}/login?next={target}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_the_crisis_at_a_glance_a_spike_and_the_report(
+    servers: Servers, browser: Browser
+) -> None:
+    """A generated day up to now, read by the running console: the overview,
+    the spike banner, the gaps, a topic draft and the report (PDF pages saved
+    as pictures beside the screenshots)."""
+    database_url = f"sqlite:///{servers.work / 'relais.db'}"
+    now = utcnow().replace(second=0, microsecond=0)
+    day = Day(
+        PROJECT_ROOT / "packs" / "dairy-recall",
+        now - timedelta(hours=24),
+        1200,
+        spike_at=now - timedelta(minutes=20),
+        spike_per_hour=120,
+    )
+    with get_session_factory(database_url).begin() as session:
+        truth = day.write(
+            session=session,
+            tracker_url=f"sqlite:///{servers.work / 'tracker.db'}",
+            broker_url=f"sqlite:///{servers.work / 'events.db'}",
+        )
+    # The console's own watcher reads the day (a slow machine waits longer).
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        with get_session_factory(database_url).begin() as session:
+            seen = session.execute(select(func.count(MessageFact.id))).scalar_one()
+        if seen >= truth.messages:
+            break
+        time.sleep(1)
+    assert seen >= truth.messages, f"the watcher read {seen} of {truth.messages}"
+    # The console checks for spikes every 5 minutes; this is that check, now.
+    alerts = spikes.check_and_notify(database_url, PACK, utcnow(), None,
+                                     servers.console_url)  # fmt: skip
+    assert alerts, "the new question raised no alert"
+
+    editor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(editor, servers.console_url, "eve", "/overview")
+    expect(editor.locator(".spike-banner").first).to_contain_text(
+        "New question spiking"
+    )
+    expect(editor.locator("#figures")).to_contain_text("Handled by the bot")
+    shown = editor.locator(".figure-value").first.inner_text()
+    assert int(re.sub(r"\D", "", shown)) >= truth.messages
+    shoot(editor, "21-overview-day-at-a-glance")
+
+    editor.click(".spike-banner a")
+    first = editor.locator(".gap").first
+    expect(first.locator(".badge.spike")).to_be_visible()
+    shoot(editor, "22-gaps-with-spike")
+    first.locator("button", has_text="Make a topic from this").click()
+    expect(editor.locator("textarea[name=examples_fr]")).to_contain_text("usine")
+    shoot(editor, "23-topic-draft-from-the-spike")
+
+    editor.goto(f"{servers.console_url}/overview")
+    with editor.expect_download(timeout=WAIT_MS) as download:
+        editor.click("#report-pdf")
+    pdf = ARTIFACTS / "24-report.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-r", "70", "-png", str(pdf),
+                    str(ARTIFACTS / "25-report-page")], check=True)  # fmt: skip
+    assert len(list(ARTIFACTS.glob("25-report-page*.png"))) >= 2

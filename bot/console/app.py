@@ -59,7 +59,7 @@ from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
-from bot.insights import spikes
+from bot.insights import facts, spikes
 from bot.publish import history as publish_history
 from bot.publish.compare import Figures
 from bot.publish.service import Project, PublishError, live_model_id, rollback
@@ -80,7 +80,9 @@ QUEUE = accounts.QUEUE_ROLES
 # --- data for the pages ------------------------------------------------------
 
 
-def _ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
+def _ticket_json(
+    ticket: Ticket, now: datetime, mood: str = "neutral"
+) -> dict[str, Any]:
     preview = " ".join(ticket.last_message.split())
     if len(preview) > LAST_MESSAGE_PREVIEW:
         preview = preview[: LAST_MESSAGE_PREVIEW - 1] + "…"
@@ -94,6 +96,7 @@ def _ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "agent": ticket.agent,
         "waiting_seconds": int((now - ticket.created_at).total_seconds()),
         "last_message": preview,
+        "mood": mood,
     }
 
 
@@ -107,10 +110,16 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
         tickets = queue.list_open(session=session)
         median = queue.median_wait(session=session, since=midnight)
         crisis = switches.read_switches(session=session)
+        moods = facts.conversation_moods(
+            session, [ticket.conversation_id for ticket in tickets]
+        )
         return {
             "all_to_humans": crisis.all_to_humans,
             "queue_closed": crisis.queue_closed,
-            "tickets": [_ticket_json(ticket, now) for ticket in tickets],
+            "tickets": [
+                _ticket_json(ticket, now, moods.get(ticket.conversation_id, "neutral"))
+                for ticket in tickets
+            ],
             "waiting": sum(ticket.status == WAITING for ticket in tickets),
             "assigned": sum(ticket.status == ASSIGNED for ticket in tickets),
             "median_wait_seconds": int(median.total_seconds()) if median else None,

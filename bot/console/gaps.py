@@ -35,7 +35,7 @@ from bot.insights.models import GapSpike
 from bot.settings import Settings
 
 EDITORS = accounts.EDITOR_ROLES
-GROUPS_SHOWN = 30
+GROUPS_SHOWN = 20
 DRAFT_PHRASINGS = 20
 REVIEW_AFTER = timedelta(days=7)
 KEY = re.compile(r"^[a-z][a-z0-9_]{2,49}$")

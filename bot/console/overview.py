@@ -78,7 +78,7 @@ def duration(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return f"{seconds // 60} min {seconds % 60:02d}"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 

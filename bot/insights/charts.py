@@ -71,9 +71,8 @@ def _frame(
     width: int, height: int, title: str, description: str, body: list[str]
 ) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" '
-        f'style="max-width: {width}px" '
-        f'role="img" aria-label="{escape(title)}" {FONT}>'
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}" {FONT}>'
         f"<title>{escape(title)}</title><desc>{escape(description)}</desc>"
         + "".join(body)
         + "</svg>"
@@ -89,9 +88,10 @@ def _axes(
 ) -> list[str]:
     left, right, upper, lower = box
     parts = []
-    for step in range(5):
-        value = top * step / 4
-        y = lower - (lower - upper) * step / 4
+    # Five steps: 1, 2, 5 x 10^n tops give round gridlines (0.2, 0.4, 1, 2, 4, 10).
+    for step in range(6):
+        value = top * step / 5
+        y = lower - (lower - upper) * step / 5
         parts.append(
             f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#e4e4e4"/><text x="{left - 4}" y="{y + 4:.1f}" '

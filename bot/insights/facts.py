@@ -337,3 +337,30 @@ def pending_count(session: Session) -> int:
             select(func.count()).where(MessageFact.outcome == PENDING)
         ).scalar_one()
     )
+
+
+# How many of a conversation's latest messages its mood is read from.
+MOOD_MESSAGES = 5
+_MOOD_RANK = {sentiment.NEUTRAL: 0, sentiment.NEGATIVE: 1, sentiment.ANGRY: 2}
+
+
+def conversation_moods(session: Session, conversation_ids: list[str]) -> dict[str, str]:
+    """Each conversation's mood: the worst of its last few messages."""
+    if not conversation_ids:
+        return {}
+    rows = session.execute(
+        select(MessageFact.conversation_id, MessageFact.mood)
+        .where(MessageFact.conversation_id.in_(conversation_ids))
+        .order_by(MessageFact.conversation_id, MessageFact.id.desc())
+    ).all()
+    moods: dict[str, str] = {}
+    seen: dict[str, int] = defaultdict(int)
+    for conversation_id, mood in rows:
+        if seen[conversation_id] >= MOOD_MESSAGES:
+            continue
+        seen[conversation_id] += 1
+        current = moods.get(conversation_id, sentiment.NEUTRAL)
+        if _MOOD_RANK.get(mood, 0) > _MOOD_RANK[current]:
+            current = mood
+        moods[conversation_id] = current
+    return moods

@@ -37,7 +37,7 @@ RECENT = timedelta(minutes=15)
 BASELINE = timedelta(hours=3)
 SPIKE_MIN_MESSAGES = 10
 SPIKE_FACTOR = 3.0
-EXAMPLES = 6
+EXAMPLES = 5
 # Messages that are not questions: nothing an FAQ topic could answer.
 NOT_QUESTIONS = (
     "request_human",

@@ -33,7 +33,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from bot.faq.pack import Topic, load_pack
-from bot.handoff.models import CLOSED, Ticket
+from bot.handoff.models import ASSIGNED, CLOSED, WAITING, Ticket
 from bot.handoff.triggers import REASON_PRIORITIES
 from bot.insights import models as m
 
@@ -243,6 +243,13 @@ def _intent_parse(intent: str, **extra: Any) -> dict[str, Any]:
     return {"intent": {"name": intent, "confidence": 0.95}, "entities": [], **extra}
 
 
+def _engine(url: str) -> sa.engine.Engine:
+    # Rasa may be writing to the same SQLite file: wait for it, never fail.
+    if url.startswith("sqlite"):
+        return sa.create_engine(url, future=True, connect_args={"timeout": 30})
+    return sa.create_engine(url, future=True)
+
+
 class Day:
     """Generates one crisis day; `write` puts it into the stores."""
 
@@ -261,6 +268,7 @@ class Day:
         self.scenario = Scenario.load(pack_dir / "simulation.yml")
         self.start = start.astimezone(timezone.utc)
         self.end = self.start + timedelta(hours=hours)
+        self.end_stamp = self.end.timestamp()
         self.conversations = conversations
         self.spike_at = spike_at.astimezone(timezone.utc)
         self.spike_per_hour = spike_per_hour
@@ -373,8 +381,10 @@ class Day:
         if created < self.end:
             self.truth.handoffs[reason] += 1
             self.truth.priorities[priority] += 1
-            self.truth.first_reply_seconds.append(round(first_reply, 3))
-            self.truth.handling_seconds.append(round(handling, 3))
+            if created + timedelta(seconds=first_reply) < self.end:
+                self.truth.first_reply_seconds.append(round(first_reply, 3))
+            if closed < self.end:
+                self.truth.handling_seconds.append(round(handling, 3))
 
     def conversation(self, kind: str, at: datetime) -> _Conversation:
         language = "en" if self.rng.random() < ENGLISH_SHARE else "fr"
@@ -511,8 +521,10 @@ class Day:
     ) -> Truth:
         """Writes every conversation's events to the tracker store (when given)
         and to the event broker's table, and the tickets into `session`."""
-        broker = sa.create_engine(broker_url, future=True)
-        tracker = sa.create_engine(tracker_url, future=True) if tracker_url else None
+        broker, tracker = (
+            _engine(broker_url),
+            _engine(tracker_url) if tracker_url else None,
+        )
         try:
             _broker.create_all(broker)  # Rasa's own tables, as Rasa creates them
             if tracker is not None:
@@ -529,8 +541,26 @@ class Day:
             broker.dispose()
             if tracker is not None:
                 tracker.dispose()
-        session.add_all(self.tickets)
+        session.add_all(
+            self._as_of_end(ticket)
+            for ticket in self.tickets
+            if ticket.created_at < self.end
+        )
         return self.truth
+
+    def _as_of_end(self, ticket: Ticket) -> Ticket:
+        """A ticket as it stood at the end of the day: a day that ends now
+        leaves people waiting, or talking with an agent, in the queue."""
+        if ticket.closed_at is None or ticket.closed_at < self.end:
+            return ticket
+        ticket.closed_at = None
+        ticket.updated_at = ticket.created_at
+        if ticket.first_reply_at is not None and ticket.first_reply_at >= self.end:
+            ticket.first_reply_at = None
+        if ticket.claimed_at is not None and ticket.claimed_at >= self.end:
+            ticket.claimed_at, ticket.agent = None, None
+        ticket.status = WAITING if ticket.claimed_at is None else ASSIGNED
+        return ticket
 
     def _flush(
         self,
@@ -538,6 +568,8 @@ class Day:
         broker: sa.engine.Engine,
         tracker: sa.engine.Engine | None,
     ) -> None:
+        # Nothing after the end of the day (a day that ends now has no future).
+        pending = [item for item in pending if item[1]["timestamp"] < self.end_stamp]
         if not pending:
             return
         self.truth.events += len(pending)

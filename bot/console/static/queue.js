@@ -32,15 +32,17 @@
       link.href = "/tickets/" + t.id;
       link.textContent = t.id;
       cell(row, "").appendChild(link);
-      [t.priority, t.status, minutes(t.waiting_seconds), t.reason, t.language,
-       t.channel, t.agent || "", t.last_message].forEach(function (text) { cell(row, text); });
+      [t.priority, t.status, minutes(t.waiting_seconds), t.reason].forEach(function (text) { cell(row, text); });
+      const mood = cell(row, t.mood === "neutral" ? "" : t.mood);
+      mood.className = "mood mood-" + t.mood;
+      [t.language, t.channel, t.agent || "", t.last_message].forEach(function (text) { cell(row, text); });
       return row;
     });
     if (rows.length === 0) {
       const row = document.createElement("tr");
       row.className = "empty";
       const td = cell(row, "Nobody is waiting.");
-      td.colSpan = 9;
+      td.colSpan = 10;
       rows.push(row);
     }
     body.replaceChildren.apply(body, rows);
