@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge clean
+.PHONY: help dotenv install train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -194,6 +194,9 @@ bench-topics: install ## the topic model and derived limits alone, every pack an
 
 bench-surge: $(MODEL) ## people writing at once (1, 10, 50, open loop, overload): Relais vs a stock `rasa init` bot (about 20 minutes)
 	$(BIN)/python scripts/bench_surge.py
+
+bench-insights: install ## crisis figures with one million events: overview, gap clustering of 50,000 messages, report (about 10 minutes)
+	$(BIN)/python scripts/bench_insights.py
 
 clean: ## remove generated files (models, var/), keep .venv and .env
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache node_modules

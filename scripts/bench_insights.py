@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -82,6 +83,51 @@ def facts_baseline(url: str, start: datetime, end: datetime) -> Counter[str]:
             counts["started"] += started
             per_5min[bucket_start(at)] += 1
     return counts
+
+
+FILLERS = (
+    "svp",
+    "bonjour",
+    "merci",
+    "please",
+    "urgent",
+    "help",
+    "stp",
+    "hello",
+    "??",
+    "!",
+    "au fait",
+    "rapidement",
+)
+
+
+def distinct_texts(count: int, seed: int = 1) -> list[str]:
+    """`count` different messages made from both packs' examples."""
+    rng = random.Random(seed)
+    base = [
+        text
+        for pack in ("dairy-recall", "network-outage")
+        for text in pack_examples(pack)[0]
+    ]
+    texts: set[str] = set()
+    while len(texts) < count:
+        words = rng.choice(base).split()
+        for _ in range(rng.randint(1, 3)):
+            kind = rng.random()
+            if kind < 0.3 and len(words) > 2:
+                words.pop(rng.randrange(len(words)))
+            elif kind < 0.6:
+                words.insert(rng.randrange(len(words) + 1), rng.choice(FILLERS))
+            elif kind < 0.8:
+                index = rng.randrange(len(words))
+                word = words[index]
+                if len(word) > 3:
+                    cut = rng.randrange(len(word))
+                    words[index] = word[:cut] + word[cut + 1 :]
+            else:
+                words.append(f"L{rng.randint(10000, 99999)}")
+        texts.add(" ".join(words))
+    return sorted(texts)
 
 
 def bcubed(labels: list[str], groups: list[int]) -> tuple[float, float]:
@@ -197,29 +243,29 @@ def main() -> int:
 
     print(f"\nGap clustering (pack of {len(load_pack(PACK / 'faq'))} topics)")
     with get_session_factory(url).begin() as session:
-        texts = [
-            row[0]
-            for row in session.execute(
-                select(MessageFact.text, MessageFact.language, MessageFact.at).where(
-                    MessageFact.outcome.in_(gaps.GAP_OUTCOMES)
-                )
-            ).all()
-        ]
         rows = session.execute(
-            select(MessageFact.text, MessageFact.language, MessageFact.at).limit(
-                args.gap_messages
-            )
+            select(MessageFact.text, MessageFact.language, MessageFact.at)
+            .where(MessageFact.outcome.in_(gaps.GAP_OUTCOMES))
+            .limit(args.gap_messages)
         ).all()
-    print(f"  the day's gaps: {len(texts):,} messages")
     pack = load_pack(PACK / "faq")
     embed(["warm up: spaCy's model loads once per process"])
+    day_gaps = [gaps.Gap(text, language, at) for text, language, at in rows]
+    seconds, groups = timed(lambda: gaps.group_gaps(day_gaps, pack, end))
+    distinct = len({gaps.fold(g.text) for g in day_gaps})
+    print(
+        f"  {len(day_gaps):6,} messages of the day ({distinct:,} distinct "
+        f"phrasings): {seconds:5.1f} s, {len(groups):,} groups"
+    )  # type: ignore[arg-type]
+    # Real people rarely write the same thing twice: the same number of
+    # messages, every one different (the packs' examples with words dropped,
+    # added, misspelt, or a lot number).
     for size in (5_000, args.gap_messages):
-        sample = [gaps.Gap(text, language, at) for text, language, at in rows[:size]]
+        sample = [gaps.Gap(text, "fr", end) for text in distinct_texts(size)]
         seconds, groups = timed(lambda: gaps.group_gaps(sample, pack, end))  # noqa: B023
-        distinct = len({gaps.fold(g.text) for g in sample})
         print(
-            f"  {len(sample):6,} messages ({distinct:,} distinct phrasings): "
-            f"{seconds:5.1f} s, {len(groups):,} groups"
+            f"  {size:6,} messages, all distinct: {seconds:5.1f} s, "
+            f"{len(groups):,} groups"
         )  # type: ignore[arg-type]
 
     print("\nReport of the day")

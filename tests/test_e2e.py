@@ -21,11 +21,14 @@ from typing import Any
 import pytest
 import requests
 import socketio
+from sqlalchemy import select
 
 from bot.db import get_session_factory, upgrade
 from bot.faq import load_pack
 from bot.handoff import queue
 from bot.handoff.models import Ticket
+from bot.handoff.watcher import watch_once
+from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENVIRONMENT
 from tests.servers import ServerError, running_relais
@@ -329,6 +332,11 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
     assert [(e["text"], e["metadata"]["agent"]) for e in agent_lines] == [
         ("Bonjour, ici Alice de Montval. Que se passe-t-il ?", "alice")
     ]
+    with get_session_factory(e2e_env["DATABASE_URL"]).begin() as session:
+        replied = queue.get_ticket(session=session, ticket_id=ticket.id)
+        # The overview's "time to a human" starts from here.
+        assert replied.first_reply_at is not None
+        assert replied.first_reply_at >= replied.created_at
 
     # While a human has it, the bot stays silent but every message is kept.
     assert visitor.say("Quels lots sont concernés par le rappel ?") == []
@@ -351,6 +359,26 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
     assert visitor.texts("Quels lots sont concernés par le rappel ?") == [
         answer("lot_numbers", "fr")
     ]
+
+    # The console's watcher turns what Rasa recorded into the crisis figures:
+    # each message and what became of it.
+    database_url = e2e_env["DATABASE_URL"]
+    events_url = database_url.replace("relais.db", "events.db")
+    while watch_once(database_url, events_url)[0]:
+        pass
+    with get_session_factory(database_url).begin() as session:
+        recorded = session.execute(
+            select(MessageFact.outcome, MessageFact.topic, MessageFact.language)
+            .where(MessageFact.conversation_id == visitor.sender)
+            .order_by(MessageFact.id)
+        ).all()
+    assert [(outcome, language) for outcome, _, language in recorded] == [
+        ("handoff", "fr"),
+        ("human", "fr"),
+        ("human", "fr"),
+        ("answered", "fr"),
+    ]
+    assert recorded[-1].topic == "lot_numbers"
 
 
 def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(

@@ -253,3 +253,25 @@ def test_the_overview_needs_a_sign_in_and_a_real_day(
     assert browser.get("/overview?period=1y").status_code == 400
     empty = browser.get("/overview?day=2020-01-01", headers={"accept": "text/html"})
     assert empty.status_code == 200 and "No message in this period." in empty.text
+
+
+def test_another_crisis_is_counted_the_same_way(tmp_path: Path) -> None:
+    """The outage pack: its own simulation.yml, no code change."""
+    url, events_url = f"sqlite:///{tmp_path}/relais.db", f"sqlite:///{tmp_path}/ev.db"
+    upgrade(url)
+    day = Day(
+        PROJECT_ROOT / "packs" / "network-outage",
+        DAY_START,
+        150,
+        SPIKE_AT,
+        spike_per_hour=30,
+        seed=2,
+    )
+    with get_session_factory(url).begin() as session:
+        truth = day.write(session=session, tracker_url=None, broker_url=events_url)
+    while watch_once(url, events_url)[0]:
+        pass
+    figures = day_figures(url)
+    assert figures.messages == truth.messages
+    assert dict(figures.outcomes) == dict(truth.outcomes)
+    assert dict(figures.topics) == dict(truth.topics)
