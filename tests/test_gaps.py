@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,20 +19,19 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from sqlalchemy import select
-from starlette.testclient import TestClient
 
-from bot.console import accounts
-from bot.console.app import create_app
 from bot.db import get_engine, get_session_factory, upgrade, utcnow
 from bot.faq.lint import ERROR, lint_pack
 from bot.faq.pack import load_pack
+from bot.handoff.watcher import watch_once
 from bot.insights import facts, gaps, spikes
 from bot.insights.embedding import fold
+from bot.insights.generator import Day
 from bot.insights.models import GapSpike
 from bot.insights.spikes import INTERVAL
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import PROJECT_ROOT
 from tests.conftest import postgres_database
-from tests.test_overview import DAY_START, SPIKE_AT, Loaded, load_day
+from tests.test_overview import DAY_START, SPIKE_AT, Loaded, load_day, signed_in
 
 PACK = PROJECT_ROOT / "packs" / "dairy-recall"
 PASSWORD = "correct horse battery"
@@ -202,23 +202,6 @@ def test_a_webhook_that_fails_is_recorded_and_nothing_breaks(
 # --- the console -----------------------------------------------------------------
 
 
-def browser_for(url: str, role: str, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    name = f"gap-{role}"
-    with get_session_factory(url).begin() as session:
-        if accounts.find_agent(session=session, name=name) is None:
-            accounts.add_agent(session=session, name=name, role=role, password=PASSWORD)
-    browser = TestClient(create_app(get_settings()), follow_redirects=False)
-    token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
-    assert token
-    browser.post(
-        "/login",
-        data={"name": name, "password": PASSWORD, "csrf": token.group(1), "next": "/"},
-    )
-    return browser
-
-
 def csrf(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match
@@ -242,7 +225,7 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
         session.add(spike)
         session.flush()
         spike_id = spike.id
-    agent = browser_for(day.url, "agent", monkeypatch)
+    agent = signed_in(day.url, monkeypatch, "agent")
     page = agent.get("/overview", headers={"accept": "text/html"}).text
     assert "New question spiking: “est-ce que l&#39;usine va fermer ?”" in page
     gaps_page = agent.get("/gaps?day=2026-11-28", headers={"accept": "text/html"})
@@ -252,7 +235,7 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
         and "Make a topic from this" not in gaps_page.text
     )
 
-    editor = browser_for(day.url, "editor", monkeypatch)
+    editor = signed_in(day.url, monkeypatch, "editor")
     listing = editor.get("/gaps?day=2026-11-28", headers={"accept": "text/html"}).text
     assert "Make a topic from this" in listing
     phrasings = [
@@ -309,3 +292,49 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
     # The banner is gone once a topic was made from the spike.
     page = agent.get("/overview", headers={"accept": "text/html"}).text
     assert "New question spiking" not in page
+
+
+def test_the_console_checks_for_spikes_by_itself(tmp_path: Path, webhook: str) -> None:
+    """The checker `relais console` runs: a spike in the last 20 minutes is
+    alerted at its first round, and posted to the webhook."""
+    url, events = f"sqlite:///{tmp_path}/relais.db", f"sqlite:///{tmp_path}/ev.db"
+    upgrade(url)
+    now = utcnow()
+    day = Day(
+        PACK,
+        now - timedelta(hours=4),
+        200,
+        now - timedelta(minutes=20),
+        spike_per_hour=120,
+        seed=4,
+        hours=4,
+    )
+    with get_session_factory(url).begin() as session:
+        day.write(session=session, tracker_url=None, broker_url=events)
+    while watch_once(url, events)[0]:
+        pass
+    stop = threading.Event()
+    pack = load_pack(PACK / "faq")
+    checker = threading.Thread(
+        target=spikes.run_forever,
+        args=(url, lambda: pack, webhook, "https://relais.test", stop),
+        daemon=True,
+    )
+    checker.start()
+    try:
+        deadline = time.monotonic() + 120
+        alerts: list[GapSpike] = []
+        while time.monotonic() < deadline and not alerts:
+            with get_session_factory(url).begin() as session:
+                alerts = list(session.execute(select(GapSpike)).scalars())
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        checker.join(timeout=30)
+    assert alerts, "no alert from the console's checker"
+    assert all(fold(text) in NEW_QUESTION for text in alerts[0].examples)
+    assert not checker.is_alive()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not Webhook.received:
+        time.sleep(0.2)
+    assert Webhook.received and "people asked" in Webhook.received[0]["text"]

@@ -29,7 +29,7 @@ from bot.faq.live import current_pack
 from bot.handoff.models import utcnow
 from bot.insights import charts, overview
 from bot.insights.facts import bucket_start
-from bot.insights.labels import label
+from bot.insights.labels import count, duration, label, percent
 from bot.settings import Settings
 
 EVERYONE = frozenset(accounts.ROLES)
@@ -61,25 +61,6 @@ def window(
         raise HTTPException(400, f"The period is one of {', '.join(PERIODS)}.")
     end = bucket_start(utcnow()) + overview.STEP
     return end - PERIODS[period], end, f"last {period}"
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.0f} %"
-
-
-def _count(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")  # 5 761, with a narrow space
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d}"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
@@ -148,7 +129,7 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         ],
         tz,
         "Share of negative messages per hour",
-        f"{_percent(figures.negative_share)} negative over the period.",
+        f"{percent(figures.negative_share)} negative over the period.",
         y_format=lambda v: f"{100 * v:.0f} %",
         top=charts.nice_ceiling(
             100 * max((s for *_, s in figures.per_hour if s), default=0.01)
@@ -166,11 +147,11 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         "params": params,
         "figures": figures,
         "cards": [
-            ("Messages", _count(figures.messages), period),
-            ("Conversations", _count(figures.conversations), "started"),
-            ("Handled by the bot", _percent(figures.deflection), "no human needed"),
-            ("“Did you mean”", _percent(figures.did_you_mean_rate), "of messages"),
-            ("Handed to humans", _count(sum(figures.handoffs.values())), "tickets"),
+            ("Messages", count(figures.messages), period),
+            ("Conversations", count(figures.conversations), "started"),
+            ("Handled by the bot", percent(figures.deflection), "no human needed"),
+            ("“Did you mean”", percent(figures.did_you_mean_rate), "of messages"),
+            ("Handed to humans", count(sum(figures.handoffs.values())), "tickets"),
             (
                 "Time to a human",
                 duration(figures.to_human.median),
@@ -183,8 +164,8 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
             ),
             (
                 "Negative",
-                _percent(figures.negative_share),
-                f"of messages · angry {_percent(figures.angry_share)}",
+                percent(figures.negative_share),
+                f"of messages · angry {percent(figures.angry_share)}",
             ),
         ],
         "volume": volume,

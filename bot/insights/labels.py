@@ -59,3 +59,25 @@ LABELS: dict[str, dict[str, str]] = {
 def label(key: str, language: str = "en") -> str:
     """The name of `key` in `language`; the key itself when it has none."""
     return LABELS.get(language, LABELS["en"]).get(key) or key.split(".", 1)[-1]
+
+
+def count(value: int) -> str:
+    """5 761: thousands apart with a narrow space, as French and the
+    console both read them."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
+
+
+def duration(seconds: float | None) -> str:
+    """45 s, 7 min 05, 2 h 10."""
+    if seconds is None:
+        return "–"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d}"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d}"

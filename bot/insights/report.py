@@ -34,7 +34,7 @@ from bot.faq.pack import Topic
 from bot.faq.statement import Statement
 from bot.handoff.switches import SwitchChange
 from bot.insights import charts, gaps, overview
-from bot.insights.labels import label
+from bot.insights.labels import count, duration, label, percent
 from bot.insights.models import GapSpike
 from bot.publish.history import ModelPublish
 from bot.settings import Settings
@@ -405,21 +405,10 @@ def report_context(
             (label(f"language.{k}", language), v)
             for k, v in figures.languages.most_common()
         ],
-        "percent": lambda v: "–" if v is None else f"{100 * v:.0f} %",
-        "duration": _duration,
-        "count": lambda v: f"{v:,}".replace(",", "\u202f"),
+        "percent": percent,
+        "duration": duration,
+        "count": count,
     }
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d}"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
 
 
 _environment = jinja2.Environment(
