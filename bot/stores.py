@@ -41,11 +41,9 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from rasa.core.brokers.broker import EventBroker as RasaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.lock import TicketLock
@@ -247,23 +245,3 @@ class LockStore(RedisLockStore):
             conversation_id, lock_lifetime, wait_time_in_seconds
         ) as lock:
             yield lock
-
-
-def tracker_store_url(endpoints_file: Path) -> str | None:
-    """The database URL of the SQL tracker store an endpoints file names
-    (Rasa's `SQL` type or ours), or None when it names another kind."""
-    endpoints = yaml.safe_load(endpoints_file.read_text(encoding="utf-8")) or {}
-    section = endpoints.get("tracker_store") or {}
-    if str(section.get("type") or "") not in ("sql", "SQL", f"{__name__}.TrackerStore"):
-        return None
-    url = SQLTrackerStore.get_db_url(
-        dialect=section.get("dialect", "sqlite"),
-        host=section.get("url"),
-        port=section.get("port"),
-        db=section.get("db", "rasa.db"),
-        username=section.get("username"),
-        password=section.get("password"),
-        login_db=None,
-        query=section.get("query"),
-    )
-    return url if isinstance(url, str) else url.render_as_string(hide_password=False)

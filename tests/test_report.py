@@ -361,3 +361,28 @@ def test_purge_keeps_what_the_watcher_has_not_read(tmp_path: Path) -> None:
     with get_session_factory(url).begin() as session:
         purge_broker(session, events, datetime.now(timezone.utc), removed)
     assert removed.counts.get("Rasa broker events", 0) == 0
+
+
+def test_purge_before_rasa_ever_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No broker table, no tracker store yet: nothing to remove, no error."""
+    url = f"sqlite:///{tmp_path}/relais.db"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("RELAIS_EVENTS_URL", f"sqlite:///{tmp_path}/events.db")
+    get_settings.cache_clear()
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        yaml.safe_dump(
+            {
+                "tracker_store": {
+                    "type": "bot.stores.TrackerStore",
+                    "dialect": "sqlite",
+                    "db": str(tmp_path / "tracker.db"),
+                }
+            }
+        )
+    )
+    assert main(["purge", "--older-than", "90d", "--endpoints", str(endpoints)]) == 0
+    assert "Removed, from before" in capsys.readouterr().out

@@ -1,1 +1,40 @@
 """Command groups of `relais` that have a room of their own (bot/cli.py wires them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import URL
+
+from bot.settings import PROJECT_ROOT
+
+# The tracker store types whose database `relais simulate` and `relais purge`
+# can reach: Rasa's SQL store and ours (bot.stores.TrackerStore).
+SQL_TRACKER_STORES = ("sql", "SQL", "bot.stores.TrackerStore")
+
+
+def tracker_url_of(endpoints: Path) -> str | None:
+    """The database URL of the SQL tracker store `endpoints` names (built as
+    Rasa's SQLTrackerStore builds it), or None for another kind or no file."""
+    if not endpoints.is_file():
+        return None
+    config = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+    section = config.get("tracker_store") or {}
+    if str(section.get("type") or "") not in SQL_TRACKER_STORES:
+        return None
+    dialect = str(section.get("dialect") or "sqlite")
+    database = str(section.get("db") or "rasa.db")
+    if dialect == "sqlite":
+        # Relative to where `make run` starts Rasa: the project's folder.
+        path = Path(database)
+        return f"sqlite:///{path if path.is_absolute() else PROJECT_ROOT / path}"
+    return URL.create(
+        drivername=dialect,
+        username=section.get("username"),
+        password=section.get("password"),
+        host=section.get("url"),
+        port=section.get("port"),
+        database=database,
+        query=section.get("query") or {},
+    ).render_as_string(hide_password=False)

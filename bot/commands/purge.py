@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.insights.purge import (
     PurgeError,
@@ -22,7 +23,6 @@ from bot.insights.purge import (
     retention,
 )
 from bot.settings import PROJECT_ROOT, Settings
-from bot.stores import tracker_store_url
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = Path(args.endpoints)
     if not endpoints.is_absolute():
         endpoints = PROJECT_ROOT / endpoints
-    tracker_url = tracker_store_url(endpoints) if endpoints.is_file() else None
+    tracker_url = tracker_url_of(endpoints)
     removed = Removed()
     factory = get_session_factory(settings.database_url)
     try:

@@ -16,10 +16,10 @@ import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.insights.generator import Day
 from bot.settings import PROJECT_ROOT, Settings
-from bot.stores import tracker_store_url
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -80,7 +80,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = Path(args.endpoints)
     if not endpoints.is_absolute():
         endpoints = PROJECT_ROOT / endpoints
-    tracker_url = tracker_store_url(endpoints) if endpoints.is_file() else None
+    tracker_url = tracker_url_of(endpoints)
     try:
         generator = Day(
             settings.pack_dir,

@@ -128,6 +128,8 @@ def purge_tracker_store(
 ) -> None:
     """Rasa's conversations whose last event is older than `cutoff`."""
     engine = get_engine(tracker_url)
+    if not sa.inspect(engine).has_table(tracker_events.name):
+        return  # Rasa never stored a conversation there
     stale = (
         select(tracker_events.c.sender_id)
         .group_by(tracker_events.c.sender_id)
@@ -159,6 +161,8 @@ def purge_broker(
     cursor = session.get(EventCursor, CURSOR_NAME)
     read_up_to = cursor.last_id if cursor else 0
     engine = get_engine(events_url)
+    if not sa.inspect(engine).has_table(rasa_events.name):
+        return  # Rasa never published an event there
     with engine.begin() as connection:
         last_old, after = 0, 0
         while True:
