@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
+.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# make run tries to install it, and starts without it if it cannot (the PDF
+# report then says how to install it; HTML reports work).
+report-printer:
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; } || echo "Chromium could not be installed: relais report --format pdf will not work (HTML will)."
 
 # poppler-utils: the tests turn the report's PDF pages into pictures.
 PDFTOPPM := /usr/bin/pdftoppm
@@ -104,7 +109,7 @@ OTHER_MODELS := $(foreach pack,$(OTHER_PACKS),models/pack-$(notdir $(pack)).tar.
 # another pack (RELAIS_PACK changed): otherwise the live model changes through
 # `relais publish`, which checks a new one against it first (a restart never
 # puts an unchecked model live).
-run: $(BIN)/.installed node_modules/.installed $(CHROMIUM) dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
+run: $(BIN)/.installed node_modules/.installed report-printer dotenv ## start Relais (Rasa + action server + console) on embedded defaults; Ctrl-C stops all
 	@test -f $(MODEL) && test "$$(cat models/relais.pack 2>/dev/null || echo $(PACK))" = "$(PACK)" || $(MAKE) --no-print-directory train
 	@mkdir -p var
 	@$(BIN)/relais config check
