@@ -118,25 +118,14 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         width=460,
         height=200,
     )
-    mood = charts.line_chart(
+    mood = charts.share_chart(
         hours,
-        [
-            charts.Series(
-                "Negative or angry",
-                [share for *_, share in figures.per_hour],
-                charts.COLOURS["negative"],
-            )
-        ],
+        [share for *_, share in figures.per_hour],
+        "Negative or angry",
         tz,
         "Share of negative messages per hour",
         f"{percent(figures.negative_share)} negative over the period.",
-        y_format=lambda v: f"{100 * v:.0f} %",
-        top=charts.nice_ceiling(
-            100 * max((s for *_, s in figures.per_hour if s), default=0.01)
-        )
-        / 100,
         width=460,
-        height=200,
     )
     topics = [
         (pack[key].title("en") if key in pack else key, count)

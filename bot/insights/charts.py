@@ -157,6 +157,31 @@ def line_chart(
     return _frame(width, height, title, description, body)
 
 
+def share_chart(
+    times: Sequence[datetime],
+    shares: Sequence[float | None],
+    name: str,
+    tz: tzinfo,
+    title: str,
+    description: str,
+    width: int = 900,
+    height: int = 200,
+) -> Markup:
+    """A share (0 to 1) over time, in per cent, its top fitted to the data."""
+    peak = max((share for share in shares if share), default=0.01)
+    return line_chart(
+        times,
+        [Series(name, shares, COLOURS["negative"])],
+        tz,
+        title,
+        description,
+        y_format=lambda v: f"{100 * v:.0f} %",
+        top=nice_ceiling(100 * peak) / 100,
+        width=width,
+        height=height,
+    )
+
+
 def stacked_bars(
     times: Sequence[datetime],
     stacks: Sequence[Series],

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.faq.suggestions import scrub
@@ -329,14 +329,6 @@ def record(
         recorder.settle(fact, NO_REPLY)
     recorder.flush()
     return messages
-
-
-def pending_count(session: Session) -> int:
-    return int(
-        session.execute(
-            select(func.count()).where(MessageFact.outcome == PENDING)
-        ).scalar_one()
-    )
 
 
 # How many of a conversation's latest messages its mood is read from.

@@ -321,23 +321,13 @@ def report_context(
         if not per_day
         else None
     )
-    mood = charts.line_chart(
+    mood = charts.share_chart(
         hours,
-        [
-            charts.Series(
-                label("negative", language),
-                [s for *_, s in figures.per_hour],
-                charts.COLOURS["negative"],
-            )
-        ],
+        [share for *_, share in figures.per_hour],
+        label("negative", language),
         tz,
         label("negative", language),
         "",
-        y_format=lambda v: f"{100 * v:.0f} %",
-        top=charts.nice_ceiling(
-            100 * max((s for *_, s in figures.per_hour if s), default=0.01)
-        )
-        / 100,
         width=1000,
         height=180,
     )
