@@ -288,7 +288,13 @@ def agent_list(settings: Settings, args: argparse.Namespace) -> int:
     with get_session_factory(settings.database_url).begin() as session:
         agents = accounts.list_agents(session=session)
         for agent in agents:
-            print(f"{agent.name:<20} {agent.role:<8} {agent.display_name}")
+            state = (
+                f"  DISABLED by {agent.disabled_by} "
+                f"{agent.disabled_at.astimezone(settings.timezone):%d/%m %H:%M}"
+                if agent.is_disabled
+                else ""
+            )
+            print(f"{agent.name:<20} {agent.role:<8} {agent.display_name}{state}")
         if not agents:
             print("No account yet: relais agent add NAME --role agent")
     return 0
@@ -299,6 +305,23 @@ def agent_passwd(settings: Settings, args: argparse.Namespace) -> int:
     with get_session_factory(settings.database_url).begin() as session:
         accounts.set_password(session=session, name=args.name, password=password)
     print(f"Password of {args.name} changed.")
+    return 0
+
+
+def agent_disable(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        agent, returned = accounts.disable(
+            session=session, name=args.name, by=args.agent
+        )
+        print(f"Account {agent.name} disabled: its sessions have ended; "
+              f"{returned} conversation(s) it held are back in the queue.")  # fmt: skip
+    return 0
+
+
+def agent_enable(settings: Settings, args: argparse.Namespace) -> int:
+    with get_session_factory(settings.database_url).begin() as session:
+        agent = accounts.enable(session=session, name=args.name)
+        print(f"Account {agent.name} can sign in again.")
     return 0
 
 
@@ -642,9 +665,19 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     agent_commands.add_parser("list", help="list the accounts")
-    passwd = agent_commands.add_parser("passwd", help="set a new password")
+    passwd = agent_commands.add_parser(
+        "passwd", help="set a new password (ends the account's open sessions)"
+    )
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
+    disable = agent_commands.add_parser(
+        "disable",
+        help="close an account: sessions end, its conversations go back to the queue",
+        parents=[as_agent],
+    )
+    disable.add_argument("name")
+    enable = agent_commands.add_parser("enable", help="open a disabled account again")
+    enable.add_argument("name")
     return parser
 
 
@@ -669,6 +702,8 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("agent", "add"): agent_add,
     ("agent", "list"): agent_list,
     ("agent", "passwd"): agent_passwd,
+    ("agent", "disable"): agent_disable,
+    ("agent", "enable"): agent_enable,
     ("suggestions", "list"): suggestion_commands.run,
     ("suggestions", "accept"): suggestion_commands.run,
     ("suggestions", "reject"): suggestion_commands.run,

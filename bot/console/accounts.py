@@ -1,5 +1,10 @@
 """Console accounts: who may sign in, with which role, and sign-in throttling.
 
+An admin can disable an account (someone leaves, a password leaks): it can no
+longer sign in, its open sessions end at their next request (each session
+carries the account's `session_version`, which disabling and every password
+change increase), and the conversations it held go back to the queue.
+
 Passwords are hashed with Argon2id (argon2-cffi). Repeated failures slow
 sign-in down per account name and per client address: after
 `FREE_FAILURES` failures in a row, each further attempt must wait twice as long
@@ -45,6 +50,14 @@ class Agent(Base):
     role = Column(String(16), nullable=False)
     password_hash = Column(String(255), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    disabled_at = Column(UTCDateTime)
+    disabled_by = Column(String(100))
+    # Sessions signed in under an older version have ended.
+    session_version = Column(Integer, nullable=False, default=0)
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 class SignInThrottle(Base):
@@ -63,6 +76,7 @@ class SignIn:
 
     agent: Agent | None
     wait: timedelta | None = None  # set when the attempt was refused unchecked
+    disabled: bool = False  # the right password, for a closed account
 
 
 def validate_password(password: str) -> None:
@@ -105,6 +119,36 @@ def set_password(*, session: Session, name: str, password: str) -> Agent:
         raise AccountError(f"There is no account named {name}.")
     validate_password(password)
     agent.password_hash = _hasher.hash(password)
+    agent.session_version += 1  # whoever knew the old one is signed out
+    return agent
+
+
+def disable(*, session: Session, name: str, by: str) -> tuple[Agent, int]:
+    """Closes an account: no sign-in, every session ended, its conversations
+    back in the queue. Returns the account and how many went back."""
+    from bot.handoff.queue import release_all  # the queue knows tickets
+
+    agent = find_agent(session=session, name=name)
+    if agent is None:
+        raise AccountError(f"There is no account named {name}.")
+    if agent.name == by.strip().lower():
+        raise AccountError("You cannot disable your own account.")
+    if agent.is_disabled:
+        return agent, 0
+    agent.disabled_at, agent.disabled_by = utcnow(), by
+    agent.session_version += 1
+    returned = release_all(session=session, agent=agent.name)
+    session.flush()
+    return agent, returned
+
+
+def enable(*, session: Session, name: str) -> Agent:
+    """Opens a disabled account again (with the password it had)."""
+    agent = find_agent(session=session, name=name)
+    if agent is None:
+        raise AccountError(f"There is no account named {name}.")
+    agent.disabled_at, agent.disabled_by = None, None
+    session.flush()
     return agent
 
 
@@ -172,6 +216,8 @@ def sign_in(
         return SignIn(agent=None)
     if agent is None:  # the dummy hash never verifies; kept for clarity
         return SignIn(agent=None)
+    if agent.is_disabled:
+        return SignIn(agent=None, disabled=True)
     for key in keys:
         row = session.get(SignInThrottle, key)
         if row is not None:

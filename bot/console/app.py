@@ -41,6 +41,7 @@ from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
 from bot.console import reports as report_pages
 from bot.console import suggestions as suggestion_pages
+from bot.console import team as team_pages
 from bot.console.pages import render_page as _page
 from bot.console.pages import templates
 from bot.console.security import (
@@ -221,6 +222,7 @@ async def login_page(request: Request) -> Response:
             if result.agent is not None:
                 request.session.clear()
                 request.session["agent"] = result.agent.name
+                request.session["version"] = result.agent.session_version
                 request.session["home"] = (
                     "/editor" if result.agent.role == "editor" else "/"
                 )
@@ -231,6 +233,8 @@ async def login_page(request: Request) -> Response:
         if result.wait is not None:
             seconds = max(1, int(result.wait.total_seconds() + 0.999))
             message = f"Too many failed attempts: wait {seconds} s and try again."
+        elif result.disabled:
+            message = "This account is disabled: ask an admin."
         else:
             message = "Wrong name or password."
         return _page(request, "login.html", None, next=target, error=message,
@@ -271,6 +275,8 @@ async def _stream(
             asyncio.get_running_loop().time() > deadline
         ):
             return
+        if await current_viewer(request) is None:
+            return  # signed out, disabled or password changed: nothing more
         try:
             data = await run_in_threadpool(read, *args)
         except Exception as error:  # a stream must not die on one bad read
@@ -690,6 +696,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         *overview_pages.routes,
         *gap_pages.routes,
         *report_pages.routes,
+        *team_pages.routes,
         Route("/chat", chat_page),
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -72,10 +72,12 @@ async def check_csrf(request: Request) -> FormData | None:
     return form
 
 
-def _load_viewer(settings: Settings, name: str) -> Viewer | None:
+def _load_viewer(settings: Settings, name: str, version: int) -> Viewer | None:
+    """The signed-in person, or None when their account is gone, disabled, or
+    had its password changed since this session began."""
     with get_session_factory(settings.database_url).begin() as session:
         agent = accounts.find_agent(session=session, name=name)
-        if agent is None:
+        if agent is None or agent.is_disabled or agent.session_version != version:
             return None
         return Viewer(agent.name, agent.display_name, agent.role)
 
@@ -84,7 +86,13 @@ async def current_viewer(request: Request) -> Viewer | None:
     name = request.session.get("agent")
     if not name:
         return None
-    return await run_in_threadpool(_load_viewer, settings_of(request), str(name))
+    version = request.session.get("version", 0)
+    viewer = await run_in_threadpool(
+        _load_viewer, settings_of(request), str(name), int(version or 0)
+    )
+    if viewer is None:
+        request.session.clear()  # ended: the cookie is emptied too
+    return viewer
 
 
 Endpoint = Callable[..., Awaitable[Response]]

@@ -365,6 +365,21 @@ def release(
     return ticket
 
 
+def release_all(*, session: Session, agent: str, now: datetime | None = None) -> int:
+    """Puts every conversation `agent` holds back in the queue (their account
+    was closed); returns how many."""
+    tickets = list(
+        session.execute(
+            select(Ticket).where(Ticket.agent == agent, Ticket.status == ASSIGNED)
+        ).scalars()
+    )
+    for ticket in tickets:
+        ticket.status, ticket.agent = WAITING, None
+        ticket.updated_at = now or utcnow()
+    session.flush()
+    return len(tickets)
+
+
 def close(
     *, session: Session, ticket_id: int, agent: str, now: datetime | None = None
 ) -> Ticket:

@@ -1,0 +1,97 @@
+"""The team page (admins): every console account, and closing one.
+
+GET  /team                    accounts, their role, state and the
+                              conversations each holds
+POST /team/{name}/disable     sessions end at once, its conversations go
+                              back to the queue (bot/console/accounts.py)
+POST /team/{name}/enable
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.console import accounts
+from bot.console.pages import render_page
+from bot.console.security import Viewer, flash, requires, settings_of
+from bot.db import get_session_factory
+from bot.handoff.models import ASSIGNED, Ticket
+from bot.settings import Settings
+
+ADMINS = frozenset({"admin"})
+
+
+def team_state(settings: Settings) -> list[dict[str, Any]]:
+    with get_session_factory(settings.database_url).begin() as session:
+        held = Counter(
+            session.execute(
+                select(Ticket.agent).where(Ticket.status == ASSIGNED)
+            ).scalars()
+        )
+        return [
+            {
+                "name": agent.name,
+                "display_name": agent.display_name,
+                "role": agent.role,
+                "disabled": agent.is_disabled,
+                "disabled_note": (
+                    f"by {agent.disabled_by}, "
+                    f"{agent.disabled_at.astimezone(settings.timezone):%d/%m %H:%M}"
+                    if agent.is_disabled
+                    else ""
+                ),
+                "holds": held.get(agent.name, 0),
+            }
+            for agent in accounts.list_agents(session=session)
+        ]
+
+
+@requires(ADMINS)
+async def team_page(request: Request, viewer: Viewer) -> Response:
+    rows = await run_in_threadpool(team_state, settings_of(request))
+    return render_page(request, "team.html", viewer, accounts=rows)
+
+
+def _change(settings: Settings, viewer: Viewer, name: str, action: str) -> str:
+    with get_session_factory(settings.database_url).begin() as session:
+        if action == "disable":
+            agent, returned = accounts.disable(
+                session=session, name=name, by=viewer.name
+            )
+            return (
+                f"{agent.name} is disabled: signed out everywhere, "
+                f"{returned} conversation(s) back in the queue."
+            )
+        agent = accounts.enable(session=session, name=name)
+        return f"{agent.name} can sign in again."
+
+
+@requires(ADMINS)
+async def team_action(request: Request, viewer: Viewer, form: FormData) -> Response:
+    action = str(request.path_params["action"])
+    if action not in ("disable", "enable"):
+        raise HTTPException(404, "No such action.")
+    name = str(request.path_params["name"])
+    try:
+        message = await run_in_threadpool(
+            _change, settings_of(request), viewer, name, action
+        )
+        flash(request, message)
+    except accounts.AccountError as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/team", status_code=303)
+
+
+routes = [
+    Route("/team", team_page),
+    Route("/team/{name:str}/{action:str}", team_action, methods=["POST"]),
+]
