@@ -250,12 +250,14 @@ def test_the_crisis_at_a_glance_a_spike_and_the_report(
     as pictures beside the screenshots)."""
     database_url = f"sqlite:///{servers.work / 'relais.db'}"
     now = utcnow().replace(second=0, microsecond=0)
+    # 23 hours up to now: all of it inside the overview's "last 24h".
     day = Day(
         PROJECT_ROOT / "packs" / "dairy-recall",
-        now - timedelta(hours=24),
+        now - timedelta(hours=23),
         1200,
         spike_at=now - timedelta(minutes=20),
         spike_per_hour=120,
+        hours=23,
     )
     with get_session_factory(database_url).begin() as session:
         truth = day.write(
