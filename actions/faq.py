@@ -80,7 +80,7 @@ class ActionAnswerFaq(Action):
         if current_switches(settings.database_url).all_to_humans:
             return all_to_humans(dispatcher, tracker, settings)
         topic = _chosen_topic(tracker)
-        pack = current_pack(settings.faq_dir)
+        pack = current_pack(settings)
         if topic is None or topic not in pack:
             # A stale or hand-typed button payload: ask again rather than guess.
             utter(dispatcher, "utter_rephrase", conversation_language(tracker))
@@ -153,7 +153,7 @@ class ActionClarify(Action):
         elif reason == "no_words" or not candidates:
             utter(dispatcher, "utter_rephrase", language)
         else:
-            pack = current_pack(settings.faq_dir)
+            pack = current_pack(settings)
             dispatcher.utter_message(
                 response="utter_clarify",
                 buttons=clarification_buttons(

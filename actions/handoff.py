@@ -138,7 +138,7 @@ class ActionHandoff(Action):
                 response=EMERGENCY_RESPONSES[request.reason],
                 guidance=settings.profile.emergency(request.reason, request.language),
             )
-        topic = _sure_faq_topic(tracker, current_pack(settings.faq_dir))
+        topic = _sure_faq_topic(tracker, current_pack(settings))
         stays = topic is not None and request.priority != URGENT
         if request.reason == "anger":
             # Only promise a person takes over when the bot steps back.

@@ -219,7 +219,7 @@ def queue_reply(settings: Settings, args: argparse.Namespace) -> int:
         ticket_id=args.id,
         agent=args.agent,
         text=args.text,
-        pack=current_pack(settings.faq_dir),
+        pack=current_pack(settings),
     )
     print(f"Sent to ticket {args.id}.")
     return 0
@@ -390,6 +390,52 @@ def faq_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def faq_export_live(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import write_csv
+
+    count = write_csv(current_pack(settings), Path(args.file))
+    print(f"{count} topics, as the bot answers now, written to {args.file} "
+          "(two rows each: fr, en).")  # fmt: skip
+    return 0
+
+
+def faq_import_live(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import SpreadsheetError, import_versions
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"{source} is not a file.", file=sys.stderr)
+        return 2
+    try:
+        with get_session_factory(settings.database_url).begin() as session:
+            saved = import_versions(
+                source,
+                session=session,
+                faq_dir=settings.faq_dir,
+                author=args.agent,
+                approval_needed=settings.four_eyes,
+            )
+            lines = [
+                f"  {one.version.topic}: version {one.version.number}, "
+                + ("live" if one.live else "a draft waiting for approval")
+                for one in saved
+            ]
+    except SpreadsheetError as error:
+        print(f"Nothing was recorded. Fix these in {source.name}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if not lines:
+        print("Nothing changed: every topic is as the bot answers now.")
+        return 0
+    print(f"{len(lines)} topics changed:", *lines, sep="\n")
+    if any(not one.live for one in saved):
+        print("Drafts reach people once another editor or an admin approves them "
+              "(console, Topics).")  # fmt: skip
+    print("New topics and examples reach the model at the next publish.")
+    return 0
+
+
 def faq_log(settings: Settings, args: argparse.Namespace) -> int:
     from bot.faq.audit import answers_sent
 
@@ -419,9 +465,25 @@ def statement_command(settings: Settings, args: argparse.Namespace) -> int:
     with factory.begin() as session:
         if args.subcommand == "set":
             current = statements.publish_statement(
-                session=session, text_fr=args.fr, text_en=args.en, author=args.agent
+                session=session,
+                text_fr=args.fr,
+                text_en=args.en,
+                author=args.agent,
+                approval_needed=settings.four_eyes,
+                urgent=args.urgent,
             )
-            print(f"Statement {current.id} published; conversations start with it.")
+            if current.state == statements.DRAFT:
+                print(
+                    f"Statement {current.id} saved as a draft: another editor or an "
+                    "admin approves it in the console (Editors page), or publish it "
+                    "yourself with --urgent."
+                )
+            else:
+                urgent = " (urgent, no second person)" if current.urgent else ""
+                print(
+                    f"Statement {current.id} published{urgent}; conversations start "
+                    "with it."
+                )
         elif args.subcommand == "clear":
             cleared = statements.clear_statement(session=session, author=args.agent)
             print(f"Statement {cleared.id} withdrawn." if cleared else "No statement.")
@@ -597,12 +659,16 @@ def _parser() -> argparse.ArgumentParser:
     lint = faq_commands.add_parser("lint", help="check the pack before publishing")
     lint.add_argument("--dir", help="the FAQ folder (default: RELAIS_PACK's faq/)")
     for name, description in (
-        ("export", "write the pack to a CSV spreadsheet"),
-        ("import", "read a CSV spreadsheet into the pack"),
+        ("export", "write what the bot says to a CSV spreadsheet"),
+        ("import", "record a CSV spreadsheet's changes as new versions"),
     ):
-        command_parser = faq_commands.add_parser(name, help=description)
+        command_parser = faq_commands.add_parser(
+            name, help=description, parents=[as_agent]
+        )
         command_parser.add_argument("file", help="the .csv file")
-        command_parser.add_argument("--dir", help="the pack's folder")
+        command_parser.add_argument(
+            "--dir", help="a FAQ folder's files only (a pack not deployed yet)"
+        )
     statement = commands.add_parser("statement", help="the official statement")
     statement_commands = statement.add_subparsers(dest="subcommand", required=True)
     publish = statement_commands.add_parser(
@@ -610,6 +676,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("--fr", required=True, help="the French text")
     publish.add_argument("--en", required=True, help="the English text")
+    publish.add_argument(
+        "--urgent",
+        action="store_true",
+        help="with four-eyes approval on: publish at once, recorded as urgent",
+    )
     statement_commands.add_parser("clear", help="withdraw it", parents=[as_agent])
     statement_commands.add_parser("show", help="the active one and every version")
 
@@ -686,6 +757,8 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("publish", ""): publish_command,
     ("rollback", ""): publish_command,
     ("faq", "log"): faq_log,
+    ("faq", "export"): faq_export_live,
+    ("faq", "import"): faq_import_live,
     ("switch", "set"): switch_command,
     ("statement", "set"): statement_command,
     ("statement", "clear"): statement_command,
@@ -725,7 +798,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.endpoints)
     if args.command == "nginx":
         return nginx_command.run(args)
-    if args.command == "faq" and subcommand != "log":  # no other configuration needed
+    if args.command == "faq" and (subcommand == "lint" or getattr(args, "dir", None)):
+        # Files only: no other configuration needed.
         return {"lint": faq_lint, "export": faq_export, "import": faq_import}[
             subcommand
         ](args)

@@ -203,7 +203,7 @@ async def _decide(
     escalation = parse.get("escalation") or {}
     wants_human = (parse.get("intent") or {}).get("name") == HANDOFF_INTENT
     topic_key = _sure_topic(parse)
-    topic = current_pack(settings.faq_dir).get(topic_key or "")
+    topic = current_pack(settings).get(topic_key or "")
     answer = (
         (topic.answers.get(language) or topic.answers.get("fr"))
         if topic is not None and topic.enabled

@@ -80,10 +80,17 @@ class Settings:
     # webhook, and the console's address the alert links to.
     alert_webhook_url: str | None = None
     console_url: str = "http://127.0.0.1:8000"
+    # Four-eyes approval (RELAIS_FOUR_EYES): a change to what the brand says
+    # in public is a draft until a second editor or an admin approves it.
+    four_eyes: bool = False
 
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
+
+
+_YES = {"on", "true", "yes", "1"}
+_NO = {"off", "false", "no", "0"}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -220,6 +227,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_CONSOLE_URL must be an http(s) URL, not {console_url!r}."
         )
 
+    four_eyes_value = env.get("RELAIS_FOUR_EYES", "").strip().lower() or "off"
+    if four_eyes_value not in _YES | _NO:
+        raise SettingsError(
+            f"RELAIS_FOUR_EYES must be on or off, not {four_eyes_value!r}."
+        )
+
     return Settings(
         environment=environment,
         rasa_token=rasa_token,
@@ -238,6 +251,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         spool_dir=spool_dir,
         console_secret=console_secret,
         console_host=console_host,
+        four_eyes=four_eyes_value in _YES,
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,

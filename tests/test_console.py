@@ -314,7 +314,7 @@ def test_editors_see_the_last_publishes_with_their_figures(
             figures={**live, "wrong": 9.2, "caught": 27.4}, live_figures=live,
             detail=f"Worse than the live model: {XSS}\nsecond line",
         )  # fmt: skip
-    monkeypatch.setattr("bot.console.app.live_model_id", lambda *args: "m1")
+    monkeypatch.setattr("bot.console.editor.live_model_id", lambda *args: "m1")
     browser, _ = signed_in("eve")
     page = browser.get("/editor").text
     table = page[page.index('id="publishes"') :]
@@ -355,7 +355,7 @@ def test_an_editor_puts_an_earlier_model_back(
             history.record(session=session, action="publish", outcome="published",
                            author="eve", model_id=model,
                            model_file=f"relais-20261127-{name}.tar.gz")  # fmt: skip
-    monkeypatch.setattr("bot.console.app.models_project", lambda settings: project)
+    monkeypatch.setattr("bot.console.editor.models_project", lambda settings: project)
     browser, _ = signed_in("eve")
     page = browser.get("/editor").text
     token = csrf_of(page)

@@ -263,7 +263,7 @@ def test_an_editor_turns_a_spike_into_a_draft_topic(
             "review_by": "2026-12-05",
         },
     )
-    assert refused.status_code == 400 and "Write the answer fr." in refused.text
+    assert refused.status_code == 400 and "Write the French answer." in refused.text
     assert not (tmp_path / "pack" / "faq" / "factory_future.yml").exists()
     saved = editor.post(
         "/gaps/draft/save",

@@ -12,7 +12,7 @@ from actions.faq import ActionAnswerFaq, ActionClarify
 from bot.cli import main
 from bot.db import get_session_factory
 from bot.faq.audit import answers_sent
-from bot.faq.live import current_pack, version
+from bot.faq.live import files_pack, version
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import load_tracker
 
@@ -84,7 +84,7 @@ async def test_a_broken_save_keeps_the_last_good_answer(faq_dir: Path) -> None:
     good = (await answer())[0]["text"]
     (faq_dir / "lot_numbers.yml").write_text("nlu: [half a save", encoding="utf-8")
     assert (await answer())[0]["text"] == good
-    assert "lot_numbers" in current_pack(faq_dir)
+    assert "lot_numbers" in files_pack(faq_dir)
 
 
 async def test_editors_query_the_trail_from_the_command_line(

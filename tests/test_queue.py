@@ -52,11 +52,13 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "event_cursor",
         "model_publish",
         "faq_suggestion",
+        "topic_version",
     } <= tables
     import bot.console.accounts
     import bot.faq.audit
     import bot.faq.statement
     import bot.faq.suggestions
+    import bot.faq.versions
     import bot.handoff.switches
     import bot.handoff.watcher
     import bot.publish.history  # noqa: F401

@@ -55,7 +55,7 @@ def make(
         raise ReportError("--to must come after --from.")
     with get_session_factory(settings.database_url).begin() as session:
         context = report_context(
-            session, settings, current_pack(settings.faq_dir), start, end, language
+            session, settings, current_pack(settings), start, end, language
         )
     html = render_html(context)
     return to_pdf(html) if fmt == "pdf" else html.encode("utf-8")

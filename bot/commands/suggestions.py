@@ -76,7 +76,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    pack = current_pack(settings.faq_dir)
+    pack = current_pack(settings)
     with get_session_factory(settings.database_url).begin() as session:
         rows = suggestions.pending(session=session, topic=args.topic)[: args.limit]
         if not rows:

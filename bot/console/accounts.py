@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bot.db import Base, UTCDateTime, utcnow
 
 ROLES = ("agent", "editor", "admin")
+ADMIN = "admin"
 # Who may work the handoff queue.
 QUEUE_ROLES = frozenset({"agent", "admin"})
 # Who may publish the statement and flip the crisis switches.

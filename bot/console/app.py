@@ -37,11 +37,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import accounts
+from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
 from bot.console import reports as report_pages
 from bot.console import suggestions as suggestion_pages
 from bot.console import team as team_pages
+from bot.console import topics as topic_pages
 from bot.console.pages import render_page as _page
 from bot.console.pages import templates
 from bot.console.security import (
@@ -55,16 +57,11 @@ from bot.console.security import (
     settings_of,
 )
 from bot.db import get_session_factory
-from bot.faq import statement as statements
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
 from bot.handoff import queue, switches, watcher
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
 from bot.insights import facts, spikes
-from bot.publish import history as publish_history
-from bot.publish.compare import Figures
-from bot.publish.service import Project, PublishError, live_model_id, rollback
-from bot.publish.store import ModelStore, StoreError
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -151,7 +148,7 @@ def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
     return [
         {"topic": key, "title": topic.title(language), "text": answer}
         for key, topic in sorted(
-            current_pack(settings.faq_dir).items(),
+            current_pack(settings).items(),
             key=lambda item: item[1].title(language),
         )
         if (answer := topic.answers.get(language) or topic.answers.get("fr"))
@@ -377,7 +374,7 @@ def _do(
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent, text=str(form.get("text") or ""),
                         signature=signature,
-                        pack=current_pack(settings.faq_dir))  # fmt: skip
+                        pack=current_pack(settings))  # fmt: skip
         return "Sent."
     if action == "note":
         with factory.begin() as session:
@@ -442,159 +439,6 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
-# --- editors ---------------------------------------------------------------------
-
-EDITORS = accounts.EDITOR_ROLES
-
-
-def editor_state(settings: Settings) -> dict[str, Any]:
-    project = models_project(settings)
-    live_id = live_model_id(project, settings)
-    with get_session_factory(settings.database_url).begin() as session:
-        active = statements.active_statement(session=session)
-        history = statements.statement_history(session=session, limit=10)
-        crisis = switches.read_switches(session=session)
-        return {
-            "statement": None
-            if active is None
-            else {
-                "fr": active.text_fr,
-                "en": active.text_en,
-                "message_fr": statements.statement_message(
-                    active, "fr", settings.timezone, settings.profile.brand
-                ),
-            },
-            "history": [
-                {
-                    "id": row.id,
-                    "fr": row.text_fr,
-                    "by": row.published_by,
-                    "at": row.published_at.astimezone(settings.timezone).strftime(
-                        "%d/%m %H:%M"
-                    ),
-                    "active": row.cleared_at is None,
-                }
-                for row in history
-            ],
-            "all_to_humans": crisis.all_to_humans,
-            "queue_closed": crisis.queue_closed,
-            "publishes": publish_rows(
-                publish_history.recent(session=session, limit=PUBLISHES_SHOWN),
-                live_id,
-                project.store,
-                settings,
-            ),
-        }
-
-
-PUBLISHES_SHOWN = 15
-
-
-def models_project(settings: Settings) -> Project:
-    """The project whose models/ the console shows and rolls back."""
-    return Project(PROJECT_ROOT, settings.pack_dir)
-
-
-def _put_back(settings: Settings, viewer: Viewer, publish_id: int) -> str:
-    """Loads the model of an earlier publish into Rasa (relais rollback --to)."""
-    row = rollback(
-        models_project(settings),
-        settings,
-        author=viewer.name,
-        report=lambda line: None,
-        to=publish_id,
-    )
-    if row.outcome != "published":
-        raise PublishError(f"Nothing changed: {row.detail}")
-    return f"{row.detail.splitlines()[0]} Its model is live."
-
-
-def publish_rows(
-    rows: list[publish_history.ModelPublish],
-    live_id: str | None,
-    store: ModelStore,
-    settings: Settings,
-) -> list[dict[str, Any]]:
-    """The last publishes for the editors' page, the live model's row marked."""
-    shown, marked = [], False
-    for row in rows:
-        live = not marked and row.outcome == "published" and row.model_id == live_id
-        marked = marked or live
-        # A published model still kept can be put back (relais rollback --to).
-        restorable = (
-            row.action == publish_history.PUBLISH
-            and row.outcome == "published"
-            and row.model_id != live_id
-            and store.archive(row.model_file) is not None
-        )
-        shown.append(
-            {
-                "id": row.id,
-                "at": row.finished_at.astimezone(settings.timezone).strftime(
-                    "%d/%m %H:%M"
-                ),
-                "action": row.action,
-                "outcome": row.outcome,
-                "by": row.author,
-                "figures": Figures.from_dict(row.figures),
-                "live_figures": Figures.from_dict(row.live_figures),
-                "note": (row.detail or "").splitlines()[0] if row.detail else "",
-                "live": live,
-                "restorable": restorable,
-            }
-        )
-    return shown
-
-
-@requires(EDITORS)
-async def editor_page(request: Request, viewer: Viewer) -> Response:
-    state = await run_in_threadpool(editor_state, settings_of(request))
-    return _page(request, "editor.html", viewer, **state)
-
-
-def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> str:
-    with get_session_factory(settings.database_url).begin() as session:
-        if action == "statement":
-            statements.publish_statement(
-                session=session,
-                text_fr=str(form.get("text_fr") or ""),
-                text_en=str(form.get("text_en") or ""),
-                author=viewer.name,
-            )
-            return "Statement published: new conversations start with it."
-        if action == "clear-statement":
-            cleared = statements.clear_statement(session=session, author=viewer.name)
-            return "Statement withdrawn." if cleared else "There was no statement."
-        if action in switches.NAMES:
-            enabled = form.get("enabled") == "on"
-            switches.set_switch(
-                session=session, name=action, enabled=enabled, author=viewer.name
-            )
-            return f"{action}: {'ON' if enabled else 'off'}."
-    raise HTTPException(404, "No such action.")
-
-
-@requires(EDITORS)
-async def editor_action(request: Request, viewer: Viewer, form: FormData) -> Response:
-    action = str(request.path_params["action"])
-    try:
-        if action == "rollback":
-            publish_id = str(form.get("to") or "")
-            if not publish_id.isdigit():
-                raise PublishError("Choose the publish to go back to.")
-            message = await run_in_threadpool(
-                _put_back, settings_of(request), viewer, int(publish_id)
-            )
-        else:
-            message = await run_in_threadpool(
-                _edit, settings_of(request), action, viewer, form
-            )
-        flash(request, message)
-    except (statements.StatementError, PublishError, StoreError, RasaError) as error:
-        flash(request, str(error), "error")
-    return RedirectResponse("/editor", status_code=303)
-
-
 # --- public -----------------------------------------------------------------------
 
 
@@ -650,7 +494,7 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
             target=spikes.run_forever,
             args=(
                 settings.database_url,
-                lambda: current_pack(settings.faq_dir),
+                lambda: current_pack(settings),
                 settings.alert_webhook_url,
                 settings.console_url,
                 stop,
@@ -685,8 +529,8 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/tickets/{ticket_id:int}", ticket_page),
         Route("/tickets/{ticket_id:int}/events", ticket_events),
         Route("/tickets/{ticket_id:int}/{action:str}", ticket_action, methods=["POST"]),
-        Route("/editor", editor_page),
-        Route("/editor/{action:str}", editor_action, methods=["POST"]),
+        *editor_pages.routes,
+        *topic_pages.routes,
         Route("/suggestions", suggestion_pages.suggestions_page),
         Route(
             "/suggestions/{action:str}",

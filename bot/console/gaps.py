@@ -11,8 +11,9 @@ Grouping and spikes: bot/insights/gaps.py and spikes.py.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +26,12 @@ from bot.console import accounts
 from bot.console.overview import EVERYONE, window
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
+from bot.console.topics import KEY, topic_from_form
 from bot.db import get_session_factory, utcnow
+from bot.faq import versions
 from bot.faq.live import current_pack
-from bot.faq.pack import LANGUAGES, Topic
-from bot.faq.writer import PackRefused, write_topics
+from bot.faq.pack import Topic
+from bot.faq.writer import PackRefused
 from bot.insights import charts, gaps
 from bot.insights.embedding import fold
 from bot.insights.models import GapSpike
@@ -38,12 +41,11 @@ EDITORS = accounts.EDITOR_ROLES
 GROUPS_SHOWN = 20
 DRAFT_PHRASINGS = 20
 REVIEW_AFTER = timedelta(days=7)
-KEY = re.compile(r"^[a-z][a-z0-9_]{2,49}$")
 
 
 def gaps_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     start, end, period = window(settings, params)
-    pack = current_pack(settings.faq_dir)
+    pack = current_pack(settings)
     with get_session_factory(settings.database_url).begin() as session:
         groups = gaps.groups_between(session, start, end, pack)
     hours = []
@@ -115,7 +117,7 @@ async def draft_page(request: Request, viewer: Viewer, form: FormData) -> Respon
     settings = settings_of(request)
     phrasings = [str(text) for text in form.getlist("phrasing")][:DRAFT_PHRASINGS]
     languages = await run_in_threadpool(_languages_of, phrasings)
-    pack = current_pack(settings.faq_dir)
+    pack = current_pack(settings)
     draft = {
         "key": _draft_key(phrasings[0] if phrasings else "", pack),
         "title_fr": "",
@@ -168,48 +170,32 @@ def _languages_of(texts: list[str]) -> list[str]:
 def save_draft(settings: Settings, viewer: Viewer, form: FormData) -> str:
     """Writes the draft topic, disabled; returns its key. Raises PackRefused."""
     key = str(form.get("key") or "").strip()
-    pack = current_pack(settings.faq_dir)
-    problems = []
-    if not KEY.match(key):
-        problems.append(
+    typed, problems = topic_from_form(key, form)
+    if not KEY.match(key) or key == "new":
+        problems.insert(
+            0,
             "The key is 3 to 50 lower-case letters, digits or _, "
-            "starting with a letter."
+            "starting with a letter.",
         )
-    elif key in pack:
-        problems.append(f"There is already a topic {key}: choose another key.")
-    text = {
-        name: str(form.get(name) or "").strip()
-        for name in ("title_fr", "title_en", "answer_fr", "answer_en")
-    }
-    for name, value in text.items():
-        if not value:
-            problems.append(f"Write the {name.replace('_', ' ')}.")
-    owner = str(form.get("owner") or "").strip()
-    if not owner:
-        problems.append("Say who answers for this content (owner).")
-    try:
-        review_by = date.fromisoformat(str(form.get("review_by") or ""))
-    except ValueError:
-        review_by = None
-        problems.append("The review date is a day: 2026-12-05.")
+    elif key in current_pack(settings):
+        problems.insert(0, f"There is already a topic {key}: choose another key.")
     if problems:
         raise PackRefused(problems)
-    topic = Topic(
-        key=key,
-        titles={language: text[f"title_{language}"] for language in LANGUAGES},
-        answers={language: text[f"answer_{language}"] for language in LANGUAGES},
-        examples={
-            language: _split_lines(str(form.get(f"examples_{language}") or ""))
-            for language in LANGUAGES
-        },
-        owner=owner,
-        review_by=review_by,
-        enabled=False,
-    )
-    write_topics(settings.faq_dir, [topic])
-    spike_id = str(form.get("spike") or "")
-    if spike_id.isdigit():
-        with get_session_factory(settings.database_url).begin() as session:
+    topic = dataclasses.replace(typed, enabled=False)
+    with get_session_factory(settings.database_url).begin() as session:
+        if versions.head(session=session, topic=key) is not None:
+            raise PackRefused([f"There is already a topic {key}: choose another key."])
+        versions.save(
+            session=session,
+            faq_dir=settings.faq_dir,
+            topic=topic,
+            base=0,
+            author=viewer.name,
+            approval_needed=settings.four_eyes,
+            note="made from a gap",
+        )
+        spike_id = str(form.get("spike") or "")
+        if spike_id.isdigit():
             spike = session.get(GapSpike, int(spike_id))
             if spike is not None and spike.topic is None:
                 spike.topic, spike.topic_at = key, utcnow()
@@ -247,10 +233,10 @@ async def draft_save(request: Request, viewer: Viewer, form: FormData) -> Respon
         )
     flash(
         request,
-        f"Draft topic {key} saved, disabled: check it, enable it, and "
-        "publish (relais publish) for the bot to answer it.",
+        f"Topic {key} saved, disabled: check it, enable it, and publish (Editors "
+        "page) for the bot to answer it.",
     )
-    return RedirectResponse("/gaps", status_code=303)
+    return RedirectResponse(f"/topics/{key}", status_code=303)
 
 
 routes = [

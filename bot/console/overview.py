@@ -69,7 +69,7 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     with get_session_factory(settings.database_url).begin() as session:
         figures = overview.figures_for(session, start, end)
     tz = settings.timezone
-    pack = current_pack(settings.faq_dir)
+    pack = current_pack(settings)
     times_5 = [at for at, _, _ in figures.per_5min]
     hours = [at for at, _, _, _ in figures.per_hour]
     volume = charts.line_chart(

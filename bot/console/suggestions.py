@@ -34,7 +34,7 @@ SOURCE_LABELS = {
 
 
 def page_state(settings: Settings) -> dict[str, Any]:
-    pack = current_pack(settings.faq_dir)
+    pack = current_pack(settings)
     with get_session_factory(settings.database_url).begin() as session:
         rows = suggestions.pending(session=session)[:SHOWN]
         groups = [

@@ -17,7 +17,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,11 +54,17 @@ def _normalise(text: str) -> str:
     return re.sub(r"[^\w]+", " ", text.lower()).strip()
 
 
-def spacy_vectors(texts: list[str]) -> np.ndarray:
-    """Document vectors from fr_core_news_md (mean of its word vectors)."""
+@lru_cache(maxsize=1)
+def _french() -> Any:
+    # Loaded once per process: the console lints on every save.
     import spacy
 
-    nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner"])
+    return spacy.load("fr_core_news_md", exclude=["parser", "ner"])
+
+
+def spacy_vectors(texts: list[str]) -> np.ndarray:
+    """Document vectors from fr_core_news_md (mean of its word vectors)."""
+    nlp = _french()
     return np.array([doc.vector for doc in nlp.pipe(text.lower() for text in texts)])
 
 
@@ -152,3 +160,25 @@ def lint_pack(
         findings.extend(_topic_findings(topic, today))
     findings.extend(_duplicates(topics, vectorize, threshold))
     return sorted(findings, key=lambda f: (f.level != ERROR, f.topic))
+
+
+def lint_topic(
+    topic: Topic, others: list[Topic], today: date | None = None
+) -> list[Finding]:
+    """The findings about `topic` among the pack's `others`, errors first.
+
+    Fast enough to run as an editor types: the near-duplicate check (spaCy
+    vectors of the whole pack) is left to the full lint, run on every save.
+    """
+
+    def no_vectors(texts: list[str]) -> np.ndarray:
+        return np.zeros((len(texts), 1))
+
+    findings = list(_topic_findings(topic, today or date.today()))
+    # The topic comes last, so an example it shares is reported against it.
+    findings += [
+        finding
+        for finding in _duplicates([*others, topic], no_vectors, threshold=2.0)
+        if finding.topic == topic.key
+    ]
+    return sorted(findings, key=lambda f: f.level != ERROR)

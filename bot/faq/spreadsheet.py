@@ -1,7 +1,12 @@
 """A spreadsheet round trip for editors who do not edit YAML.
 
     relais faq export faq.csv      # open in LibreOffice or Excel, edit
-    relais faq import faq.csv      # checks every row, then writes the pack
+    relais faq import faq.csv      # checks every row, then records new versions
+
+Without --dir, export writes what the bot says now and import records each
+changed topic as a new version, as a console edit would (drafts when
+four-eyes approval is on). With --dir, they read and write that folder's
+files only (a pack being prepared before it is deployed).
 
 One row per topic and language: topic, language, title, owner, review_by,
 enabled, answer, examples (one per line inside the cell). Owner, review date
@@ -20,7 +25,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from bot.faq.pack import LANGUAGES, Topic, parse_topic_file
+from bot.faq.versions import Saved, save_many
 from bot.faq.writer import PackRefused, write_topics
 
 COLUMNS = ["topic", "language", "title", "owner", "review_by", "enabled", "answer",
@@ -39,9 +47,14 @@ class SpreadsheetError(ValueError):
 
 
 def export_csv(faq_dir: Path, target: Path) -> int:
-    """Writes the pack to `target` (UTF-8 with BOM, which Excel reads right)."""
+    """Writes the pack's files to `target` (UTF-8 with BOM, which Excel reads right)."""
     # The files as they are now, not a cached copy.
     pack = {path.stem: parse_topic_file(path) for path in sorted(faq_dir.glob("*.yml"))}
+    return write_csv(pack, target)
+
+
+def write_csv(pack: dict[str, Topic], target: Path) -> int:
+    """Writes `pack`'s topics to `target`, two rows each; returns how many topics."""
     with target.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
@@ -162,3 +175,32 @@ def import_csv(source: Path, faq_dir: Path, today: date | None = None) -> list[s
     except PackRefused as error:
         raise SpreadsheetError(error.problems) from None
     return [topic.key for topic in topics]
+
+
+def import_versions(
+    source: Path,
+    *,
+    session: Session,
+    faq_dir: Path,
+    author: str,
+    approval_needed: bool,
+    today: date | None = None,
+) -> list[Saved]:
+    """Records the spreadsheet's topics as new versions in the deployment, or nothing.
+
+    Topics that did not change are left out; with four-eyes approval on, a
+    changed answer, title or enabled flag is a draft (bot/faq/versions.py).
+    """
+    topics = parse_csv(source)
+    try:
+        return save_many(
+            session=session,
+            faq_dir=faq_dir,
+            topics=topics,
+            author=author,
+            approval_needed=approval_needed,
+            note=f"spreadsheet {source.name}",
+            today=today,
+        )
+    except PackRefused as error:
+        raise SpreadsheetError(error.problems) from None

@@ -6,6 +6,12 @@
 
 While a statement is active, the assistant shows it when a conversation
 starts and whenever someone asks what is going on (the `situation` topic).
+
+With four-eyes approval on (RELAIS_FOUR_EYES), a new version is a draft
+until another editor or an admin approves it in the console; an admin may
+publish their own version at once, recorded as urgent. Withdrawing the
+statement needs nobody else: it makes the brand say less, never something
+unchecked.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Integer, String, Text, select
+from sqlalchemy import Boolean, Column, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
 from bot.db import Base, UTCDateTime, utcnow
@@ -45,12 +51,21 @@ class Statement(Base):
     published_at = Column(UTCDateTime, nullable=False, default=utcnow)
     cleared_by = Column(String(100))
     cleared_at = Column(UTCDateTime)
+    # published, or draft (waiting for approval), rejected, replaced (by a
+    # later draft). A draft's published_at is when it was written.
+    state = Column(String(10), nullable=False, default="published")
+    reviewed_by = Column(String(100))
+    reviewed_at = Column(UTCDateTime)
+    urgent = Column(Boolean, nullable=False, default=False)
+
+
+PUBLISHED, DRAFT, REJECTED, REPLACED = "published", "draft", "rejected", "replaced"
 
 
 def active_statement(*, session: Session) -> Statement | None:
     return session.execute(
         select(Statement)
-        .where(Statement.cleared_at.is_(None))
+        .where(Statement.cleared_at.is_(None), Statement.state == PUBLISHED)
         .order_by(Statement.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -70,9 +85,16 @@ def clear_statement(
 
 def publish_statement(
     *, session: Session, text_fr: str, text_en: str, author: str,
-    now: datetime | None = None,
+    approval_needed: bool = False, urgent: bool = False, now: datetime | None = None,
 ) -> Statement:  # fmt: skip
-    """Publishes a new version; the previous one is kept, withdrawn."""
+    """Publishes a new version (the previous one is kept, withdrawn), or drafts it.
+
+    Args:
+        approval_needed: Four-eyes approval is on: the version is a draft
+            (replacing an earlier draft) unless `urgent`.
+        urgent: An admin publishing without a second person (the caller
+            checks the role); recorded as such.
+    """
     text_fr, text_en = text_fr.strip(), text_en.strip()
     for language, text in (("French", text_fr), ("English", text_en)):
         if not text:
@@ -83,19 +105,87 @@ def publish_statement(
                 f"{MAX_LENGTH}."
             )
     now = now or utcnow()
-    clear_statement(session=session, author=author, now=now)
+    waiting = pending_statement(session=session)
+    if waiting is not None:
+        waiting.state = REPLACED
     statement = Statement(
         text_fr=text_fr, text_en=text_en, published_by=author, published_at=now
     )
+    if approval_needed and not urgent:
+        statement.state = DRAFT
+    else:
+        clear_statement(session=session, author=author, now=now)
+        statement.state = PUBLISHED
+        if approval_needed:
+            statement.urgent, statement.reviewed_by, statement.reviewed_at = (
+                True, author, now,
+            )  # fmt: skip
     session.add(statement)
     session.flush()
     return statement
 
 
+def pending_statement(*, session: Session) -> Statement | None:
+    """The draft waiting for approval, if any."""
+    return (
+        session.execute(
+            select(Statement)
+            .where(Statement.state == DRAFT)
+            .order_by(Statement.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+
+
+def approve_statement(
+    *, session: Session, statement_id: int, approver: str, is_admin: bool,
+    urgent: bool = False, now: datetime | None = None,
+) -> Statement:  # fmt: skip
+    """Publishes a draft; its author may not, unless an admin marking it urgent."""
+    draft = _draft(session, statement_id)
+    if draft.published_by == approver and not (is_admin and urgent):
+        raise StatementError(
+            "You wrote this statement: another editor or an admin must approve it."
+            + (" (As an admin you may mark it urgent.)" if is_admin else "")
+        )
+    now = now or utcnow()
+    clear_statement(session=session, author=approver, now=now)
+    draft.state, draft.published_at = PUBLISHED, now
+    draft.reviewed_by, draft.reviewed_at = approver, now
+    draft.urgent = draft.published_by == approver
+    session.flush()
+    return draft
+
+
+def reject_statement(
+    *, session: Session, statement_id: int, reviewer: str, now: datetime | None = None
+) -> Statement:
+    draft = _draft(session, statement_id)
+    draft.state, draft.reviewed_by, draft.reviewed_at = (
+        REJECTED,
+        reviewer,
+        now or utcnow(),
+    )
+    session.flush()
+    return draft
+
+
+def _draft(session: Session, statement_id: int) -> Statement:
+    draft = session.get(Statement, statement_id)
+    if draft is None or draft.state != DRAFT:
+        raise StatementError("That statement is not waiting for approval any more.")
+    return draft
+
+
 def statement_history(*, session: Session, limit: int = 20) -> list[Statement]:
+    """The statements published, newest first (drafts are not history)."""
     return list(
         session.execute(
-            select(Statement).order_by(Statement.id.desc()).limit(limit)
+            select(Statement)
+            .where(Statement.state == PUBLISHED)
+            .order_by(Statement.id.desc())
+            .limit(limit)
         ).scalars()
     )
 

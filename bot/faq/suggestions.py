@@ -35,8 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import Base, UTCDateTime, utcnow
-from bot.faq.pack import LANGUAGES, Topic, load_pack
-from bot.faq.writer import PackRefused, write_topics
+from bot.faq import versions
+from bot.faq.pack import LANGUAGES, Topic
+from bot.faq.writer import PackRefused
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +248,7 @@ def accept(
             topic, or a pack the lint refuses (nothing is written then).
     """
     chosen = _chosen(session, ids)
-    load_pack.cache_clear()  # the files as they are now
-    pack = load_pack(faq_dir)
+    pack = versions.live_pack(session=session, faq_dir=faq_dir)
     if topic is not None and topic not in pack:
         raise SuggestionError(f"No topic {topic!r} in the pack.")
     known = {
@@ -286,7 +286,16 @@ def accept(
         accepted.append((suggestion, target))
     if changed:
         try:
-            write_topics(faq_dir, list(changed.values()), today=today)
+            # Examples only: live at once, even with four-eyes approval on.
+            versions.save_many(
+                session=session,
+                faq_dir=faq_dir,
+                topics=list(changed.values()),
+                author=editor,
+                approval_needed=False,
+                note="accepted suggestions",
+                today=today,
+            )
         except PackRefused as error:
             raise SuggestionError(
                 "The pack would not pass the lint, nothing was written: "

@@ -69,6 +69,31 @@ def topic_yaml(topic: Topic) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _staged_errors(
+    faq_dir: Path, staged: Path, topics: list[Topic], today: date | None
+) -> list[str]:
+    shutil.copytree(faq_dir, staged)
+    for topic in topics:
+        (staged / f"{topic.key}.yml").write_text(topic_yaml(topic), "utf-8")
+    return [
+        str(finding)
+        for finding in lint_pack(staged, today=today)
+        if finding.level == ERROR
+    ]
+
+
+def check_topics(faq_dir: Path, topics: list[Topic], today: date | None = None) -> None:
+    """Lints the pack as it would be with `topics`, writing nothing.
+
+    Raises:
+        PackRefused: The resulting pack would have lint errors.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        errors = _staged_errors(faq_dir, Path(scratch) / "faq", topics, today)
+    if errors:
+        raise PackRefused(errors)
+
+
 def write_topics(faq_dir: Path, topics: list[Topic], today: date | None = None) -> None:
     """Writes `topics` into `faq_dir`, or nothing at all.
 
@@ -77,14 +102,7 @@ def write_topics(faq_dir: Path, topics: list[Topic], today: date | None = None) 
     """
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "faq"
-        shutil.copytree(faq_dir, staged)
-        for topic in topics:
-            (staged / f"{topic.key}.yml").write_text(topic_yaml(topic), "utf-8")
-        errors = [
-            str(finding)
-            for finding in lint_pack(staged, today=today)
-            if finding.level == ERROR
-        ]
+        errors = _staged_errors(faq_dir, staged, topics, today)
         if errors:
             raise PackRefused(errors)
         for topic in topics:

@@ -165,6 +165,7 @@ def timeline(
     moments = []
     for row in session.execute(
         select(Statement).where(
+            Statement.state == "published",
             Statement.published_at < end,
             (Statement.cleared_at.is_(None)) | (Statement.cleared_at >= start),
         )
