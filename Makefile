@@ -185,7 +185,7 @@ bench-queue: $(MODEL) ## handoff queue: 20 agents claiming 2,000 tickets on Post
 bench-console: install ## console: queue page and live updates with 1,000 waiting tickets
 	$(BIN)/python scripts/bench_console.py
 
-bench-live-answers: $(MODEL) ## editor saves an answer -> a person receives the new text
+bench-live-answers: install ## editor saves an answer -> both action servers send the new text
 	$(BIN)/python scripts/bench_live_answers.py
 
 bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) -> answered, people talking meanwhile

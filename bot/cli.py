@@ -529,7 +529,7 @@ def switch_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> Project:
-    root = Path(args.project).resolve() if args.project else PROJECT_ROOT
+    root = Path(args.project).resolve() if args.project else settings.project_dir
     return Project(root=root, pack_dir=settings.pack_dir)
 
 
@@ -569,6 +569,8 @@ def publish_command(settings: Settings, args: argparse.Namespace) -> int:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         warnings.showwarning = lambda *args, **kwargs: None
     project = _project(args, settings)
+    if args.command == "publish" and args.job is not None:
+        return publish_job(project, settings, args)
     report = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if args.command == "publish":
@@ -584,6 +586,37 @@ def publish_command(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 130
     print(f"Recorded as #{row.id}: {row.outcome}.")
+    return 0 if row.outcome in ("published", "unchanged") else 1
+
+
+def publish_job(project: Project, settings: Settings, args: argparse.Namespace) -> int:
+    """`relais publish --job ID`: a publish the console started and follows."""
+    from bot.publish import jobs
+
+    progress = jobs.Progress(settings, args.job)
+    progress.begin()
+    row = None
+    try:
+        row = publish(
+            project, settings, author=args.agent, report=progress.line,
+            step=progress.step,
+        )  # fmt: skip
+    except jobs.Cancelled:
+        project.store.clear_candidates()
+        progress.line("Cancelled: nothing changed.")
+        progress.finish(jobs.CANCELLED, None, "Cancelled: nothing changed.")
+        return 130
+    except (PublishError, StoreError) as error:
+        progress.line(str(error))
+        progress.finish(jobs.FAILED, None, str(error))
+        return 1
+    except Exception as error:  # the console must hear of it, not wait forever
+        progress.line(f"The publish stopped: {type(error).__name__}: {error}")
+        progress.finish(jobs.FAILED, row, f"{type(error).__name__}: {error}")
+        raise
+    if progress.cancel_refused:
+        progress.line("The cancel came while the model was loading: it finished.")
+    progress.finish(jobs.FINISHED, row, f"{row.outcome}: {row.detail or ''}".strip())
     return 0 if row.outcome in ("published", "unchanged") else 1
 
 
@@ -708,6 +741,9 @@ def _parser() -> argparse.ArgumentParser:
             command_parser.add_argument(
                 "--to", type=int, metavar="ID", help="the publish to go back to"
             )
+        else:
+            # The console's background publish (bot/publish/jobs.py).
+            command_parser.add_argument("--job", type=int, help=argparse.SUPPRESS)
 
     log = faq_commands.add_parser("log", help="which answer versions people received")
     log.add_argument("--topic")

@@ -83,6 +83,9 @@ class Settings:
     # Four-eyes approval (RELAIS_FOUR_EYES): a change to what the brand says
     # in public is a draft until a second editor or an admin approves it.
     four_eyes: bool = False
+    # What publishes train on and load from (RELAIS_PROJECT): config.yml,
+    # domain.yml, data/ and models/.
+    project_dir: Path = PROJECT_ROOT
 
     @property
     def is_local(self) -> bool:
@@ -227,6 +230,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_CONSOLE_URL must be an http(s) URL, not {console_url!r}."
         )
 
+    project_dir = Path(env.get("RELAIS_PROJECT", "").strip() or PROJECT_ROOT)
+    if not project_dir.is_absolute():
+        project_dir = PROJECT_ROOT / project_dir
+    if not (project_dir / "config.yml").is_file():
+        raise SettingsError(
+            f"RELAIS_PROJECT {str(project_dir)!r} has no config.yml: it is the folder "
+            "with config.yml, domain.yml, data/ and models/."
+        )
+
     four_eyes_value = env.get("RELAIS_FOUR_EYES", "").strip().lower() or "off"
     if four_eyes_value not in _YES | _NO:
         raise SettingsError(
@@ -252,6 +264,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_secret=console_secret,
         console_host=console_host,
         four_eyes=four_eyes_value in _YES,
+        project_dir=project_dir,
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,

@@ -175,6 +175,7 @@ class Scaled:
     console: str
     env: dict[str, str]  # what the `relais` command needs to act on it
     tracker_url: str  # Rasa's conversations (PostgreSQL)
+    actions: tuple[str, str]  # each action server, directly
 
 
 @contextmanager
@@ -184,11 +185,13 @@ def running_scaled(
     token: str,
     postgres_admin_url: str,
     rate: int = 1000,
+    pack_b: Path | None = None,
 ) -> Iterator[Scaled]:
     """Runs `make run-scaled`'s deployment on free ports: two Rasa processes,
     two action servers, the console and nginx, with endpoints.scaled.yml on
     this run's own PostgreSQL databases, Redis key prefix and RabbitMQ queue
     (all removed afterwards). `rate`: nginx's messages per second per address.
+    `pack_b`: action server B's own copy of the pack, as on another machine.
     """
     from sqlalchemy.engine import make_url
 
@@ -254,8 +257,11 @@ def running_scaled(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name in ("actions_a", "actions_b"):
+            own = {"RELAIS_PACK": str(pack_b)} if pack_b and name == "actions_b" else {}
             processes.append(
-                _start(_action_server(ports[name]), env, work / f"{name}.log")
+                _start(
+                    _action_server(ports[name]), {**env, **own}, work / f"{name}.log"
+                )
             )
         for name in ("rasa_a", "rasa_b"):
             command = _rasa_server(
@@ -294,6 +300,10 @@ def running_scaled(
             console=console_url,
             env=env,
             tracker_url=admin.set(database=tracker_db).render_as_string(False),
+            actions=(
+                f"http://127.0.0.1:{ports['actions_a']}",
+                f"http://127.0.0.1:{ports['actions_b']}",
+            ),
         )
     finally:
         _stop(processes)

@@ -23,14 +23,16 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import func, select
 
 from bot.console import accounts
+from bot.console.topics import form_values
 from bot.db import get_session_factory, upgrade, utcnow
 from bot.faq import load_pack
+from bot.faq.pack import parse_topic_file
 from bot.insights import spikes
 from bot.insights.generator import Day
 from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT
-from tests.conftest import TEST_ENVIRONMENT
-from tests.servers import ServerError, running_console, running_relais
+from tests.conftest import FIXTURES, TEST_ENVIRONMENT
+from tests.servers import ServerError, copy_project, running_console, running_relais
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -41,6 +43,11 @@ PASSWORD = "correct horse battery"
 # Generous waits: a slow machine waits longer, it never fails for it.
 WAIT_MS = 120_000
 PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
+LOTS = "Quels lots sont concernés par le rappel ?"
+PUBLISH_TOPIC = parse_topic_file(FIXTURES / "publish" / "health_survey.yml")
+SURVEY_QUESTION = "santé publique france m'a appelé pour une enquête, c'est normal ?"
+# A publish trains a model: minutes, longer on a slow machine.
+PUBLISH_MS = 1_200_000
 
 
 class Servers(NamedTuple):
@@ -54,6 +61,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.")
     work = tmp_path_factory.mktemp("browser")
+    # A project of its own: editors change its pack, publishes its models.
+    (work / "project").mkdir()
+    project = copy_project(work / "project")
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     with get_session_factory(database_url).begin() as session:
@@ -61,6 +71,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                            password=PASSWORD, display_name="Camille")  # fmt: skip
         accounts.add_agent(session=session, name="eve", role="editor",
                            password=PASSWORD, display_name="Eve")  # fmt: skip
+        accounts.add_agent(session=session, name="fay", role="editor",
+                           password=PASSWORD, display_name="Fay")  # fmt: skip
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -69,9 +81,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         "DATABASE_URL": database_url,
         "RELAIS_SPOOL_DIR": str(work / "spool"),
         "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
+        "RELAIS_PROJECT": str(project),
+        "RELAIS_PACK": str(project / "packs" / "dairy-recall"),
+        "RELAIS_FOUR_EYES": "on",
     }
+    model = project / "models" / "relais.tar.gz"
     try:
-        with running_relais(work, env, TOKEN) as rasa_url:
+        with running_relais(work, env, TOKEN, model=model) as rasa_url:
             env = {**env, "RASA_URL": rasa_url, "RELAIS_PUBLIC_RASA_URL": rasa_url}
             with running_console(work, env) as console_url:
                 yield Servers(rasa_url, console_url, work)
@@ -306,3 +322,75 @@ def test_the_crisis_at_a_glance_a_spike_and_the_report(
     subprocess.run(["pdftoppm", "-r", "70", "-png", str(pdf),
                     str(ARTIFACTS / "25-report-page")], check=True)  # fmt: skip
     assert len(list(ARTIFACTS.glob("25-report-page*.png"))) >= 2
+
+
+def test_editors_change_an_answer_approve_it_and_publish_a_topic(
+    servers: Servers, browser: Browser
+) -> None:
+    """Four-eyes approval is on: Eve changes an answer, Fay approves it, the
+    web chat gets the new text; Eve adds a topic, Fay approves it, Eve
+    publishes from the console and the chat gets the new topic's answer."""
+    console_url = servers.console_url
+    chat = browser.new_context(locale="fr-FR").new_page()
+    chat.goto(f"{console_url}/chat")
+    ask(chat, LOTS)
+    bot_says(chat, "L26304 à L26318")
+
+    eve = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in(eve, console_url, "eve", "/topics")
+    expect(eve.locator("#topics")).to_contain_text("lot_numbers")
+    shoot(eve, "30-topics")
+    eve.click("#topics a[href='/topics/lot_numbers']")
+    answer = eve.locator("textarea[name=answer_fr]")
+    changed = answer.input_value().replace("L26318", "L26330", 1)
+    answer.fill(changed)
+    # The preview follows the text; the lint answers as she types.
+    expect(eve.locator("#preview-answer-fr")).to_contain_text("L26330")
+    expect(eve.locator("#lint li").first).not_to_contain_text("Checked as you type")
+    shoot(eve, "31-topic-edited-with-preview-and-lint")
+    eve.click("#save-topic")
+    expect(eve.locator(".flash")).to_contain_text("saved as a draft")
+    expect(eve.locator("#draft")).to_contain_text("Waiting for approval")
+    ask(chat, LOTS)
+    old = chat.locator(".message.bot").filter(has_text="L26304 à L26318")
+    expect(old).to_have_count(2, timeout=WAIT_MS)
+    expect(chat.locator(".message.bot").filter(has_text="L26330")).to_have_count(0)
+
+    fay = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in(fay, console_url, "fay", "/topics")
+    expect(fay.locator("#drafts")).to_contain_text("lot_numbers")
+    fay.click("#drafts a[href='/topics/lot_numbers']")
+    expect(fay.locator("#draft ins").first).to_contain_text("L26330")
+    shoot(fay, "32-approver-sees-the-difference")
+    fay.click("#approve")
+    expect(fay.locator(".flash")).to_contain_text("approved")
+    ask(chat, LOTS)
+    bot_says(chat, "L26304 à L26330")
+    shoot(chat, "33-chat-gets-the-approved-answer")
+
+    # A new topic, approved, then published from the console.
+    topic = PUBLISH_TOPIC
+    eve.goto(f"{console_url}/topics/new")
+    eve.fill("input[name=key]", topic.key)
+    for name, value in form_values(topic).items():
+        if name.startswith(("title_", "answer_", "examples_", "owner")):
+            eve.fill(f"[name={name}]", value)
+    eve.fill("input[name=review_by]", "2026-12-31")
+    eve.click("#save-topic")
+    expect(eve.locator(".flash")).to_contain_text("saved as a draft")
+    fay.goto(f"{console_url}/topics/{topic.key}")
+    fay.click("#approve")
+    expect(fay.locator(".flash")).to_contain_text("approved")
+
+    eve.goto(f"{console_url}/editor")
+    eve.click("#publish-start")
+    expect(eve.locator("#job-steps li.current")).to_be_visible(timeout=WAIT_MS)
+    expect(eve.locator("#job-lines")).to_contain_text("Training", timeout=WAIT_MS)
+    shoot(eve, "34-publish-running")
+    # Training takes minutes; the page reloads by itself when it ends.
+    expect(eve.locator("#job-state")).to_have_text("published", timeout=PUBLISH_MS)
+    expect(eve.locator("#job-lines")).to_contain_text("live model   new model")
+    shoot(eve, "35-publish-done")
+    ask(chat, SURVEY_QUESTION)
+    bot_says(chat, "Santé publique France et les Agences régionales de santé")
+    shoot(chat, "36-chat-answers-the-published-topic")

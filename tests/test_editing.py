@@ -28,6 +28,7 @@ from bot.faq import versions
 from bot.faq.live import current_pack, files_pack
 from bot.faq.pack import parse_topic_file
 from bot.faq.spreadsheet import export_csv
+from bot.publish import jobs
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import load_tracker
 from tests.test_cli import closed_port
@@ -152,6 +153,11 @@ ROUTES = [
         ("POST", f"/topics/{TOPIC}/{action}")
         for action in ("approve", "reject", "restore", "adopt", "rewrite")
     ],
+    ("POST", "/editor/publish"),
+    ("GET", "/editor/publish/1/events"),
+    ("POST", "/editor/publish/1/cancel"),
+    ("POST", "/editor/statement-approve"),
+    ("POST", "/editor/statement-reject"),
 ]
 
 
@@ -179,9 +185,12 @@ def test_topic_pages_are_for_editors_and_admins_only(desk: Path) -> None:
         editor.get("/topics/no_such_topic", headers={"accept": "text/html"}).status_code
         == 404
     )
+    assert editor.get("/editor/publish/99/events").status_code == 404
     admin, _ = signed_in("root")
     assert admin.get(f"/topics/{TOPIC}").status_code == 200
     assert files_pack(desk)[TOPIC].answers["fr"] == said()  # nothing changed
+    with get_session_factory(get_settings().database_url).begin() as session:
+        assert jobs.latest(session=session) is None  # no publish was started
 
 
 # --- one editor (four-eyes off) ---------------------------------------------------

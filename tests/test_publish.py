@@ -9,22 +9,30 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import create_engine
+from starlette.testclient import TestClient
 
+from bot.console import accounts
+from bot.console.app import create_app
+from bot.console.editor import latest_job
+from bot.console.topics import form_values
 from bot.db import get_engine, get_session_factory, upgrade
 from bot.faq import load_pack
 from bot.faq.buttons import faq_payload
+from bot.faq.pack import parse_topic_file
 from bot.nlu.evaluation import load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
@@ -37,9 +45,10 @@ from bot.publish.service import (
     untested_topics,
 )
 from bot.publish.store import ADVISORY_KEY, ModelStore, StoreError, model_id
-from bot.settings import PROJECT_ROOT, Settings, load_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings, load_settings
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT, postgres_database
 from tests.servers import ServerError, copy_project, free_port, running_relais
+from tests.test_editing import form_of
 
 DAIRY = "packs/dairy-recall/faq"
 NEW_TOPIC = FIXTURES / "publish" / "health_survey.yml"
@@ -304,6 +313,15 @@ def test_the_history_keeps_the_figures(database_url: str) -> None:
 # --- end to end: real training, a real Rasa server ------------------------
 
 TOKEN = "publish-token"
+PASSWORD = "correct horse battery"
+# Waiting for a publish is not a performance assertion: a slow machine waits.
+JOB_WAIT_SECONDS = 1200
+
+
+def csrf_in(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
 
 
 def relais(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -381,9 +399,54 @@ def running(publish_work: Path) -> Iterator[tuple[str, dict[str, str]]]:
         pytest.fail(str(error))
 
 
+class Console:
+    """An editor, lea, in the console of the project's deployment."""
+
+    def __init__(
+        self, env: dict[str, str], project: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for name in ("DATABASE_URL", "RASA_URL", "RASA_TOKEN", "RELAIS_PACK"):
+            monkeypatch.setenv(name, env[name])
+        monkeypatch.setenv("RELAIS_PROJECT", str(project))
+        get_settings.cache_clear()
+        self.settings = get_settings()
+        with get_session_factory(self.settings.database_url).begin() as session:
+            if accounts.find_agent(session=session, name="lea") is None:
+                accounts.add_agent(
+                    session=session, name="lea", role="editor", password=PASSWORD
+                )
+        self.browser = TestClient(create_app(self.settings), follow_redirects=False)
+        token = csrf_in(self.browser.get("/login").text)
+        self.browser.post("/login", data={"name": "lea", "password": PASSWORD,
+                                          "csrf": token, "next": "/"})  # fmt: skip
+        self.token = csrf_in(self.browser.get("/editor").text)
+
+    def post(self, path: str, data: dict[str, Any]) -> Any:
+        return self.browser.post(path, data={**data, "csrf": self.token})
+
+    def job(self) -> dict[str, Any]:
+        state = latest_job(self.settings)
+        assert state is not None
+        return state
+
+    def publish(self, until: Callable[[dict[str, Any]], bool] | None = None) -> dict:
+        """Starts a publish; waits until it ends (or `until` holds); its panel."""
+        started = self.post("/editor/publish", {})
+        assert started.status_code == 303, started.text
+        deadline = time.monotonic() + JOB_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            job = self.job()
+            if job["state"] != "running" or (until is not None and until(job)):
+                return job
+            time.sleep(0.5)
+        raise AssertionError(f"the publish did not end: {self.job()}")
+
+
 @pytest.mark.e2e
 def test_add_a_topic_publish_it_and_roll_back(
-    publish_work: Path, running: tuple[str, dict[str, str]]
+    publish_work: Path,
+    running: tuple[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, env = running
     project = publish_work / "project"
@@ -391,14 +454,22 @@ def test_add_a_topic_publish_it_and_roll_back(
     original = running_model(url)
     person = Person(url)
     assert "L26304" in person.ask("Quels lots sont concernés par le rappel ?")
-    # An editor adds a topic: the live model does not know it yet.
-    shutil.copy(NEW_TOPIC, project / "packs" / "dairy-recall" / "faq")
+    # An editor adds a topic in the console: the live model does not know it yet.
+    editor = Console(env, project, monkeypatch)
+    topic = parse_topic_file(NEW_TOPIC)
+    fields = {**form_values(topic), "key": topic.key, "enabled": "on"}
+    added = editor.post("/topics/new", fields)
+    assert added.headers["location"] == "/topics/health_survey", added.text
     assert SURVEY_ANSWER not in person.ask(SURVEY_QUESTION)
 
-    result = relais(env, "publish", "--project", project, "--agent", "lea")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "live model   new model" in result.stdout
-    assert f"{url}: loaded in" in result.stdout
+    # She publishes from the console, and follows it there.
+    job = editor.publish()
+    assert job["state"] == "finished" and job["outcome"] == "published", job
+    assert [step["done"] for step in job["steps"]] == [True] * 4
+    assert "live model   new model" in job["lines"]  # the gate's table
+    assert f"{url}: loaded in" in job["lines"]
+    page = editor.browser.get("/editor").text
+    assert f"Publish #{job['id']} by lea" in page and "live model   new model" in page
     new = running_model(url)
     assert new != original
     assert model_id(live) == new  # what a restart loads
@@ -508,6 +579,44 @@ class FakeRasaHandler(http.server.BaseHTTPRequestHandler):
 def several(*urls: str) -> Settings:
     environment = {**TEST_ENVIRONMENT, "RELAIS_RASA_URLS": ",".join(urls)}
     return load_settings(environment)
+
+
+@pytest.mark.e2e
+def test_a_console_publish_is_cancelled_while_it_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasa is not running: cancelled before loading, it never needs it."""
+    (tmp_path / "project" / "tests").mkdir(parents=True)
+    project = copy_project(tmp_path / "project")
+    env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
+    live = project / "models" / "relais.tar.gz"
+    before = model_id(live)
+    editor = Console(env, project, monkeypatch)
+    # A new example: what the model learns from changed.
+    form = form_of(editor.browser.get("/topics/refund").text)
+    form["examples_fr"] += "\nje veux récupérer mon argent pour le fromage rappelé"
+    saved = editor.post("/topics/refund", form)
+    assert saved.status_code == 303, saved.text
+
+    job = editor.publish(until=lambda job: job["step"] == "training")
+    assert job["state"] == "running" and job["cancellable"], job
+    # One at a time.
+    editor.post("/editor/publish", {})
+    assert "still running: one at a time" in editor.browser.get("/editor").text
+    cancelled = editor.post(f"/editor/publish/{job['id']}/cancel", {})
+    assert cancelled.status_code == 303
+    deadline = time.monotonic() + JOB_WAIT_SECONDS
+    while editor.job()["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    job = editor.job()
+    assert job["state"] == "cancelled", job
+    assert "Cancelled: nothing changed." in job["lines"]
+    assert model_id(live) == before
+    assert list((project / "models" / "candidates").glob("*.tar.gz")) == []
+    with ModelStore(project / "models").locked(env["DATABASE_URL"]):
+        pass  # the lock was released
+    with get_session_factory(env["DATABASE_URL"]).begin() as session:
+        assert history.recent(session=session, limit=5) == []  # nothing recorded
 
 
 def test_processes_load_the_model_one_after_the_other(tmp_path: Path) -> None:

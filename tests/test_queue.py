@@ -53,6 +53,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "model_publish",
         "faq_suggestion",
         "topic_version",
+        "publish_job",
     } <= tables
     import bot.console.accounts
     import bot.faq.audit
@@ -61,7 +62,8 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     import bot.faq.versions
     import bot.handoff.switches
     import bot.handoff.watcher
-    import bot.publish.history  # noqa: F401
+    import bot.publish.history
+    import bot.publish.jobs  # noqa: F401
 
     with get_engine(database_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

@@ -9,11 +9,13 @@ queue. The model loads twice, side by side, once for the module.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,14 +26,17 @@ import pytest
 import requests
 import socketio
 
+from bot.console import accounts
 from bot.db import get_session_factory
 from bot.faq import load_pack
+from bot.faq.live import RECHECK_SECONDS
 from bot.handoff import queue
 from bot.handoff.models import Ticket
 from bot.profile import load_profile
 from bot.settings import PROJECT_ROOT
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT
+from tests.conftest import FIXTURES, POSTGRES_ADMIN_URL, TEST_ENVIRONMENT
 from tests.servers import Scaled, ServerError, running_scaled
+from tests.test_editing import PASSWORD, csrf_of, form_of
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +51,10 @@ WAIT_SECONDS = 120
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
     work = tmp_path_factory.mktemp("scaled")
-    # A copy of the pack, so a test can edit an answer as an editor would.
+    # A copy of the pack, so a test can edit an answer as an editor would;
+    # action server B has its own, as it would on another machine.
     shutil.copytree(PACK_DIR, work / "pack")
+    shutil.copytree(PACK_DIR, work / "pack-b")
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -60,7 +67,9 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
         "RELAIS_HOLDING_REPLY_SECONDS": "60",
     }
     try:
-        with running_scaled(work, env, TOKEN, POSTGRES_ADMIN_URL) as deployment:
+        with running_scaled(
+            work, env, TOKEN, POSTGRES_ADMIN_URL, pack_b=work / "pack-b"
+        ) as deployment:
             yield deployment
     except ServerError as error:
         pytest.fail(str(error))
@@ -276,18 +285,46 @@ def test_a_conversation_alternating_between_processes_stays_in_order(
         assert "bot" in turn and turn[-1] == "action", turns
 
 
+def signed_in_editor(scaled: Scaled, name: str) -> tuple[requests.Session, str]:
+    """An editor in the console, through nginx; returns the session and its token."""
+    with get_session_factory(scaled.env["DATABASE_URL"]).begin() as session:
+        if accounts.find_agent(session=session, name=name) is None:
+            accounts.add_agent(
+                session=session, name=name, role="editor", password=PASSWORD
+            )
+    browser = requests.Session()
+    login = browser.get(f"{scaled.public}/login", timeout=WAIT_SECONDS).text
+    browser.post(
+        f"{scaled.public}/login",
+        data={"name": name, "password": PASSWORD, "csrf": csrf_of(login), "next": "/"},
+        timeout=WAIT_SECONDS,
+    )
+    page = browser.get(f"{scaled.public}/topics", timeout=WAIT_SECONDS)
+    assert page.status_code == 200, page.text
+    return browser, csrf_of(page.text)
+
+
+def save_answer(scaled: Scaled, topic: str, old: str, new: str) -> None:
+    """An editor replaces `old` by `new` in a French answer, in the console."""
+    browser, token = signed_in_editor(scaled, "eve")
+    page = browser.get(f"{scaled.public}/topics/{topic}", timeout=WAIT_SECONDS).text
+    form = {**form_of(page), "csrf": token}
+    assert old in form["answer_fr"]
+    form["answer_fr"] = form["answer_fr"].replace(old, new, 1)
+    saved = browser.post(f"{scaled.public}/topics/{topic}", data=form,
+                         timeout=WAIT_SECONDS, allow_redirects=False)  # fmt: skip
+    assert saved.status_code == 303, saved.text
+
+
 def test_the_statement_a_switch_and_an_edited_answer_reach_every_process(
     scaled: Scaled, tmp_path: Path
 ) -> None:
     statement = "Communiqué de test : la situation est sous contrôle."
     relais(scaled, scaled.api, "statement", "set", "--fr", statement,
            "--en", "Test statement: the situation is under control.")  # fmt: skip
-    path = Path(scaled.env["RELAIS_PACK"]) / "faq" / "timeline.yml"
-    original = path.read_text(encoding="utf-8")
     edited = "Mise à jour de 15 h : le rappel couvre désormais trois lots."
     first_line = answer("timeline", "fr").splitlines()[0]
-    assert first_line in original
-    path.write_text(original.replace(first_line, edited, 1), "utf-8")
+    save_answer(scaled, "timeline", first_line, edited)
     try:
         for attempt in range(4):  # both Rasa processes, both action servers
             rasa_url = scaled.rasa[attempt % 2]
@@ -308,6 +345,49 @@ def test_the_statement_a_switch_and_an_edited_answer_reach_every_process(
                 t.startswith("Je transmets notre conversation") for t in texts
             ), texts
     finally:
-        path.write_text(original, "utf-8")
+        save_answer(scaled, "timeline", edited, first_line)
         relais(scaled, scaled.api, "statement", "clear")
         relais(scaled, scaled.api, "switch", "all-to-humans", "off")
+
+
+def action_answer(actions_url: str, sender: str) -> str:
+    """What one action server answers, asked directly as Rasa asks it."""
+    tracker = json.loads((FIXTURES / "faq_question_fr.json").read_text("utf-8"))
+    response = requests.post(
+        f"{actions_url}/webhook",
+        json={
+            "next_action": "action_answer_faq",
+            "sender_id": sender,
+            "tracker": {**tracker, "sender_id": sender},
+            "domain": {},
+            "version": "3.6.21",
+        },
+        timeout=WAIT_SECONDS,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["responses"][0]["text"])
+
+
+def test_a_saved_answer_reaches_every_action_server_without_shared_files(
+    scaled: Scaled,
+) -> None:
+    """Action server B runs on its own copy of the pack, as on another machine.
+    The saved answer reaches it through the database: each action server looks
+    for a new approved version at most every RECHECK_SECONDS, so any answer
+    sent that long after the save is the new one (on any machine's speed)."""
+    old = answer("lot_numbers", "fr")
+    assert [action_answer(url, "before") for url in scaled.actions] == [old, old]
+    new = old.replace("L26318", "L26327", 1)
+    assert new != old
+    save_answer(scaled, "lot_numbers", "L26318", "L26327")
+    try:
+        time.sleep(RECHECK_SECONDS)
+        for url in scaled.actions:
+            assert action_answer(url, f"after-{uuid.uuid4().hex[:6]}") == new, url
+        # B's own files never changed: the answer came through the database.
+        own = load_pack.__wrapped__(
+            Path(scaled.env["RELAIS_PACK"]).parent / "pack-b" / "faq"
+        )
+        assert own["lot_numbers"].answers["fr"] == old
+    finally:
+        save_answer(scaled, "lot_numbers", "L26327", "L26318")

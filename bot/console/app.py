@@ -10,11 +10,9 @@ HTTP API server-side; the Rasa token never reaches a browser.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -56,6 +53,7 @@ from bot.console.security import (
     requires,
     settings_of,
 )
+from bot.console.streams import event_stream, stream
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
@@ -67,10 +65,6 @@ from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 HERE = Path(__file__).parent
 SOCKET_IO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist"
-# How often a live stream looks for changes, and sends a keep-alive.
-POLL_SECONDS = 0.5
-KEEPALIVE_SECONDS = 15.0
-STREAM_SECONDS = 3600.0
 LAST_MESSAGE_PREVIEW = 90
 QUEUE = accounts.QUEUE_ROLES
 
@@ -254,54 +248,9 @@ async def queue_page(request: Request, viewer: Viewer) -> Response:
     return _page(request, "queue.html", viewer, snapshot=snapshot)
 
 
-async def _stream(
-    request: Request, read: Callable[..., Any], *args: Any
-) -> AsyncIterator[str]:
-    """Sends `read(*args)` as an event whenever it changes, until the tab closes.
-
-    A stream also ends after `app.state.stream_events` events (tests) or an
-    hour; the browser's EventSource reconnects by itself.
-    """
-    last = None
-    quiet = 0.0
-    sent = 0
-    limit = getattr(request.app.state, "stream_events", None)
-    deadline = asyncio.get_running_loop().time() + STREAM_SECONDS
-    while not await request.is_disconnected():
-        if (limit is not None and sent >= limit) or (
-            asyncio.get_running_loop().time() > deadline
-        ):
-            return
-        if await current_viewer(request) is None:
-            return  # signed out, disabled or password changed: nothing more
-        try:
-            data = await run_in_threadpool(read, *args)
-        except Exception as error:  # a stream must not die on one bad read
-            data = {"error": f"{type(error).__name__}: {error}"}
-        encoded = json.dumps(data, ensure_ascii=False, default=str)
-        if encoded != last:
-            last = encoded
-            quiet = 0.0
-            sent += 1
-            yield f"data: {encoded}\n\n"
-        elif quiet >= KEEPALIVE_SECONDS:
-            quiet = 0.0
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(POLL_SECONDS)
-        quiet += POLL_SECONDS
-
-
-def _event_stream(generator: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        generator,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
 @requires(QUEUE)
 async def queue_events(request: Request, viewer: Viewer) -> Response:
-    return _event_stream(_stream(request, queue_snapshot, settings_of(request)))
+    return event_stream(stream(request, queue_snapshot, settings_of(request)))
 
 
 @requires(QUEUE)
@@ -344,9 +293,7 @@ def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
 @requires(QUEUE)
 async def ticket_events(request: Request, viewer: Viewer) -> Response:
     ticket_id = _ticket_id(request)
-    return _event_stream(
-        _stream(request, ticket_state, settings_of(request), ticket_id)
-    )
+    return event_stream(stream(request, ticket_state, settings_of(request), ticket_id))
 
 
 # --- ticket actions ------------------------------------------------------------

@@ -22,17 +22,19 @@ from starlette.routing import Route
 from bot.console import accounts
 from bot.console.pages import render_page as _page
 from bot.console.security import Viewer, flash, requires, settings_of
+from bot.console.streams import event_stream, stream
 from bot.db import get_session_factory
 from bot.faq import statement as statements
 from bot.faq import versions
 from bot.faq.versions import Change
 from bot.handoff import switches
 from bot.publish import history as publish_history
+from bot.publish import jobs
 from bot.publish.compare import Figures
 from bot.publish.service import Project, PublishError, live_model_id, rollback
 from bot.publish.store import ModelStore, StoreError
 from bot.rasa_api import RasaError
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings
 
 EDITORS = accounts.EDITOR_ROLES
 
@@ -107,7 +109,7 @@ PUBLISHES_SHOWN = 15
 
 def models_project(settings: Settings) -> Project:
     """The project whose models/ the console shows and rolls back."""
-    return Project(PROJECT_ROOT, settings.pack_dir)
+    return Project(settings.project_dir, settings.pack_dir)
 
 
 def _put_back(settings: Settings, viewer: Viewer, publish_id: int) -> str:
@@ -163,8 +165,10 @@ def publish_rows(
 
 @requires(EDITORS)
 async def editor_page(request: Request, viewer: Viewer) -> Response:
-    state = await run_in_threadpool(editor_state, settings_of(request))
-    return _page(request, "editor.html", viewer, **state)
+    settings = settings_of(request)
+    state = await run_in_threadpool(editor_state, settings)
+    job = await run_in_threadpool(latest_job, settings)
+    return _page(request, "editor.html", viewer, job=job, **state)
 
 
 def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> str:
@@ -238,7 +242,105 @@ async def editor_action(request: Request, viewer: Viewer, form: FormData) -> Res
     return RedirectResponse("/editor", status_code=303)
 
 
+# --- publishing in the background ---------------------------------------------------
+
+STEP_LABELS = {
+    "checks": "Checks",
+    "training": "Training",
+    "comparing": "The gate: both models on the held-out questions",
+    "loading": "Loading into Rasa",
+}
+
+
+def job_state(settings: Settings, job_id: int) -> dict[str, Any]:
+    """A publish job as its panel shows it (bot/publish/jobs.py)."""
+    with get_session_factory(settings.database_url).begin() as session:
+        jobs.reap(session=session)
+        job = session.get(jobs.PublishJob, job_id)
+        if job is None:
+            raise HTTPException(404, "No such publish.")
+        outcome = None
+        if job.publish_id is not None:
+            row = session.get(publish_history.ModelPublish, job.publish_id)
+            outcome = row.outcome if row is not None else None
+        reached = jobs.STEPS.index(job.step) if job.step in jobs.STEPS else 0
+        return {
+            "id": job.id,
+            "state": job.state,
+            "step": job.step,
+            "steps": [
+                {
+                    "name": name,
+                    "label": label,
+                    "done": jobs.STEPS.index(name) < reached
+                    or (job.step == "done" and job.state == jobs.FINISHED),
+                    "current": name == job.step and job.state == jobs.RUNNING,
+                }
+                for name, label in STEP_LABELS.items()
+            ],
+            "author": job.author,
+            "started": job.started_at.astimezone(settings.timezone).strftime(
+                "%d/%m %H:%M"
+            ),
+            "lines": job.lines,
+            "detail": job.detail or "",
+            "outcome": outcome,
+            "cancellable": job.state == jobs.RUNNING and job.step in jobs.CANCELLABLE,
+            "cancel_requested_by": job.cancel_requested_by,
+        }
+
+
+def latest_job(settings: Settings) -> dict[str, Any] | None:
+    with get_session_factory(settings.database_url).begin() as session:
+        job = jobs.latest(session=session)
+        job_id = None if job is None else int(job.id)
+    return None if job_id is None else job_state(settings, job_id)
+
+
+@requires(EDITORS)
+async def publish_start(request: Request, viewer: Viewer, form: FormData) -> Response:
+    settings = settings_of(request)
+    try:
+        await run_in_threadpool(
+            jobs.start,
+            settings,
+            author=viewer.name,
+            project_root=models_project(settings).root,
+        )
+        flash(request, "Publish started: follow it below. You may close the page.")
+    except jobs.JobError as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/editor#publish", status_code=303)
+
+
+def _cancel(settings: Settings, job_id: int, viewer: Viewer) -> str:
+    with get_session_factory(settings.database_url).begin() as session:
+        return jobs.cancel(session=session, job_id=job_id, by=viewer.name)
+
+
+@requires(EDITORS)
+async def publish_cancel(request: Request, viewer: Viewer, form: FormData) -> Response:
+    job_id = int(request.path_params["job_id"])
+    try:
+        message = await run_in_threadpool(_cancel, settings_of(request), job_id, viewer)
+        flash(request, message)
+    except jobs.JobError as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/editor#publish", status_code=303)
+
+
+@requires(EDITORS)
+async def publish_events(request: Request, viewer: Viewer) -> Response:
+    job_id = int(request.path_params["job_id"])
+    settings = settings_of(request)
+    await run_in_threadpool(job_state, settings, job_id)  # 404 before streaming
+    return event_stream(stream(request, job_state, settings, job_id))
+
+
 routes = [
     Route("/editor", editor_page),
+    Route("/editor/publish", publish_start, methods=["POST"]),
+    Route("/editor/publish/{job_id:int}/events", publish_events),
+    Route("/editor/publish/{job_id:int}/cancel", publish_cancel, methods=["POST"]),
     Route("/editor/{action:str}", editor_action, methods=["POST"]),
 ]

@@ -19,8 +19,10 @@ Editors and admins only. Versions, drafts and conflicts: bot/faq/versions.py.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -36,7 +38,7 @@ from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory, utcnow
 from bot.faq import versions
-from bot.faq.lint import ERROR, lint_pack, lint_topic
+from bot.faq.lint import ERROR, Finding, lint_pack, lint_topic
 from bot.faq.pack import LANGUAGES, Topic
 from bot.faq.writer import PackRefused
 from bot.insights.models import ANSWERED, MessageFact
@@ -148,9 +150,31 @@ def asked_this_week(settings: Settings, session: Any) -> dict[str, Asked]:
     return {topic: Asked(*figures) for topic, figures in totals.items()}
 
 
+# faq folder -> (its files' signature and the day, the lint's findings)
+_lint_cache: dict[Path, tuple[tuple[Any, ...], list[Finding]]] = {}
+_lint_lock = threading.Lock()
+
+
+def pack_findings(faq_dir: Path, today: date) -> list[Finding]:
+    """The full lint of the pack's files, run again only when a file changed."""
+    signature = (
+        today,
+        *(
+            (path.name, path.stat().st_mtime_ns, path.stat().st_size)
+            for path in sorted(faq_dir.glob("*.yml"))
+        ),
+    )
+    with _lint_lock:
+        cached = _lint_cache.get(faq_dir)
+        if cached is None or cached[0] != signature:
+            cached = (signature, lint_pack(faq_dir, today=today))
+            _lint_cache[faq_dir] = cached
+        return cached[1]
+
+
 def topics_context(settings: Settings) -> dict[str, Any]:
     today = date.today()
-    findings = lint_pack(settings.faq_dir, today=today)
+    findings = pack_findings(settings.faq_dir, today)
     with get_session_factory(settings.database_url).begin() as session:
         pack = versions.live_pack(session=session, faq_dir=settings.faq_dir)
         drafts = versions.drafts(session=session)

@@ -308,10 +308,22 @@ def untested_topics(faq_dir: Path, questions: list[HeldOutQuestion]) -> list[str
     )
 
 
+def _no_step(name: str) -> None:
+    pass
+
+
 def publish(
-    project: Project, settings: Settings, *, author: str, report: Report
+    project: Project,
+    settings: Settings,
+    *,
+    author: str,
+    report: Report,
+    step: Report = _no_step,
 ) -> ModelPublish:
     """Runs the whole publish; returns what was recorded.
+
+    `step` hears where it is: checks, training, comparing, loading (the
+    console's job shows it, bot/publish/jobs.py).
 
     Raises:
         PublishError, StoreError: It could not start (another one is running,
@@ -334,6 +346,7 @@ def publish(
 
     with store.locked(settings.database_url):
         store.clear_candidates()
+        step("checks")
         report("Checking the FAQ pack and the training data...")
         problems = check_inputs(project)
         if problems:
@@ -350,7 +363,7 @@ def publish(
             detail = (
                 f"Nothing the model learns from changed since publish "
                 f"#{live.record.id}: no training needed. Answer texts are live "
-                "already (read from the FAQ files each time they are sent)."
+                "already (read each time they are sent)."
             )
             report(detail)
             return save(
@@ -364,6 +377,7 @@ def publish(
             report("The live model was not published with relais publish.")
 
         name = store.new_name(started_at)
+        step("training")
         report(f"Training {name} (1-2 minutes; log in {project.logs})...")
         try:
             candidate, train_seconds = train(project, name)
@@ -373,6 +387,7 @@ def publish(
         candidate_id = model_id(candidate)
         report(f"Trained in {train_seconds:.0f} s.")
 
+        step("comparing")
         report(f"Answering the held-out questions in {project.questions}...")
         questions = load_questions(project.questions)
         figures = _evaluate(candidate, questions)
@@ -409,6 +424,7 @@ def publish(
 
         if live.path is not None and live.record is None:
             adopt(live, live_figures, store, factory, report)
+        step("loading")
         archive = store.keep(candidate)
         report("Loading it into Rasa (messages wait for the few seconds it takes)...")
         loaded, lines = load_everywhere(

@@ -1,4 +1,4 @@
-"""Every version of every topic, and holding statements that wait for approval.
+"""Topic versions, statements that wait for approval, publishes from the console.
 
 Revision ID: 0011
 Revises: 0010
@@ -36,6 +36,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("topic", "number", name="uq_topic_version_topic"),
     )
     op.create_index("ix_topic_version_state", "topic_version", ["state"])
+    op.create_table(
+        "publish_job",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("state", sa.String(10), nullable=False),
+        sa.Column("step", sa.String(10), nullable=False),
+        sa.Column("author", sa.String(100), nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("lines", sa.Text(), nullable=False),
+        sa.Column("cancel_requested_by", sa.String(100), nullable=True),
+        sa.Column(
+            "publish_id",
+            sa.Integer(),
+            sa.ForeignKey(
+                "model_publish.id", name="fk_publish_job_publish_id_model_publish"
+            ),
+            nullable=True,
+        ),
+        sa.Column("detail", sa.Text(), nullable=True),
+    )
     with op.batch_alter_table("holding_statement") as batch:
         batch.add_column(
             sa.Column(
@@ -55,5 +77,6 @@ def downgrade() -> None:
         batch.drop_column("reviewed_at")
         batch.drop_column("reviewed_by")
         batch.drop_column("state")
+    op.drop_table("publish_job")
     op.drop_index("ix_topic_version_state", "topic_version")
     op.drop_table("topic_version")
