@@ -616,7 +616,11 @@ def publish_job(project: Project, settings: Settings, args: argparse.Namespace) 
         raise
     if progress.cancel_refused:
         progress.line("The cancel came while the model was loading: it finished.")
-    progress.finish(jobs.FINISHED, row, f"{row.outcome}: {row.detail or ''}".strip())
+    if row.outcome == "published":
+        detail = f"Publish #{row.id}: the new model is live in every Rasa process."
+    else:
+        detail = (row.detail or row.outcome).splitlines()[0]
+    progress.finish(jobs.FINISHED, row, detail)
     return 0 if row.outcome in ("published", "unchanged") else 1
 
 

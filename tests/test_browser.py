@@ -390,6 +390,9 @@ def test_editors_change_an_answer_approve_it_and_publish_a_topic(
     # Training takes minutes; the page reloads by itself when it ends.
     expect(eve.locator("#job-state")).to_have_text("published", timeout=PUBLISH_MS)
     expect(eve.locator("#job-lines")).to_contain_text("live model   new model")
+    # Reloaded: the publishes table has it, the button is back.
+    expect(eve.locator("#publishes")).to_contain_text("published", timeout=WAIT_MS)
+    expect(eve.locator("#publish-start")).to_be_enabled()
     shoot(eve, "35-publish-done")
     ask(chat, SURVEY_QUESTION)
     bot_says(chat, "Santé publique France et les Agences régionales de santé")

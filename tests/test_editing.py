@@ -23,8 +23,8 @@ from bot.cli import main
 from bot.console import accounts
 from bot.console.app import create_app
 from bot.db import get_session_factory
+from bot.faq import live, versions
 from bot.faq import statement as statements
-from bot.faq import versions
 from bot.faq.live import current_pack, files_pack
 from bot.faq.pack import parse_topic_file
 from bot.faq.spreadsheet import export_csv
@@ -123,11 +123,14 @@ def opened(browser: TestClient, key: str = TOPIC) -> dict[str, str]:
 
 
 def said(key: str = TOPIC, language: str = "fr") -> str:
-    """The answer every action server gives now."""
+    """The answer every action server gives now (they look again every 0.5 s;
+    tests/test_scaled.py waits that long, this asks at once)."""
+    live.forget()
     return current_pack(get_settings())[key].answers[language]
 
 
 async def bot_answer() -> str:
+    live.forget()
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(dispatcher, load_tracker("faq_question_fr"), {})
     return str(dispatcher.messages[0]["text"])
@@ -456,6 +459,7 @@ def test_a_rejected_draft_never_reaches_anyone(checked_desk: Path) -> None:
     form = opened(eve)
     eve.post(f"/topics/{TOPIC}", data={**form, "csrf": eve_token, "enabled": ""})
     assert said() == form["answer_fr"]
+    live.forget()
     assert current_pack(get_settings())[TOPIC].enabled  # disabling waits too
     fay, fay_token = signed_in("fay")
     page = fay.get(f"/topics/{TOPIC}").text
@@ -463,6 +467,7 @@ def test_a_rejected_draft_never_reaches_anyone(checked_desk: Path) -> None:
     draft_id = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     fay.post(f"/topics/{TOPIC}/reject", data={"csrf": fay_token, "version": draft_id})
     assert "rejected: people never saw it" in flash_of(fay, f"/topics/{TOPIC}")
+    live.forget()
     assert current_pack(get_settings())[TOPIC].enabled
     assert "Waiting for approval" not in fay.get(f"/topics/{TOPIC}").text
 
@@ -477,18 +482,19 @@ def test_new_examples_go_live_under_a_waiting_draft(checked_desk: Path) -> None:
         f"/topics/{TOPIC}", data={**form, "csrf": eve_token, "answer_fr": NEW_ANSWER}
     )
     with get_session_factory(settings.database_url).begin() as session:
-        live = versions.live_pack(session=session, faq_dir=settings.faq_dir)[TOPIC]
-        more = dict(live.examples)
+        current = versions.live_pack(session=session, faq_dir=settings.faq_dir)[TOPIC]
+        more = dict(current.examples)
         more["fr"] = [*more["fr"], "c'est quoi les numéros de lot rappelés"]
         saved = versions.save_many(
             session=session,
             faq_dir=settings.faq_dir,
-            topics=[dataclasses.replace(live, examples=more)],
+            topics=[dataclasses.replace(current, examples=more)],
             author="fay",
             approval_needed=True,
             note="accepted suggestions",
         )
         assert [one.live for one in saved] == [True]
+    live.forget()
     pack = current_pack(settings)
     assert "c'est quoi les numéros de lot rappelés" in pack[TOPIC].examples["fr"]
     assert pack[TOPIC].answers["fr"] == form["answer_fr"]  # the draft still waits
@@ -496,6 +502,7 @@ def test_new_examples_go_live_under_a_waiting_draft(checked_desk: Path) -> None:
     page = fay.get(f"/topics/{TOPIC}").text
     draft_id = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     fay.post(f"/topics/{TOPIC}/approve", data={"csrf": fay_token, "version": draft_id})
+    live.forget()
     pack = current_pack(settings)
     assert pack[TOPIC].answers["fr"] == NEW_ANSWER
     assert "c'est quoi les numéros de lot rappelés" in pack[TOPIC].examples["fr"]

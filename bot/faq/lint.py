@@ -62,10 +62,22 @@ def _french() -> Any:
     return spacy.load("fr_core_news_md", exclude=["parser", "ner"])
 
 
+# text -> its vector: the console lints the whole pack on every save, and
+# almost every example is one it has seen before.
+_vectors: dict[str, np.ndarray] = {}
+MAX_CACHED_VECTORS = 100_000
+
+
 def spacy_vectors(texts: list[str]) -> np.ndarray:
     """Document vectors from fr_core_news_md (mean of its word vectors)."""
-    nlp = _french()
-    return np.array([doc.vector for doc in nlp.pipe(text.lower() for text in texts)])
+    lowered = [text.lower() for text in texts]
+    missing = list(dict.fromkeys(text for text in lowered if text not in _vectors))
+    if missing:
+        if len(_vectors) + len(missing) > MAX_CACHED_VECTORS:
+            _vectors.clear()
+        for text, doc in zip(missing, _french().pipe(missing), strict=True):
+            _vectors[text] = doc.vector
+    return np.array([_vectors[text] for text in lowered])
 
 
 def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:

@@ -85,6 +85,12 @@ def live_versions(database_url: str) -> dict[str, Topic]:
         return read.topics
 
 
+def forget() -> None:
+    """Drops the versions read, so the next answer reads them again (tests)."""
+    with _reads_lock:
+        _reads.clear()
+
+
 def files_pack(faq_dir: Path) -> dict[str, Topic]:
     """Every topic as its file says now, keyed by topic name."""
     pack: dict[str, Topic] = {}

@@ -279,7 +279,7 @@ def save(
     saved = _record(session, faq_dir, topic, base, author, approval_needed, urgent,
                     note, now or utcnow())  # fmt: skip
     if saved.live:
-        write_topics(faq_dir, [topic], today=today)
+        write_topics(faq_dir, [topic], today=today, lint=False)
     return saved
 
 
@@ -310,7 +310,7 @@ def save_many(
             continue
     live = [one.version.as_topic() for one in saved if one.live]
     if live:
-        write_topics(faq_dir, live, today=today)
+        write_topics(faq_dir, live, today=today, lint=False)
     return saved
 
 

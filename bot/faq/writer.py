@@ -94,19 +94,22 @@ def check_topics(faq_dir: Path, topics: list[Topic], today: date | None = None) 
         raise PackRefused(errors)
 
 
-def write_topics(faq_dir: Path, topics: list[Topic], today: date | None = None) -> None:
+def write_topics(
+    faq_dir: Path, topics: list[Topic], today: date | None = None, lint: bool = True
+) -> None:
     """Writes `topics` into `faq_dir`, or nothing at all.
+
+    Args:
+        lint: False when the caller has just run `check_topics` on them.
 
     Raises:
         PackRefused: The resulting pack has lint errors; nothing was written.
     """
-    with tempfile.TemporaryDirectory() as scratch:
-        staged = Path(scratch) / "faq"
-        errors = _staged_errors(faq_dir, staged, topics, today)
-        if errors:
-            raise PackRefused(errors)
-        for topic in topics:
-            temporary = faq_dir / f".{topic.key}.yml.tmp"
-            shutil.copyfile(staged / f"{topic.key}.yml", temporary)
-            temporary.replace(faq_dir / f"{topic.key}.yml")
+    if lint:
+        check_topics(faq_dir, topics, today)
+    for topic in topics:
+        # Each file replaced whole, by a rename: never half-written.
+        temporary = faq_dir / f".{topic.key}.yml.tmp"
+        temporary.write_text(topic_yaml(topic), "utf-8")
+        temporary.replace(faq_dir / f"{topic.key}.yml")
     load_pack.cache_clear()

@@ -1,5 +1,6 @@
 // The editors' page: a publish's progress, followed from the server's event
-// stream until it ends; then the page reloads to show the publishes table.
+// stream until it ends; then the page reloads to show the publishes table
+// (the panel keeps the finished publish's steps and log).
 "use strict";
 (function () {
   const panel = document.getElementById("job");
@@ -24,7 +25,7 @@
     panel.dataset.state = job.state;
     if (job.state !== "running") {
       source.close();
-      window.setTimeout(function () { window.location.reload(); }, 1500);
+      window.location.reload();
     }
   };
 })();
