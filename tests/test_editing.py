@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
 from actions.faq import ActionAnswerFaq
@@ -375,6 +376,26 @@ def test_the_second_editor_to_save_sees_the_first_ones_version(desk: Path) -> No
     with get_session_factory(get_settings().database_url).begin() as session:
         authors = [v.author for v in versions.history(session=session, topic=TOPIC)]
     assert authors == ["fay", "eve", versions.PACK_AUTHOR]
+
+
+def test_two_saves_at_the_same_moment_lose_nothing(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read version 1 and write version 2: the database refuses the second
+    (unique topic and number); its editor is told, with their text kept."""
+    editor, token = signed_in("eve")
+    form = opened(editor)
+
+    def same_moment(**kwargs: object) -> None:
+        raise IntegrityError("INSERT INTO topic_version", {}, Exception("unique"))
+
+    monkeypatch.setattr(versions, "save", same_moment)
+    late = editor.post(
+        f"/topics/{TOPIC}", data={**form, "csrf": token, "answer_fr": NEW_ANSWER}
+    )
+    assert late.status_code == 409
+    assert "Someone saved this topic at the same moment" in late.text
+    assert form_of(late.text)["answer_fr"] == NEW_ANSWER
 
 
 # --- four-eyes approval ------------------------------------------------------------

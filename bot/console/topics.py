@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -50,6 +51,10 @@ MAX_TITLE = 120
 MAX_EXAMPLE = 300
 ASKED_OVER = timedelta(days=7)
 HISTORY_SHOWN = 30
+SAVED_AT_ONCE = (
+    "Someone saved this topic at the same moment: nothing of yours was saved. "
+    "Your text is kept below; open the topic again to see theirs."
+)
 
 
 # --- the form ---------------------------------------------------------------------
@@ -380,6 +385,8 @@ def _save(
         return Refused(400, ["The lint refuses this version:", *refused.problems])
     except versions.VersionError as error:
         return str(error)
+    except IntegrityError:  # the same version number, saved at the same moment
+        return Refused(409, [SAVED_AT_ONCE])
     number = saved.version.number
     if saved.live:
         return (
@@ -604,6 +611,8 @@ async def topic_action(request: Request, viewer: Viewer, form: FormData) -> Resp
         flash(request, str(error), "error")
     except PackRefused as refused:
         flash(request, "The lint refuses it: " + "; ".join(refused.problems), "error")
+    except IntegrityError:
+        flash(request, SAVED_AT_ONCE.split(": ")[0] + ": nothing was changed.", "error")
     return RedirectResponse(f"/topics/{key}", status_code=303)
 
 

@@ -172,7 +172,7 @@ def reject_statement(
 
 
 def _draft(session: Session, statement_id: int) -> Statement:
-    draft = session.get(Statement, statement_id)
+    draft = session.get(Statement, statement_id, with_for_update=True)
     if draft is None or draft.state != DRAFT:
         raise StatementError("That statement is not waiting for approval any more.")
     return draft

@@ -426,7 +426,8 @@ def _seed(session: Session, topic: Topic, now: datetime) -> TopicVersion:
 
 
 def _draft(session: Session, version_id: int) -> TopicVersion:
-    version = session.get(TopicVersion, version_id)
+    # Locked: two people approving the same draft at once take turns.
+    version = session.get(TopicVersion, version_id, with_for_update=True)
     if version is None:
         raise VersionError("No such version.")
     if version.state != DRAFT:
