@@ -40,6 +40,7 @@ from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory, utcnow
 from bot.faq import versions
 from bot.faq.lint import ERROR, Finding, lint_pack, lint_topic
+from bot.faq.live import current_pack
 from bot.faq.pack import LANGUAGES, Topic
 from bot.faq.writer import PackRefused
 from bot.insights.models import ANSWERED, MessageFact
@@ -497,8 +498,7 @@ async def new_topic_save(request: Request, viewer: Viewer, form: FormData) -> Re
 
 def lint_form(settings: Settings, key: str, form: FormData) -> dict[str, Any]:
     topic, problems = topic_from_form(key or "new_topic", form)
-    with get_session_factory(settings.database_url).begin() as session:
-        pack = versions.live_pack(session=session, faq_dir=settings.faq_dir)
+    pack = current_pack(settings)  # cached: this runs as the editor types
     others = [other for name, other in pack.items() if name != topic.key]
     findings = lint_topic(topic, others, today=date.today()) if not problems else []
     return {
