@@ -398,6 +398,24 @@ def test_two_saves_at_the_same_moment_lose_nothing(
     assert form_of(late.text)["answer_fr"] == NEW_ANSWER
 
 
+def test_a_publish_that_cannot_start_says_so_and_blocks_nothing(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor, token = signed_in("eve")
+
+    def no_relais(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "relais")
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", no_relais)
+    for _ in range(2):  # the failed one does not count as running
+        started = editor.post("/editor/publish", data={"csrf": token})
+        assert started.status_code == 303
+        assert "The publish could not start" in flash_of(editor, "/editor")
+    with get_session_factory(get_settings().database_url).begin() as session:
+        job = jobs.latest(session=session)
+        assert job is not None and job.state == jobs.FAILED
+
+
 # --- four-eyes approval ------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +43,9 @@ RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "fail
 STEPS = ("starting", "checks", "training", "comparing", "loading", "done")
 CANCELLABLE = ("starting", "checks", "training", "comparing")
 MAX_LINES = 400
+# A job whose process never recorded itself (the console stopped while it
+# was starting it) is given up after this.
+NO_PROCESS_AFTER = timedelta(minutes=5)
 
 
 class PublishJob(Base):
@@ -100,10 +103,12 @@ def _alive(pid: int) -> bool:
 def reap(*, session: Session, now: datetime | None = None) -> None:
     """Marks failed the running jobs of this machine whose process is gone."""
     job = running(session=session)
-    if job is None or job.host != socket.gethostname() or job.pid is None:
+    if job is None or job.host != socket.gethostname():
         return
-    if not _alive(job.pid):
-        job.finished_at = now or utcnow()
+    now = now or utcnow()
+    never_started = job.pid is None and now - job.started_at > NO_PROCESS_AFTER
+    if never_started or (job.pid is not None and not _alive(job.pid)):
+        job.finished_at = now
         if job.cancel_requested_by:
             job.state = CANCELLED
             job.detail = f"Cancelled by {job.cancel_requested_by}: nothing changed."
@@ -145,15 +150,25 @@ def start(settings: Settings, *, author: str, project_root: Path) -> int:
         "--project",
         str(project_root),
     ]
-    with (log_dir / f"job-{job_id}.log").open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=project_root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # lives on when the console stops
-        )
+    try:
+        with (log_dir / f"job-{job_id}.log").open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=project_root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # lives on when the console stops
+            )
+    except OSError as error:
+        # Never leave a job "running" that no process runs: it would refuse
+        # every publish after it.
+        with factory.begin() as session:
+            job = session.get(PublishJob, job_id)
+            assert job is not None
+            job.state, job.finished_at = FAILED, utcnow()
+            job.detail = f"The publish could not start: {error}"
+        raise JobError(f"The publish could not start: {error}") from None
     with factory.begin() as session:
         job = session.get(PublishJob, job_id)
         assert job is not None
