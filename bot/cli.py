@@ -12,6 +12,7 @@
     relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
+    relais channels [telegram-webhook URL]   # the brand's channels
     relais nginx --api P --actions-listen P --rasa P... --actions P... --console P
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
@@ -33,6 +34,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.commands import channels as channels_command
 from bot.commands import nginx as nginx_command
 from bot.commands import purge as purge_command
 from bot.commands import report as report_command
@@ -220,6 +222,8 @@ def queue_reply(settings: Settings, args: argparse.Namespace) -> int:
         agent=args.agent,
         text=args.text,
         pack=current_pack(settings),
+        human_agent=settings.channels.meta_human_agent,
+        zone=settings.timezone,
     )
     print(f"Sent to ticket {args.id}.")
     return 0
@@ -239,6 +243,7 @@ def queue_close(settings: Settings, args: argparse.Namespace) -> int:
         rasa=_rasa(settings),
         ticket_id=args.id,
         agent=args.agent,
+        human_agent=settings.channels.meta_human_agent,
     )
     print(f"Ticket {args.id} closed; the bot answers this conversation again.")
     return 0
@@ -762,6 +767,7 @@ def _parser() -> argparse.ArgumentParser:
 
     suggestion_commands.add_parser(commands, as_agent)
     nginx_command.add_parser(commands)
+    channels_command.add_parser(commands)
     simulate_command.add_parser(commands)
     report_command.add_parser(commands)
     purge_command.add_parser(commands)
@@ -823,12 +829,14 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], int]] =
     ("simulate", ""): simulate_command.run,
     ("report", ""): report_command.run,
     ("purge", ""): purge_command.run,
+    ("channels", ""): channels_command.run,
+    ("channels", "telegram-webhook"): channels_command.run,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    subcommand = getattr(args, "subcommand", "")
+    subcommand = getattr(args, "subcommand", "") or ""
     if args.command == "switch":
         if args.name != "show" and args.state is None:
             print("Say on or off: relais switch queue-closed on", file=sys.stderr)

@@ -5,7 +5,7 @@ handoff, the holding statement). With it down, Rasa 3.6 loses each action's
 events and falls back to "I did not understand, please rephrase" for every
 message, a request for a human included, which is recorded nowhere.
 
-The channels (bot/channels.py) ask `ActionServer.is_up` before handing a
+The channels (bot/channels/guard.py) ask `ActionServer.is_up` before handing a
 message to Rasa's agent. When it is down, `reply_without_actions` answers from
 what the Rasa process knows by itself:
 

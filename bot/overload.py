@@ -2,7 +2,7 @@
 
 When more people write than one Rasa process can answer, Rasa starts every
 message at once and they all slow down together: everyone waits, nobody is
-told anything. Here (bot/channels.py's guard, for REST and socket.io):
+told anything. Here (bot/channels/guard.py's guard, for REST and socket.io):
 
 - At most `max_in_progress` messages are handled at once (RELAIS_MAX_IN_PROGRESS,
   8 by default: enough to keep the processor busy while some wait for the

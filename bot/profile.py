@@ -14,7 +14,7 @@ act on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ import yaml
 LANGUAGES = ("fr", "en")
 PROFILE_FILE = "profile.yml"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_COLOUR = re.compile(r"^#(?:[0-9a-f]{3}|[0-9a-f]{6})$")
+# WCAG 2.1 AA for normal text.
+MIN_CONTRAST = 4.5
 
 
 class ProfileError(ValueError):
@@ -36,6 +39,14 @@ class Team:
     hours: str  # "08:00-20:00"
     days: str  # "mon-sun", "mon-fri", "mon,wed,fri"
     timezone: str  # "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class Colours:
+    """The web chat's colours: the brand's, and the text written on it."""
+
+    brand: str = "#123c69"
+    text: str = "#ffffff"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class Profile:
     # Sent before anything else to a person in danger, by trigger.
     emergency_health: dict[str, str]
     emergency_self_harm: dict[str, str]
+    # The web chat's colours (optional in the file).
+    colours: Colours = field(default_factory=Colours)
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -113,7 +126,54 @@ def load_profile(pack_dir: Path) -> Profile:
         ),
         emergency_health=fields.both_languages("emergency", "health"),
         emergency_self_harm=fields.both_languages("emergency", "self_harm"),
+        colours=_colours(path, content.get("colours")),
     )
+
+
+def _colours(path: Path, value: Any) -> Colours:
+    """The `colours:` section; readable together (WCAG AA: a contrast of at
+    least 4.5:1), since people in a crisis read the chat on any screen."""
+    if value is None:
+        return Colours()
+    if not isinstance(value, dict):
+        raise ProfileError(f"{path}: colours needs brand: and text: (#rrggbb)")
+    found = {}
+    for key in ("brand", "text"):
+        colour = str(value.get(key) or getattr(Colours, key)).strip().lower()
+        if not _COLOUR.match(colour):
+            raise ProfileError(
+                f"{path}: colours.{key} {colour!r} is not a colour: write it as "
+                "#rrggbb (for example #123c69)"
+            )
+        if len(colour) == 4:  # #rgb
+            colour = "#" + "".join(2 * digit for digit in colour[1:])
+        found[key] = colour
+    contrast = _contrast(found["brand"], found["text"])
+    if contrast < MIN_CONTRAST:
+        raise ProfileError(
+            f"{path}: colours.text {found['text']} on colours.brand "
+            f"{found['brand']} is hard to read (contrast {contrast:.1f}:1, at "
+            f"least {MIN_CONTRAST}:1 needed): darken the brand colour or change "
+            "the text colour"
+        )
+    return Colours(brand=found["brand"], text=found["text"])
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of #rrggbb."""
+    channels = []
+    for start in (1, 3, 5):
+        value = int(colour[start : start + 2], 16) / 255
+        channels.append(
+            value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+        )
+    red, green, blue = channels
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 class _Fields:

@@ -14,6 +14,8 @@ from urllib.parse import quote
 import requests
 
 TIMEOUT_SECONDS = 15
+# RFC 3986's sub-delimiters, ":" and "@": allowed as such in a path segment.
+PATH_SAFE = ":@!$&'()*+,;="
 # Parsed once by a freshly loaded model, so that the first person to write
 # does not wait for TensorFlow and spaCy to warm up (seconds).
 WARM_UP_TEXTS = ("Bonjour, j'ai une question", "Hello, I have a question")
@@ -69,7 +71,10 @@ class RasaClient:
 
     @staticmethod
     def _conversation(conversation_id: str) -> str:
-        return f"/conversations/{quote(conversation_id, safe='')}"
+        # Rasa (Sanic) does not decode the id in the path: characters a path
+        # segment may hold stay as they are ("messenger:123" must arrive as
+        # such, not as "messenger%3A123", another conversation).
+        return f"/conversations/{quote(conversation_id, safe=PATH_SAFE)}"
 
     def tracker(self, conversation_id: str) -> dict[str, Any]:
         """The conversation with every event since its last restart."""
@@ -90,18 +95,25 @@ class RasaClient:
         return bool(result.get("paused"))
 
     def append_events(
-        self, conversation_id: str, events: list[dict[str, Any]]
+        self,
+        conversation_id: str,
+        events: list[dict[str, Any]],
+        channel: str = "latest",
     ) -> dict[str, Any]:
-        """Appends events; bot messages among them go out on the user's channel.
+        """Appends events; bot messages among them go out on `channel`.
 
-        `output_channel=latest` sends them through the channel the person last
-        wrote on (live over socket.io; over REST they are in the tracker), and
-        `execute_side_effects` makes Rasa actually send them.
+        `channel` is the channel the person writes on (the ticket's): Rasa
+        sends the bot messages through it (live over socket.io, Messenger,
+        WhatsApp...; over REST they are in the tracker), and
+        `execute_side_effects` makes Rasa actually send them. ("latest", the
+        channel of the last user message, is not enough: once the
+        conversation's session has expired, Rasa reads only the new session,
+        which has no user message yet, and would send nowhere.)
         """
         result: dict[str, Any] = self._request(
             "POST",
             f"{self._conversation(conversation_id)}/tracker/events",
-            params={"output_channel": "latest", "execute_side_effects": "true"},
+            params={"output_channel": channel, "execute_side_effects": "true"},
             json=events,
         )
         return result

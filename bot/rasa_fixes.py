@@ -3,7 +3,7 @@
 Rasa 3.6 is the last open-source release: what it does slowly stays slow
 unless fixed here. Each fix keeps Rasa's behaviour and says what it costs
 without it; `install()` applies them, and runs when the Rasa server loads
-Relais' channels (bot/channels.py), before the first message.
+Relais' channels (bot/channels/guard.py), before the first message.
 
 - Every action server response is checked against Rasa's response schema by
   `jsonschema.validate`, which builds a validator and checks the schema

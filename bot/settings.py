@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.channels.config import (
+    ChannelSettings,
+    ChannelSettingsError,
+    load_channel_settings,
+)
 from bot.profile import Profile, ProfileError, load_profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +91,8 @@ class Settings:
     # What publishes train on and load from (RELAIS_PROJECT): config.yml,
     # domain.yml, data/ and models/.
     project_dir: Path = PROJECT_ROOT
+    # Messenger, Instagram, WhatsApp and Telegram (bot/channels/config.py).
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
     def is_local(self) -> bool:
@@ -245,8 +252,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"RELAIS_FOUR_EYES must be on or off, not {four_eyes_value!r}."
         )
 
+    try:
+        channels = load_channel_settings(
+            env, PLACEHOLDER_SECRETS, local=environment == "local"
+        )
+    except ChannelSettingsError as error:
+        raise SettingsError(str(error)) from None
+
     return Settings(
         environment=environment,
+        channels=channels,
         rasa_token=rasa_token,
         rasa_url=rasa_url,
         rasa_urls=rasa_urls or (rasa_url,),

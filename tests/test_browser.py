@@ -1,7 +1,8 @@
 """The whole path in a real browser: Debian's Chromium driven by Playwright.
 
-A person uses the web chat (Rasa's socket.io channel); a community manager
-works from the console in a second browser context. Real Rasa server, action
+A person uses the web chat (Rasa's socket.io channel), on Relais' page and
+embedded in a brand's site on another origin; a community manager works
+from the console in a second browser context. Real Rasa server, action
 server, console and queue. Screenshots of every step go to
 var/test-artifacts/browser/.
 """
@@ -12,7 +13,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +35,13 @@ from bot.insights.generator import Day
 from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT
-from tests.servers import ServerError, copy_project, running_console, running_relais
+from tests.servers import (
+    ServerError,
+    copy_project,
+    free_port,
+    running_console,
+    running_relais,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -67,12 +76,27 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     with get_session_factory(database_url).begin() as session:
-        accounts.add_agent(session=session, name="camille", role="agent",
-                           password=PASSWORD, display_name="Camille")  # fmt: skip
-        accounts.add_agent(session=session, name="eve", role="editor",
-                           password=PASSWORD, display_name="Eve")  # fmt: skip
-        accounts.add_agent(session=session, name="fay", role="editor",
-                           password=PASSWORD, display_name="Fay")  # fmt: skip
+        accounts.add_agent(
+            session=session,
+            name="camille",
+            role="agent",
+            password=PASSWORD,
+            display_name="Camille",
+        )
+        accounts.add_agent(
+            session=session,
+            name="eve",
+            role="editor",
+            password=PASSWORD,
+            display_name="Eve",
+        )
+        accounts.add_agent(
+            session=session,
+            name="fay",
+            role="editor",
+            password=PASSWORD,
+            display_name="Fay",
+        )
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
@@ -104,11 +128,15 @@ def browser() -> Iterator[Browser]:
             executable_path=str(CHROMIUM),
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
                 "--disable-sync",
             ],
-        )  # fmt: skip
+        )
         yield chromium
         chromium.close()
 
@@ -251,6 +279,109 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
     shoot(chat, "13-chat-english-closed")
 
 
+@pytest.fixture(scope="module")
+def brand_site(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A brand's own page, on another origin, with the one tag pasted in, and
+    styles that would break a chat that shared the page's CSS."""
+    site = tmp_path_factory.mktemp("brand-site")
+    (site / "index.html").write_text(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Montval, fresh cheese</title>
+<style>
+  body {{ font-family: Georgia, serif; background: #fdf6e3; }}
+  button {{ display: none !important; }}
+  iframe {{ width: 10px !important; height: 10px !important; }}
+  * {{ color: #ff00ff !important; }}
+</style></head>
+<body><h1>Montval</h1><p>Our cheeses, our news.</p><a href="#news">News</a>
+<script src="{servers.console_url}/embed.js" async></script>
+</body></html>""",
+        encoding="utf-8",
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=site,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # "localhost", not the console's "127.0.0.1": another origin, another port.
+    url = f"http://localhost:{port}/index.html"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url, timeout=5).status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_brand_site_embeds_the_chat_with_one_tag(
+    servers: Servers, browser: Browser, brand_site: str
+) -> None:
+    page = browser.new_context(locale="en-GB").new_page()
+    page.goto(brand_site)
+    launcher = page.locator("#relais-chat button.launcher")
+    expect(launcher).to_be_visible(timeout=WAIT_MS)  # the page hides its buttons
+    expect(launcher).to_have_text("Questions?")  # the page is in English
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    # The profile's colours, whatever the page's own CSS says.
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == (
+        "rgb(18, 60, 105)"
+    )
+    assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"
+    shoot(page, "20-brand-site-with-the-chat-button")
+
+    # Keyboard only: Tab reaches the button after the page's link, Enter opens.
+    page.locator("a[href='#news']").focus()
+    page.keyboard.press("Tab")
+    assert (
+        page.evaluate("document.activeElement.shadowRoot.activeElement.className")
+        == "launcher"
+    )
+    page.keyboard.press("Enter")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    panel = page.locator("#relais-chat [role=dialog]")
+    expect(panel).to_have_attribute("aria-label", "Chat with Montval")
+    frame = page.frame_locator("#relais-chat iframe[title='Chat with Montval']")
+    message = frame.locator("#message")
+    expect(message).to_be_focused(timeout=WAIT_MS)
+    expect(message).to_have_attribute("placeholder", "Your question…")
+    assert panel.evaluate("p => p.getBoundingClientRect().width") > 300
+
+    page.keyboard.type("Which lots are affected by the recall?")
+    page.keyboard.press("Enter")
+    first_line = PACK["lot_numbers"].answers["en"].strip().split("\n")[0][:40]
+    reply = frame.locator(".message.bot").filter(has_text=first_line)
+    expect(reply).to_be_visible(timeout=WAIT_MS)
+    # New messages are announced to screen readers.
+    expect(frame.locator("#messages")).to_have_attribute("aria-live", "polite")
+    shoot(page, "21-brand-site-chat-answers")
+
+    # Escape closes the panel and gives the focus back to the button.
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    assert (
+        page.evaluate("document.activeElement.shadowRoot.activeElement.className")
+        == "launcher"
+    )
+    shoot(page, "22-brand-site-chat-closed")
+
+    # Opened again, the conversation is still there.
+    launcher.click()
+    expect(reply).to_be_visible()
+
+
 def sign_in(page: Page, console_url: str, name: str, target: str) -> None:
     page.goto(f"{console_url}/login?next={target}")
     page.fill("input[name=name]", name)
@@ -291,8 +422,9 @@ def test_the_crisis_at_a_glance_a_spike_and_the_report(
         time.sleep(1)
     assert seen >= truth.messages, f"the watcher read {seen} of {truth.messages}"
     # The console checks for spikes every 5 minutes; this is that check, now.
-    alerts = spikes.check_and_notify(database_url, PACK, utcnow(), None,
-                                     servers.console_url)  # fmt: skip
+    alerts = spikes.check_and_notify(
+        database_url, PACK, utcnow(), None, servers.console_url
+    )
     assert alerts, "the new question raised no alert"
 
     editor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -319,8 +451,10 @@ def test_the_crisis_at_a_glance_a_spike_and_the_report(
     pdf = ARTIFACTS / "24-report.pdf"
     download.value.save_as(pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
-    subprocess.run(["pdftoppm", "-r", "70", "-png", str(pdf),
-                    str(ARTIFACTS / "25-report-page")], check=True)  # fmt: skip
+    subprocess.run(
+        ["pdftoppm", "-r", "70", "-png", str(pdf), str(ARTIFACTS / "25-report-page")],
+        check=True,
+    )
     assert len(list(ARTIFACTS.glob("25-report-page*.png"))) >= 2
 
 

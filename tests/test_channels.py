@@ -1,4 +1,4 @@
-"""The length guard in front of the NLU pipeline (bot/channels.py)."""
+"""The length guard in front of the NLU pipeline (bot/channels/guard.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels import TRUNCATED_KEY, guarded, warm_up
+from bot.channels.guard import TRUNCATED_KEY, guarded, warm_up
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.rasa_api import WARM_UP_TEXTS
 

@@ -1,4 +1,4 @@
-"""Graceful overload (bot/overload.py, bot/channels.py's guard).
+"""Graceful overload (bot/overload.py, bot/channels/guard.py's guard).
 
 The assistant is played by a handler that answers only when the test lets
 it, so "the process is busy" is a fact of the test, not of the machine: a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import channels
+from bot.channels import guard as channels
 from bot.db import get_session_factory, upgrade
 from bot.faq import statement as statements
 from bot.overload import (

@@ -33,7 +33,8 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import accounts
+from bot.channels.window import CHANNEL_NAMES
+from bot.console import accounts, webchat
 from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
@@ -131,10 +132,23 @@ def _turns_json(turns: list[agent_ops.Turn], settings: Settings) -> list[dict]:
     ]
 
 
-def conversation(settings: Settings, ticket: Ticket) -> tuple[list[dict], str | None]:
-    """The transcript from Rasa, or the ticket's saved turns if Rasa is down."""
+def conversation(
+    settings: Settings, ticket: Ticket
+) -> tuple[list[dict], str | None, dict[str, Any]]:
+    """The transcript from Rasa (or the ticket's saved turns if Rasa is
+    down), and what the ticket's channel still lets an agent send."""
     turns, rasa_error = agent_ops.transcript_or_saved(_rasa(settings), ticket)
-    return _turns_json(turns, settings), rasa_error
+    window = agent_ops.window_of(ticket, turns, settings.channels.meta_human_agent)
+    return (
+        _turns_json(turns, settings),
+        rasa_error,
+        {
+            "channel": CHANNEL_NAMES.get(ticket.channel, ticket.channel),
+            "state": window.state,
+            "text": window.explain(settings.timezone),
+            "can_reply": window.can_reply,
+        },
+    )
 
 
 def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
@@ -263,7 +277,7 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         )
     except queue.TicketNotFound:
         raise HTTPException(404, f"There is no ticket {ticket_id}.") from None
-    turns, rasa_error = await run_in_threadpool(conversation, settings, ticket)
+    turns, rasa_error, window = await run_in_threadpool(conversation, settings, ticket)
     return _page(
         request,
         "ticket.html",
@@ -272,6 +286,7 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         conversation_id=ticket.conversation_id,
         turns=turns,
         rasa_error=rasa_error,
+        window=window,
         notes=notes,
         colleagues=[name for name in colleagues if name != viewer.name],
         canned=canned_replies(settings, ticket.language),
@@ -281,10 +296,11 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
 def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
     # Polled twice a second per open page: no account list here.
     ticket, notes, _ = _load_ticket(settings, ticket_id, with_colleagues=False)
-    turns, rasa_error = conversation(settings, ticket)
+    turns, rasa_error, window = conversation(settings, ticket)
     return {
         "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock
         "turns": turns,
+        "window": window,
         "notes": notes,
         "rasa_error": rasa_error,
     }
@@ -315,13 +331,15 @@ def _do(
         return "Back in the queue, in its place."
     if action == "close":
         agent_ops.close(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
-                        agent=agent)  # fmt: skip
+                        agent=agent,
+                        human_agent=settings.channels.meta_human_agent)  # fmt: skip
         return "Closed: the bot answers this person again."
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent, text=str(form.get("text") or ""),
-                        signature=signature,
-                        pack=current_pack(settings))  # fmt: skip
+                        signature=signature, pack=current_pack(settings),
+                        human_agent=settings.channels.meta_human_agent,
+                        zone=settings.timezone)  # fmt: skip
         return "Sent."
     if action == "note":
         with factory.begin() as session:
@@ -387,15 +405,6 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
 
 
 # --- public -----------------------------------------------------------------------
-
-
-async def chat_page(request: Request) -> Response:
-    settings = settings_of(request)
-    return templates.TemplateResponse(
-        request,
-        "chat.html",
-        {"socket_url": settings.public_rasa_url, "profile": settings.profile},
-    )
 
 
 async def health(request: Request) -> Response:
@@ -488,7 +497,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         *gap_pages.routes,
         *report_pages.routes,
         *team_pages.routes,
-        Route("/chat", chat_page),
+        *webchat.routes,
         Route("/health", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -137,34 +137,46 @@ def take_flash(request: Request) -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
+# The public chat page, which brands frame on their own sites (embed.js).
+FRAMEABLE = "/chat"
+
+
 class SecurityHeaders:
-    """CSP without inline scripts, no framing, no sniffing, same-origin referrers."""
+    """CSP without inline scripts, no framing (but the public chat's), no
+    sniffing, same-origin referrers."""
 
     def __init__(self, app: ASGIApp, connect_sources: str) -> None:
         self.app = app
-        self.headers = [
-            (
+
+        def policy(ancestors: str) -> tuple[bytes, bytes]:
+            return (
                 b"content-security-policy",
                 (
                     "default-src 'self'; script-src 'self'; style-src 'self'; "
                     f"img-src 'self' data:; connect-src 'self' {connect_sources}; "
-                    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+                    f"frame-ancestors {ancestors}; base-uri 'none'; "
+                    "form-action 'self'"
                 ).encode(),
-            ),
-            (b"x-frame-options", b"DENY"),
+            )
+
+        common = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
         ]
+        self.headers = [policy("'none'"), (b"x-frame-options", b"DENY"), *common]
+        self.frameable_headers = [policy("*"), *common]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        headers = self.frameable_headers if scope["path"] == FRAMEABLE else self.headers
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.headers
+                message["headers"] = list(message["headers"]) + headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -10,6 +10,8 @@ HUMAN_BUTTON_TITLES = {
     "fr": "Autre chose : parler à un conseiller",
     "en": "Something else: talk to an agent",
 }
+# For channels whose buttons show 20 characters (Messenger, WhatsApp).
+HUMAN_BUTTON_SHORT_TITLES = {"fr": "Parler à un humain", "en": "Talk to a person"}
 
 
 def faq_payload(topic: str) -> str:
@@ -28,7 +30,8 @@ def clarification_buttons(
         language: "fr" or "en", for the titles.
 
     Returns:
-        Buttons in Rasa's format ({"title": ..., "payload": ...}).
+        Buttons in Rasa's format ({"title": ..., "payload": ...}); the last
+        one has a `short_title` too (bot/channels/shaping.py).
     """
     buttons = [
         {"title": pack[topic].title(language), "payload": faq_payload(topic)}
@@ -39,6 +42,9 @@ def clarification_buttons(
         {
             "title": HUMAN_BUTTON_TITLES.get(language, HUMAN_BUTTON_TITLES["fr"]),
             "payload": "/request_human",
+            "short_title": HUMAN_BUTTON_SHORT_TITLES.get(
+                language, HUMAN_BUTTON_SHORT_TITLES["fr"]
+            ),
         }
     )
     return buttons

@@ -11,17 +11,18 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.channels.window import WINDOWED, Window, reply_window
 from bot.faq import suggestions
 from bot.faq.pack import Topic
 from bot.handoff import queue
 from bot.handoff.models import Ticket
-from bot.rasa_api import RasaClient, RasaError
+from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,23 @@ def transcript_or_saved(
         return saved, str(error)
 
 
+def last_message_at(turns: list[Turn]) -> datetime | None:
+    """When the person last wrote (None: not known)."""
+    return next((t.at for t in reversed(turns) if t.who == "user" and t.at), None)
+
+
+def window_of(
+    ticket: Ticket, turns: list[Turn], human_agent: bool, now: datetime | None = None
+) -> Window:
+    """What the ticket's channel still lets an agent send (bot/channels/window.py)."""
+    return reply_window(
+        ticket.channel,
+        last_message_at(turns),
+        now or datetime.now(timezone.utc),
+        human_agent,
+    )
+
+
 def response_text(domain: dict[str, Any], name: str, language: str) -> str:
     """The text of a domain response in `language` (French is the default)."""
     variations = (domain.get("responses") or {}).get(name) or []
@@ -104,17 +122,25 @@ def response_text(domain: dict[str, Any], name: str, language: str) -> str:
 
 
 def _bot_event(
-    text: str, agent: str | None = None, signature: str | None = None
+    text: str,
+    agent: str | None = None,
+    signature: str | None = None,
+    tag: str | None = None,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {"event": "bot", "text": text, "timestamp": time.time()}
     if agent:
         event["metadata"] = {"agent": agent}
-    if signature:
+    if signature or tag:
         # Channels pass `custom` on after the text: the web chat labels the
-        # message with the person's name, so nobody takes a human for the bot.
-        # (Rasa's socket.io channel calls emit(**custom): the payload goes
-        # under "data".)
-        event["data"] = {"custom": {"data": {"relais_agent": signature}}}
+        # message with the person's name, so nobody takes a human for the bot;
+        # Messenger, WhatsApp and Telegram sign the text with it, and Meta's
+        # channels send it with `tag` past the 24-hour window
+        # (bot/channels/provider.py). (Rasa's socket.io channel calls
+        # emit(**custom): the payload goes under "data".)
+        data = {"relais_agent": signature} if signature else {}
+        if tag:
+            data["relais_tag"] = tag
+        event["data"] = {"custom": {"data": data}}
     return event
 
 
@@ -127,14 +153,21 @@ def reply(
     text: str,
     signature: str | None = None,
     pack: dict[str, Topic] | None = None,
+    human_agent: bool = False,
+    zone: tzinfo = timezone.utc,
 ) -> Ticket:
-    """Sends the agent's message into the person's own chat.
+    """Sends the agent's message into the person's own chat, on the channel
+    they wrote on.
 
-    `signature` (the agent's display name) labels it in the web chat. If the
-    bot was still answering the person (a sensitive message it could answer,
-    actions/handoff.py), it pauses first: once a human speaks, the bot is
-    silent until the ticket is closed. When the reply is one of `pack`'s FAQ
-    answers, the person's question becomes a suggestion for editors.
+    `signature` (the agent's display name) labels it in the web chat and
+    signs it elsewhere. On Messenger, Instagram and WhatsApp, a reply the
+    provider would refuse past its 24-hour window is refused here, with what
+    can still be sent (`human_agent`: the Meta app may send tagged replies up
+    to 7 days). If the bot was still answering the person (a sensitive
+    message it could answer, actions/handoff.py), it pauses first: once a
+    human speaks, the bot is silent until the ticket is closed. When the
+    reply is one of `pack`'s FAQ answers, the person's question becomes a
+    suggestion for editors.
     """
     text = text.strip()
     if not text:
@@ -144,10 +177,20 @@ def reply(
     with factory.begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
         queue.require_holder(ticket, agent)
-    events = [_bot_event(text, agent, signature or agent)]
-    if not rasa.is_paused(ticket.conversation_id):
+    tag = None
+    if ticket.channel in WINDOWED:
+        tracker = rasa.tracker(ticket.conversation_id)
+        paused = bool(tracker.get("paused"))
+        window = window_of(ticket, transcript(tracker), human_agent)
+        if not window.can_reply:
+            raise queue.QueueError(f"Not sent. {window.explain(zone)}")
+        tag = window.tag
+    else:
+        paused = rasa.is_paused(ticket.conversation_id)
+    events = [_bot_event(text, agent, signature or agent, tag)]
+    if not paused:
         events.insert(0, {"event": "pause", "timestamp": time.time()})
-    rasa.append_events(ticket.conversation_id, events)
+    rasa.append_events(ticket.conversation_id, events, ticket.channel)
     if ticket.first_reply_at is None:
         with factory.begin() as session:
             queue.mark_first_reply(session=session, ticket_id=ticket.id)
@@ -191,22 +234,47 @@ def close(
     rasa: RasaClient,
     ticket_id: int,
     agent: str,
+    human_agent: bool = False,
 ) -> Ticket:
     """Hands the conversation back to the bot and closes the ticket.
 
     The ticket is closed only if Rasa took the hand-back: one call appends the
     resume, the closing message in the person's language, and `action_listen`
-    (so the bot's rules see a fresh turn when the person writes again).
+    (so the bot's rules see a fresh turn when the person writes again). When
+    the person's channel no longer takes a message (past its 24-hour window),
+    or refuses this one (the person blocked the brand), the conversation is
+    handed back without the closing message rather than left open.
     """
     with factory.begin() as session:
         ticket = queue.close(session=session, ticket_id=ticket_id, agent=agent)
-        closing = response_text(rasa.domain(), CLOSING_RESPONSE, ticket.language)
-        rasa.append_events(
-            ticket.conversation_id,
-            [
-                {"event": "resume", "timestamp": time.time()},
-                _bot_event(closing),
-                {"event": "action", "name": "action_listen", "timestamp": time.time()},
-            ],
-        )
+        tag, closing = None, None
+        window = None
+        if ticket.channel in WINDOWED:
+            turns = transcript(rasa.tracker(ticket.conversation_id))
+            window = window_of(ticket, turns, human_agent)
+        if window is None or window.can_reply:
+            tag = window.tag if window else None
+            closing = response_text(rasa.domain(), CLOSING_RESPONSE, ticket.language)
+        events = [
+            {"event": "resume", "timestamp": time.time()},
+            {"event": "action", "name": "action_listen", "timestamp": time.time()},
+        ]
+        if closing is None:
+            rasa.append_events(ticket.conversation_id, events, ticket.channel)
+            return ticket
+        try:
+            rasa.append_events(
+                ticket.conversation_id,
+                [events[0], _bot_event(closing, tag=tag), events[1]],
+                ticket.channel,
+            )
+        except RasaUnreachable:
+            raise
+        except RasaError as error:
+            logger.warning(
+                "Ticket %s: closing message not delivered (%s); handed back without it",
+                ticket.id,
+                error,
+            )
+            rasa.append_events(ticket.conversation_id, events, ticket.channel)
     return ticket

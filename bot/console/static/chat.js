@@ -1,5 +1,6 @@
 // The brand's public web chat, talking to Rasa's socket.io channel.
 // Bot and agent messages are inserted as text; buttons send their payload.
+// Its words come from the page (French or English, bot/console/webchat.py).
 "use strict";
 (function () {
   const list = document.getElementById("messages");
@@ -19,7 +20,8 @@
     li.className = "message " + who;
     li.textContent = text;
     list.appendChild(li);
-    li.scrollIntoView({block: "end"});
+    // Not scrollIntoView: inside a brand's page it would scroll the page too.
+    list.scrollTop = list.scrollHeight;
     return li;
   }
 
@@ -39,7 +41,9 @@
     socket.emit("session_request", {session_id: sessionId});
     status.textContent = "";
   });
-  socket.on("disconnect", function () { status.textContent = "Reconnexion… / Reconnecting…"; });
+  socket.on("disconnect", function () {
+    status.textContent = document.body.dataset.reconnecting;
+  });
   let lastBot = null;
   socket.on("bot_uttered", function (message) {
     if (message.relais_agent && lastBot) {
@@ -63,6 +67,19 @@
       li.appendChild(b);
     });
   });
+  // Inside a brand's site (embed.js frames this page): the close button and
+  // Escape ask the page to close the panel; the page asks for the focus.
+  if (document.body.classList.contains("embedded")) {
+    const close = function () { window.parent.postMessage({relais: "close"}, "*"); };
+    document.getElementById("close-chat").addEventListener("click", close);
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") close();
+    });
+    window.addEventListener("message", function (event) {
+      if (event.data && event.data.relais === "focus") input.focus();
+    });
+    input.focus();
+  }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     const text = input.value.trim();

@@ -1,4 +1,5 @@
-// The conversation page: transcript, status and notes from the event stream;
+// The conversation page: transcript, status, notes and the channel's reply
+// window from the event stream;
 // FAQ answers searchable by title and copied into the reply box on click.
 "use strict";
 (function () {
@@ -48,7 +49,12 @@
       elsewhere.textContent = "This conversation is " + state.ticket.status + ".";
       elsewhere.hidden = false;
     }
-    if (!mine) {
+    // Messenger, Instagram, WhatsApp: what the channel still takes.
+    const window_ = document.getElementById("reply-window");
+    window_.textContent = state.window.text;
+    window_.className = "window window-" + state.window.state;
+    window_.hidden = state.window.state === "none";
+    if (!mine || !state.window.can_reply) {
       reply.disabled = true;
       document.getElementById("send-button").disabled = true;
     }

@@ -1,0 +1,660 @@
+"""Messenger, Instagram, WhatsApp and Telegram end to end.
+
+The real Rasa server and action server run with every channel configured as
+the README says, pointed at a local stand-in of Meta's Graph API and
+Telegram's Bot API (tests/providers.py), which checks each request against
+the providers' documented shapes and limits. The tests post the providers'
+documented webhook bodies, signed with the test secrets, and read what the
+people would receive; agents answer from the console (in-process, on the
+same database and Rasa).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from bot.console import accounts
+from bot.console.app import create_app
+from bot.db import get_session_factory, upgrade
+from bot.faq import load_pack
+from bot.faq.buttons import HUMAN_BUTTON_SHORT_TITLES
+from bot.handoff import queue
+from bot.handoff.models import Ticket
+from bot.settings import PROJECT_ROOT, get_settings
+from tests.conftest import TEST_ENVIRONMENT
+from tests.providers import Accounts, StandIn, provider_stand_in, sign, text_of
+from tests.servers import ServerError, running_relais
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "channels-token"
+APP_SECRET = "meta-app-secret-for-tests"
+VERIFY_TOKEN = "meta-verify-token-for-tests"
+TELEGRAM_SECRET = "telegram-secret-for-tests"
+ACCOUNTS = Accounts(
+    messenger_token="messenger-page-token",
+    instagram_token="instagram-token",
+    whatsapp_token="whatsapp-token",
+    whatsapp_phone_number_id="106540352242922",
+    telegram_token="110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+)
+PASSWORD = "correct horse battery"
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
+
+
+def answer(topic: str, language: str) -> str:
+    return PACK[topic].answers[language].strip()
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("channels")
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[StandIn]:
+    with provider_stand_in(ACCOUNTS) as running:
+        yield running
+    # Whatever the test, Relais never sent what a provider would refuse.
+    assert running.refused() == []
+
+
+@pytest.fixture(scope="module")
+def channel_env(work: Path, stand_in: StandIn) -> dict[str, str]:
+    """The .env a brand fills in (README, Channels), and the stand-in's address."""
+    database_url = f"sqlite:///{work / 'relais.db'}"
+    upgrade(database_url)
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", work / "pack")
+    return {
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "DATABASE_URL": database_url,
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+        "RELAIS_PACK": str(work / "pack"),
+        "RELAIS_META_APP_SECRET": APP_SECRET,
+        "RELAIS_META_VERIFY_TOKEN": VERIFY_TOKEN,
+        "RELAIS_META_HUMAN_AGENT": "on",
+        "RELAIS_MESSENGER_PAGE_TOKEN": ACCOUNTS.messenger_token,
+        "RELAIS_INSTAGRAM_TOKEN": ACCOUNTS.instagram_token,
+        "RELAIS_WHATSAPP_TOKEN": ACCOUNTS.whatsapp_token,
+        "RELAIS_WHATSAPP_PHONE_NUMBER_ID": ACCOUNTS.whatsapp_phone_number_id,
+        "RELAIS_TELEGRAM_TOKEN": ACCOUNTS.telegram_token,
+        "RELAIS_TELEGRAM_SECRET": TELEGRAM_SECRET,
+        "RELAIS_META_GRAPH_URL": stand_in.graph_url,
+        "RELAIS_TELEGRAM_API_URL": stand_in.url,
+    }
+
+
+@pytest.fixture(scope="module")
+def rasa_url(work: Path, channel_env: dict[str, str]) -> Iterator[str]:
+    env = {**os.environ, **channel_env, "RASA_TELEMETRY_ENABLED": "false"}
+    try:
+        with running_relais(work, env, TOKEN) as url:
+            yield url
+    except ServerError as error:
+        pytest.fail(str(error))
+
+
+# --- the providers' webhooks ---------------------------------------------------
+
+
+def new_id() -> str:
+    return str(uuid.uuid4().int)[:16]
+
+
+def messaging(kind: str, person: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Messenger's or Instagram's webhook body, as documented."""
+    return {
+        "object": "page" if kind == "messenger" else "instagram",
+        "entry": [
+            {
+                "id": "1234567890",
+                "time": int(time.time() * 1000),
+                "messaging": [
+                    {
+                        "sender": {"id": person},
+                        "recipient": {"id": "1234567890"},
+                        "timestamp": int(time.time() * 1000),
+                        "message": {"mid": f"m_{new_id()}", **message},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def whatsapp(person: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The WhatsApp Cloud API's webhook body, as documented."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": ACCOUNTS.whatsapp_phone_number_id,
+                            },
+                            "contacts": [
+                                {"profile": {"name": "Kerry Fisher"}, "wa_id": person}
+                            ],
+                            "messages": [
+                                {
+                                    "from": person,
+                                    "id": f"wamid.{new_id()}",
+                                    "timestamp": str(int(time.time())),
+                                    **message,
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def telegram_message(chat: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": int(new_id()[:9]),
+        "message": {
+            "message_id": 1,
+            "from": {
+                "id": chat,
+                "is_bot": False,
+                "first_name": "Ana",
+                "language_code": "fr",
+            },
+            "chat": {"id": chat, "first_name": "Ana", "type": "private"},
+            "date": int(time.time()),
+            "text": text,
+        },
+    }
+
+
+def telegram_tap(chat: int, data: str) -> dict[str, Any]:
+    return {
+        "update_id": int(new_id()[:9]),
+        "callback_query": {
+            "id": new_id(),
+            "from": {"id": chat, "is_bot": False, "first_name": "Ana"},
+            "message": {
+                "message_id": 2,
+                "chat": {"id": chat, "type": "private"},
+                "date": int(time.time()),
+                "text": "…",
+            },
+            "chat_instance": "-1",
+            "data": data,
+        },
+    }
+
+
+def post_meta(
+    rasa_url: str, channel: str, body: dict[str, Any], secret: str | None = APP_SECRET
+) -> requests.Response:
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = sign(secret, raw)
+    return requests.post(
+        f"{rasa_url}/webhooks/{channel}/webhook", data=raw, headers=headers, timeout=120
+    )
+
+
+def post_telegram(
+    rasa_url: str, body: dict[str, Any], secret: str = TELEGRAM_SECRET
+) -> requests.Response:
+    return requests.post(
+        f"{rasa_url}/webhooks/telegram/webhook",
+        json=body,
+        headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+        timeout=120,
+    )
+
+
+def tracker_events(rasa_url: str, conversation: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{rasa_url}/conversations/{conversation}/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return list(response.json().get("events") or [])
+
+
+# --- answers on each channel -------------------------------------------------
+
+
+def test_messenger_answers_in_french(rasa_url: str, stand_in: StandIn) -> None:
+    person = new_id()
+    body = messaging(
+        "messenger", person, {"text": "Quels lots sont concernés par le rappel ?"}
+    )
+    assert post_meta(rasa_url, "messenger", body).status_code == 200
+    (sent,) = stand_in.wait_for("messenger", person, 1)
+    assert sent.body["messaging_type"] == "RESPONSE"
+    assert text_of(sent) == answer("lot_numbers", "fr")
+    assert sent.query["access_token"] == ACCOUNTS.messenger_token
+
+
+def test_instagram_answers_in_english(rasa_url: str, stand_in: StandIn) -> None:
+    person = new_id()
+    body = messaging(
+        "instagram", person, {"text": "Which lots are affected by the recall?"}
+    )
+    assert post_meta(rasa_url, "instagram", body).status_code == 200
+    (sent,) = stand_in.wait_for("instagram", person, 1)
+    assert text_of(sent) == answer("lot_numbers", "en")
+    assert sent.query["access_token"] == ACCOUNTS.instagram_token
+
+
+def test_whatsapp_offers_buttons_within_limits_and_a_tap_answers(
+    rasa_url: str, stand_in: StandIn
+) -> None:
+    person = "3361" + new_id()[:8]
+    vague = whatsapp(person, {"type": "text", "text": {"body": "c'est dangereux ?"}})
+    assert post_meta(rasa_url, "whatsapp", vague).status_code == 200
+    (offer,) = stand_in.wait_for("whatsapp", person, 1)
+    interactive = offer.body["interactive"]
+    assert "pas sûr d'avoir bien compris" in interactive["body"]["text"]
+    if interactive["type"] == "button":
+        choices = [
+            (b["reply"]["id"], b["reply"]["title"])
+            for b in interactive["action"]["buttons"]
+        ]
+    else:
+        rows = interactive["action"]["sections"][0]["rows"]
+        choices = [(row["id"], row["title"]) for row in rows]
+    assert choices[-1] == ("/request_human", HUMAN_BUTTON_SHORT_TITLES["fr"])
+    topic_id, _ = choices[0]
+    topic = re.search(r'"faq_topic":"(\w+)"', topic_id)
+    assert topic is not None, topic_id
+
+    tap = whatsapp(
+        person,
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "button_reply",
+                "button_reply": {"id": topic_id, "title": "x"},
+            },
+        },
+    )
+    assert post_meta(rasa_url, "whatsapp", tap).status_code == 200
+    sent = stand_in.wait_for("whatsapp", person, 2)
+    assert sent[1].body["type"] == "text"
+    assert text_of(sent[1]) == answer(topic[1], "fr")
+
+
+def test_telegram_answers_offers_buttons_and_a_tap_answers(
+    rasa_url: str, stand_in: StandIn
+) -> None:
+    chat = int(new_id()[:9])
+    person = str(chat)
+    assert post_telegram(rasa_url, telegram_message(chat, "/start")).status_code == 200
+    greeted = len(stand_in.wait_for("telegram", person, 1))
+    assert (
+        post_telegram(
+            rasa_url, telegram_message(chat, "comment me faire rembourser ?")
+        ).status_code
+        == 200
+    )
+    sent = stand_in.wait_for("telegram", person, greeted + 1)
+    assert text_of(sent[-1]) == answer("refund", "fr")
+
+    assert post_telegram(rasa_url, telegram_message(chat, "c'est dangereux ?")).ok
+    offer = stand_in.wait_for("telegram", person, greeted + 2)[-1]
+    keyboard = offer.body["reply_markup"]["inline_keyboard"]
+    data = [row[0]["callback_data"] for row in keyboard]
+    assert data[-1] == "/request_human"
+    assert keyboard[-1][0]["text"] == "Autre chose : parler à un conseiller"
+    tap = telegram_tap(chat, data[0])
+    assert post_telegram(rasa_url, tap).status_code == 200
+    answered = stand_in.wait_for("telegram", person, greeted + 3)[-1]
+    topic = re.search(r'"faq_topic":"(\w+)"', data[0]) or re.match(
+        r"faq:(\w+)", data[0]
+    )
+    assert topic is not None
+    assert text_of(answered) == answer(topic[1], "fr")
+    spinner = [
+        c for c in stand_in.sent("telegram") if c.path.endswith("answerCallbackQuery")
+    ]
+    assert tap["callback_query"]["id"] in [c.body["callback_query_id"] for c in spinner]
+
+
+def test_a_long_answer_is_split_at_sentences_on_each_channel(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str]
+) -> None:
+    faq = Path(channel_env["RELAIS_PACK"]) / "faq"
+    path = faq / "timeline.yml"
+    original = path.read_text(encoding="utf-8")
+    sentences = [
+        f"Le {day} novembre, étape {day} du rappel : les magasins ont retiré les "
+        "lots concernés et nous avons informé les autorités sanitaires."
+        for day in range(1, 29)
+    ]
+    first_line = answer("timeline", "fr").splitlines()[0]
+    path.write_text(
+        original.replace(first_line, " ".join(sentences), 1), encoding="utf-8"
+    )
+    long_answer = load_pack(faq)["timeline"].answers["fr"].strip()
+    assert len(long_answer) > 2000
+    try:
+        question = {"text": "quand le rappel a t il commencé"}
+        for channel, limit, measure in (
+            ("messenger", 2000, len),
+            ("instagram", 1000, lambda text: len(text.encode())),
+        ):
+            person = new_id()
+            assert post_meta(rasa_url, channel, messaging(channel, person, question)).ok
+            expected = -(-measure(long_answer) // limit)  # at least this many
+            parts = [text_of(c) for c in stand_in.wait_for(channel, person, expected)]
+            assert len(parts) >= expected
+            assert all(measure(part) <= limit for part in parts)
+            assert all(re.search(r"[.!?…]$", part) for part in parts), parts
+            assert " ".join(parts).split() == long_answer.split()
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+# --- signatures --------------------------------------------------------------
+
+
+def test_forged_or_missing_signatures_are_refused_and_never_processed(
+    rasa_url: str, stand_in: StandIn, work: Path
+) -> None:
+    person = new_id()
+    question = {"text": "Quels lots sont concernés par le rappel ?"}
+    forged = post_meta(
+        rasa_url,
+        "messenger",
+        messaging("messenger", person, question),
+        secret="not-the-app-secret",
+    )
+    unsigned = post_meta(
+        rasa_url, "messenger", messaging("messenger", person, question), secret=None
+    )
+    number = "3362" + new_id()[:8]
+    forged_whatsapp = post_meta(
+        rasa_url,
+        "whatsapp",
+        whatsapp(number, {"type": "text", "text": {"body": "bonjour"}}),
+        secret="not-the-app-secret",
+    )
+    chat = int(new_id()[:9])
+    forged_telegram = post_telegram(
+        rasa_url, telegram_message(chat, "bonjour"), secret="guessed"
+    )
+    for refused in (forged, unsigned, forged_whatsapp, forged_telegram):
+        assert refused.status_code == 403
+    time.sleep(3)  # what a processed message would have taken to be answered
+    assert stand_in.sent("messenger", person) == []
+    assert stand_in.sent("whatsapp", number) == []
+    assert stand_in.sent("telegram", str(chat)) == []
+    for conversation in (
+        f"messenger:{person}",
+        f"whatsapp:{number}",
+        f"telegram:{chat}",
+    ):
+        assert [
+            e for e in tracker_events(rasa_url, conversation) if e["event"] == "user"
+        ] == []
+    log = (work / "rasa.log").read_text(encoding="utf-8", errors="replace")
+    assert "messenger webhook refused: bad or missing signature" in log
+    assert "telegram webhook refused: bad or missing signature" in log
+
+
+def test_meta_subscription_check_needs_the_verify_token(rasa_url: str) -> None:
+    url = f"{rasa_url}/webhooks/messenger/webhook"
+    ok = requests.get(
+        url,
+        params={
+            "hub.mode": "subscribe",
+            "hub.challenge": "1158201444",
+            "hub.verify_token": VERIFY_TOKEN,
+        },
+        timeout=30,
+    )
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = requests.get(
+        url,
+        params={
+            "hub.mode": "subscribe",
+            "hub.challenge": "1",
+            "hub.verify_token": "guess",
+        },
+        timeout=30,
+    )
+    assert wrong.status_code == 403
+
+
+# --- handoff across channels ------------------------------------------------
+
+
+@pytest.fixture
+def console(
+    rasa_url: str, channel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The console on the servers' database and Rasa, signed in as Marie."""
+    for name, value in channel_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RASA_URL", rasa_url)
+    get_settings.cache_clear()
+    with get_session_factory(channel_env["DATABASE_URL"]).begin() as session:
+        if accounts.find_agent(session=session, name="marie") is None:
+            accounts.add_agent(
+                session=session,
+                name="marie",
+                role="agent",
+                password=PASSWORD,
+                display_name="Marie",
+            )
+    app = create_app(get_settings())
+    app.state.stream_events = 1
+    browser = TestClient(app, follow_redirects=False)
+    token = csrf_of(browser.get("/login").text)
+    signed = browser.post(
+        "/login",
+        data={"name": "marie", "password": PASSWORD, "csrf": token, "next": "/"},
+    )
+    assert signed.status_code == 303, signed.text
+    yield browser
+    get_settings.cache_clear()
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def open_ticket(channel_env: dict[str, str], conversation: str) -> Ticket:
+    deadline = time.monotonic() + 60
+    factory = get_session_factory(channel_env["DATABASE_URL"])
+    while time.monotonic() < deadline:
+        with factory.begin() as session:
+            ticket = session.scalars(
+                select(Ticket).where(Ticket.conversation_id == conversation)
+            ).first()
+            if ticket is not None:
+                session.expunge(ticket)
+                return ticket
+        time.sleep(0.2)
+    raise AssertionError(f"no ticket for {conversation}")
+
+
+def act(browser: TestClient, ticket_id: int, action: str, **form: str) -> Any:
+    page = browser.get(f"/tickets/{ticket_id}", headers={"accept": "text/html"})
+    return browser.post(
+        f"/tickets/{ticket_id}/{action}",
+        data={"csrf": csrf_of(page.text), **form},
+        headers={"accept": "application/json"},
+    )
+
+
+def test_a_whatsapp_handoff_is_answered_from_the_console_on_whatsapp(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    number = "3363" + new_id()[:8]
+    ask = whatsapp(
+        number, {"type": "text", "text": {"body": "je veux parler à un conseiller"}}
+    )
+    assert post_meta(rasa_url, "whatsapp", ask).ok
+    (queued,) = stand_in.wait_for("whatsapp", number, 1)
+    assert text_of(queued).startswith("Je transmets notre conversation")
+    ticket = open_ticket(channel_env, f"whatsapp:{number}")
+    assert ticket.channel == "whatsapp"
+
+    page = console.get(f"/tickets/{ticket.id}", headers={"accept": "text/html"})
+    assert "WhatsApp" in page.text
+    assert "free replies until" in page.text
+    assert act(console, ticket.id, "claim").status_code == 200
+    sent = act(
+        console, ticket.id, "reply", text="Bonjour, ici Marie. Que s'est-il passé ?"
+    )
+    assert sent.status_code == 200, sent.text
+    delivered = stand_in.wait_for("whatsapp", number, 2)[-1]
+    assert text_of(delivered) == "Bonjour, ici Marie. Que s'est-il passé ?\n— Marie"
+
+    # The person answers on WhatsApp: the agent reads it, the bot stays quiet.
+    again = whatsapp(
+        number, {"type": "text", "text": {"body": "Je suis malade depuis hier soir"}}
+    )
+    assert post_meta(rasa_url, "whatsapp", again).ok
+    deadline = time.monotonic() + 60
+    while (
+        "Je suis malade depuis hier soir"
+        not in console.get(
+            f"/tickets/{ticket.id}", headers={"accept": "text/html"}
+        ).text
+    ):
+        assert time.monotonic() < deadline, (
+            "the person's message never reached the console"
+        )
+        time.sleep(0.5)
+    assert len(stand_in.sent("whatsapp", number)) == 2
+
+
+def stale_conversation(
+    rasa_url: str, channel_env: dict[str, str], channel: str, person: str, hours: float
+) -> Ticket:
+    """A conversation whose person last wrote `hours` ago, waiting for a human."""
+    conversation = f"{channel}:{person}"
+    response = requests.post(
+        f"{rasa_url}/conversations/{conversation}/tracker/events",
+        params={"token": TOKEN},
+        json=[
+            {
+                "event": "user",
+                "text": "je veux parler à un conseiller",
+                "timestamp": time.time() - hours * 3600,
+                "input_channel": channel,
+                "parse_data": {"intent": {"name": "request_human", "confidence": 1.0}},
+            }
+        ],
+        timeout=30,
+    )
+    response.raise_for_status()
+    with get_session_factory(channel_env["DATABASE_URL"]).begin() as session:
+        ticket = queue.enqueue(
+            session=session,
+            request=queue.HandoffRequest(
+                conversation,
+                channel,
+                "fr",
+                "asked_for_human",
+                "normal",
+                "je veux parler à un conseiller",
+                [],
+            ),
+        )
+        session.flush()
+        session.expunge(ticket)
+    return ticket
+
+
+def test_past_the_whatsapp_window_the_console_says_so_and_sends_nothing(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    number = "3364" + new_id()[:8]
+    ticket = stale_conversation(rasa_url, channel_env, "whatsapp", number, hours=26)
+    assert act(console, ticket.id, "claim").status_code == 200
+    page = console.get(f"/tickets/{ticket.id}", headers={"accept": "text/html"}).text
+    assert "past the 24-hour window" in page
+    assert "only templates Meta approved" in page
+    assert re.search(r'<button type="submit" id="send-button" disabled', page)
+    refused = act(console, ticket.id, "reply", text="Bonjour ?")
+    assert refused.status_code == 409
+    assert "past the 24-hour window" in refused.json()["message"]
+    assert stand_in.sent("whatsapp", number) == []
+
+
+def test_past_24_hours_messenger_replies_go_out_tagged_human_agent(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    person = new_id()
+    ticket = stale_conversation(rasa_url, channel_env, "messenger", person, hours=30)
+    assert act(console, ticket.id, "claim").status_code == 200
+    page = console.get(f"/tickets/{ticket.id}", headers={"accept": "text/html"}).text
+    assert "tagged Human Agent" in page
+    sent = act(console, ticket.id, "reply", text="Bonjour, nous revenons vers vous.")
+    assert sent.status_code == 200, sent.text
+    (delivered,) = stand_in.wait_for("messenger", person, 1)
+    assert delivered.body["messaging_type"] == "MESSAGE_TAG"
+    assert delivered.body["tag"] == "HUMAN_AGENT"
+    assert text_of(delivered) == "Bonjour, nous revenons vers vous.\n— Marie"
+
+
+def test_a_reply_the_provider_refuses_is_reported_not_lost(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    chat = new_id()[:9]
+    ticket = stale_conversation(rasa_url, channel_env, "telegram", chat, hours=1)
+    assert act(console, ticket.id, "claim").status_code == 200
+    stand_in.failing["telegram"] = {
+        "description": "Forbidden: bot was blocked by the user"
+    }
+    try:
+        refused = act(console, ticket.id, "reply", text="Bonjour ?")
+    finally:
+        del stand_in.failing["telegram"]
+    assert refused.status_code == 502
+    assert "bot was blocked by the user" in refused.json()["message"]
+    # Not in the conversation as if it had been read.
+    bot_texts = [
+        e.get("text")
+        for e in tracker_events(rasa_url, f"telegram:{chat}")
+        if e["event"] == "bot"
+    ]
+    assert "Bonjour ?" not in bot_texts
+
+
+def test_past_the_window_a_ticket_still_closes_without_a_message(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    number = "3365" + new_id()[:8]
+    ticket = stale_conversation(rasa_url, channel_env, "whatsapp", number, hours=48)
+    assert act(console, ticket.id, "claim").status_code == 200
+    closed = act(console, ticket.id, "close")
+    assert closed.status_code == 200, closed.text
+    events = tracker_events(rasa_url, f"whatsapp:{number}")
+    assert events[-2]["event"] == "resume"  # the bot answers them again
+    assert stand_in.sent("whatsapp", number) == []
