@@ -8,11 +8,21 @@
   const input = document.getElementById("message");
   const status = document.getElementById("status");
   const key = "relais-session-id";
-  let sessionId = window.localStorage.getItem(key);
+  // The conversation survives a reload where the browser keeps storage; in a
+  // brand's site some browsers refuse it to a frame of another site (it
+  // throws): the conversation then lasts as long as the page.
+  let storage = null;
+  try {
+    storage = window.localStorage;
+    storage.getItem(key);
+  } catch (error) {
+    storage = null;
+  }
+  let sessionId = storage && storage.getItem(key);
   if (!sessionId) {
     sessionId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
       : String(Date.now()) + Math.random().toString(16).slice(2);
-    window.localStorage.setItem(key, sessionId);
+    if (storage) storage.setItem(key, sessionId);
   }
 
   function show(who, text) {
@@ -78,7 +88,7 @@
     window.addEventListener("message", function (event) {
       if (event.data && event.data.relais === "focus") input.focus();
     });
-    input.focus();
+    window.parent.postMessage({relais: "ready"}, "*");
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();

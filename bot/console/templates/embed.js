@@ -51,6 +51,7 @@
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-label", words.panel);
     var frame = null;
+    var ready = false;
 
     function open() {
       if (!frame) {
@@ -61,10 +62,16 @@
       }
       panel.hidden = false;
       launcher.setAttribute("aria-expanded", "true");
+      focusChat();
+    }
+    // The message box takes the focus: at once when the chat is loaded,
+    // else when it says it is ready.
+    function focusChat() {
+      // Focused while still blank, the frame keeps the focus on the element
+      // but not in the chat that replaced the blank page: blur, then focus.
+      if (root.activeElement === frame) frame.blur();
       frame.focus();
-      if (frame.contentWindow) {
-        frame.contentWindow.postMessage({relais: "focus"}, origin);
-      }
+      if (ready) frame.contentWindow.postMessage({relais: "focus"}, origin);
     }
     function close() {
       panel.hidden = true;
@@ -78,7 +85,12 @@
     root.appendChild(launcher);
     // The chat asks to close (its close button, or Escape inside it).
     window.addEventListener("message", function (event) {
-      if (event.origin === origin && event.data && event.data.relais === "close") close();
+      if (event.origin !== origin || !event.data) return;
+      if (event.data.relais === "close") close();
+      if (event.data.relais === "ready") {
+        ready = true;
+        if (!panel.hidden) focusChat();
+      }
     });
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && !panel.hidden) close();
