@@ -8,7 +8,9 @@ runs Debian's nginx in the foreground (so honcho can stop it):
 - `/webhooks/` (REST and messaging channels) goes to the least busy Rasa
   process; a request body over 64 KB is refused (413) before it reaches Rasa,
   and one address may send `rate` messages per second (bursts of a few
-  times that), beyond which nginx answers 429.
+  times that), beyond which nginx answers 429. The providers' webhooks
+  (Messenger, Instagram, WhatsApp, Telegram) are signed and carry everyone's
+  messages from a few addresses: no rate per address, bodies up to 1 MB.
 - `/socket.io/` is sticky: a web chat connects with its conversation id
   (`?relais_session=`), and every request of that conversation goes to the
   same Rasa process, where its socket lives (socket.io's long-polling needs
@@ -146,6 +148,15 @@ http {{
 
         location /webhooks/ {{
             limit_req zone=messages burst={burst} nodelay;
+            proxy_pass http://rasa;
+            proxy_read_timeout 120s;
+        }}
+        # Meta and Telegram post everyone's messages from a few addresses,
+        # in batches: no per-address limit (each webhook is signed, and a
+        # forged one costs Rasa one HMAC), a provider-sized body.
+        location ~ ^/webhooks/(messenger|instagram|whatsapp|telegram)/ {{
+            client_max_body_size 1m;
+            client_body_buffer_size 1m;
             proxy_pass http://rasa;
             proxy_read_timeout 120s;
         }}

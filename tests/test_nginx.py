@@ -118,6 +118,19 @@ def test_one_address_flooding_the_webhook_is_slowed_down(
     assert set(statuses) <= {200, 429}
 
 
+def test_a_providers_batched_webhooks_are_not_slowed_down(
+    proxy: tuple[str, str, str],
+) -> None:
+    """Meta posts every person's messages from a few addresses: a limit per
+    address would refuse a crowd."""
+    public, _, _ = proxy
+    webhook = f"{public}/webhooks/whatsapp/webhook"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: post(webhook), range(60)))
+    assert statuses == [200] * 60
+    assert post(webhook, b"x" * 500_000) == 200  # a batch of many messages
+
+
 def test_each_path_goes_where_it_belongs(proxy: tuple[str, str, str]) -> None:
     public, api, actions = proxy
 
