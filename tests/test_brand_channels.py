@@ -243,27 +243,38 @@ def tracker_events(rasa_url: str, conversation: str) -> list[dict[str, Any]]:
 # --- answers on each channel -------------------------------------------------
 
 
-def test_messenger_answers_in_french(rasa_url: str, stand_in: StandIn) -> None:
+@pytest.mark.parametrize(
+    ("channel", "question", "language", "token"),
+    [
+        (
+            "messenger",
+            "Quels lots sont concernés par le rappel ?",
+            "fr",
+            ACCOUNTS.messenger_token,
+        ),
+        (
+            "instagram",
+            "Which lots are affected by the recall?",
+            "en",
+            ACCOUNTS.instagram_token,
+        ),
+    ],
+)
+def test_messenger_and_instagram_answer_in_the_persons_language(
+    rasa_url: str,
+    stand_in: StandIn,
+    channel: str,
+    question: str,
+    language: str,
+    token: str,
+) -> None:
     person = new_id()
-    body = messaging(
-        "messenger", person, {"text": "Quels lots sont concernés par le rappel ?"}
-    )
-    assert post_meta(rasa_url, "messenger", body).status_code == 200
-    (sent,) = stand_in.wait_for("messenger", person, 1)
+    body = messaging(channel, person, {"text": question})
+    assert post_meta(rasa_url, channel, body).status_code == 200
+    (sent,) = stand_in.wait_for(channel, person, 1)
     assert sent.body["messaging_type"] == "RESPONSE"
-    assert text_of(sent) == answer("lot_numbers", "fr")
-    assert sent.query["access_token"] == ACCOUNTS.messenger_token
-
-
-def test_instagram_answers_in_english(rasa_url: str, stand_in: StandIn) -> None:
-    person = new_id()
-    body = messaging(
-        "instagram", person, {"text": "Which lots are affected by the recall?"}
-    )
-    assert post_meta(rasa_url, "instagram", body).status_code == 200
-    (sent,) = stand_in.wait_for("instagram", person, 1)
-    assert text_of(sent) == answer("lot_numbers", "en")
-    assert sent.query["access_token"] == ACCOUNTS.instagram_token
+    assert text_of(sent) == answer("lot_numbers", language)
+    assert sent.query["access_token"] == token
 
 
 def test_whatsapp_offers_buttons_within_limits_and_a_tap_answers(

@@ -76,27 +76,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     with get_session_factory(database_url).begin() as session:
-        accounts.add_agent(
-            session=session,
-            name="camille",
-            role="agent",
-            password=PASSWORD,
-            display_name="Camille",
-        )
-        accounts.add_agent(
-            session=session,
-            name="eve",
-            role="editor",
-            password=PASSWORD,
-            display_name="Eve",
-        )
-        accounts.add_agent(
-            session=session,
-            name="fay",
-            role="editor",
-            password=PASSWORD,
-            display_name="Fay",
-        )
+        for name, role in (("camille", "agent"), ("eve", "editor"), ("fay", "editor")):
+            accounts.add_agent(
+                session=session,
+                name=name,
+                role=role,
+                password=PASSWORD,
+                display_name=name.capitalize(),
+            )
     env = {
         **os.environ,
         **TEST_ENVIRONMENT,
