@@ -37,6 +37,7 @@ from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import TEST_ENVIRONMENT
 from tests.providers import Accounts, StandIn, provider_stand_in, sign, text_of
 from tests.servers import ServerError, running_relais
+from tests.test_console import csrf_of
 
 pytestmark = pytest.mark.e2e
 
@@ -489,12 +490,6 @@ def console(
     assert signed.status_code == 303, signed.text
     yield browser
     get_settings.cache_clear()
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def open_ticket(channel_env: dict[str, str], conversation: str) -> Ticket:

@@ -104,6 +104,30 @@ class Seen:
         return True
 
 
+# One connection pool per process, kept between messages: in a surge each
+# answer would otherwise open (and TLS-handshake) its own connection to the
+# provider. Made in, and for, the event loop that sends (Rasa's).
+_pool: aiohttp.ClientSession | None = None
+_pool_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _session() -> aiohttp.ClientSession:
+    global _pool, _pool_loop
+    loop = asyncio.get_running_loop()
+    if _pool is None or _pool.closed or _pool_loop is not loop:
+        _pool = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS)
+        )
+        _pool_loop = loop
+    return _pool
+
+
+async def close_pool(*_: Any) -> None:
+    """Closes the connections when the server stops."""
+    if _pool is not None and not _pool.closed:
+        await _pool.close()
+
+
 async def post_json(
     channel: str,
     url: str,
@@ -113,12 +137,9 @@ async def post_json(
 ) -> dict[str, Any]:
     """Posts to a provider's API; its refusal becomes a `DeliveryError`."""
     try:
-        async with (
-            aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS)
-            ) as session,
-            session.post(url, json=payload, headers=headers, params=params) as answer,
-        ):
+        async with _session().post(
+            url, json=payload, headers=headers, params=params
+        ) as answer:
             text = await answer.text()
             status = answer.status
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -273,6 +294,7 @@ class ProviderInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request, handle)
 
+        webhook.listener("after_server_stop")(close_pool)
         return guard.blueprint(webhook)
 
     async def _receive(self, request: Request, handle: Handler) -> HTTPResponse:
