@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
+.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -187,6 +187,9 @@ bench-console: install ## console: queue page and live updates with 1,000 waitin
 
 bench-live-answers: install ## editor saves an answer -> both action servers send the new text
 	$(BIN)/python scripts/bench_live_answers.py
+
+bench-channel-send: install ## answers to a provider: one connection pool per process vs a connection per message
+	$(BIN)/python scripts/bench_channel_send.py
 
 bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) -> answered, people talking meanwhile
 	$(BIN)/python scripts/bench_publish.py

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -266,6 +267,14 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
     accounts = stand_in.accounts
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as the providers' APIs; headers and body are two
+        # writes, which Nagle would hold for the client's delayed ACK.
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
@@ -384,9 +393,14 @@ def _meta_error(message: str, code: int) -> dict[str, Any]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of answers, as a surge sends
+
+
 @contextmanager
 def provider_stand_in(accounts: Accounts) -> Iterator[StandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     stand_in = StandIn(f"http://127.0.0.1:{server.server_address[1]}", accounts)
     server.RequestHandlerClass = _handler(stand_in)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
