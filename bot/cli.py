@@ -222,7 +222,7 @@ def queue_reply(settings: Settings, args: argparse.Namespace) -> int:
         agent=args.agent,
         text=args.text,
         pack=current_pack(settings),
-        human_agent=settings.channels.meta_human_agent,
+        channels=settings.channels,
         zone=settings.timezone,
     )
     print(f"Sent to ticket {args.id}.")
@@ -243,7 +243,7 @@ def queue_close(settings: Settings, args: argparse.Namespace) -> int:
         rasa=_rasa(settings),
         ticket_id=args.id,
         agent=args.agent,
-        human_agent=settings.channels.meta_human_agent,
+        channels=settings.channels,
     )
     print(f"Ticket {args.id} closed; the bot answers this conversation again.")
     return 0

@@ -12,7 +12,8 @@ Documented limits checked (developers.facebook.com/docs/messenger-platform,
   (with a tag); text 1-2000 characters (Instagram: 1000 bytes); 13 quick
   replies at most, content_type "text", titles 1-20 characters, payloads at
   most 1000 characters;
-- WhatsApp: messaging_product "whatsapp"; text body 1-4096 characters;
+- WhatsApp: messaging_product "whatsapp"; text body 1-4096 characters; a
+  template's name and language code;
   interactive body 1-1024; 1-3 reply buttons with titles 1-20, unique, ids
   at most 256; a list: button label 1-20, 1-10 rows, titles 1-24,
   descriptions at most 72, ids at most 200, unique;
@@ -133,6 +134,8 @@ def text_of(call: Call) -> str:
     if call.provider == "whatsapp":
         if body["type"] == "text":
             return str(body["text"]["body"])
+        if body["type"] == "template":
+            return f"template {body['template']['name']}"
         return str(body["interactive"]["body"]["text"])
     return str(body.get("text", ""))
 
@@ -185,6 +188,13 @@ def _check_whatsapp(body: dict[str, Any]) -> str | None:
     if kind == "text":
         text = (body.get("text") or {}).get("body") or ""
         return None if 1 <= len(text) <= 4096 else "(#100) text.body: 1-4096 chars"
+    if kind == "template":
+        template = body.get("template") or {}
+        if not re.fullmatch(r"[a-z0-9_]{1,512}", template.get("name") or ""):
+            return "(#132001) Template name does not exist in the translation"
+        if not (template.get("language") or {}).get("code"):
+            return "(#100) The parameter template[language][code] is required."
+        return None
     if kind != "interactive":
         return f"(#100) Unsupported message type {kind!r}"
     interactive = body.get("interactive") or {}

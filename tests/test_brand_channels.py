@@ -664,3 +664,44 @@ def test_past_the_window_a_ticket_still_closes_without_a_message(
     events = tracker_events(rasa_url, f"whatsapp:{number}")
     assert events[-2]["event"] == "resume"  # the bot answers them again
     assert stand_in.sent("whatsapp", number) == []
+
+
+def test_past_the_whatsapp_window_the_brands_invitation_reopens_it(
+    rasa_url: str,
+    stand_in: StandIn,
+    channel_env: dict[str, str],
+    console: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RELAIS_WHATSAPP_TEMPLATE", "relais_write_again")
+    get_settings.cache_clear()
+    console.app.state.settings = get_settings()  # type: ignore[attr-defined]
+    number = "3366" + new_id()[:8]
+    ticket = stale_conversation(rasa_url, channel_env, "whatsapp", number, hours=30)
+    assert act(console, ticket.id, "claim").status_code == 200
+    page = console.get(f"/tickets/{ticket.id}", headers={"accept": "text/html"}).text
+    assert "the invitation (relais_write_again) can" in page
+    assert re.search(r'id="invite-form"\s*>', page)  # shown, not hidden
+    assert act(console, ticket.id, "reply", text="Bonjour ?").status_code == 409
+
+    assert act(console, ticket.id, "invite").status_code == 200
+    (sent,) = stand_in.wait_for("whatsapp", number, 1)
+    assert sent.body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": number,
+        "type": "template",
+        "template": {"name": "relais_write_again", "language": {"code": "fr"}},
+    }
+    # The person answers the invitation: the window is open again.
+    answer_ = whatsapp(number, {"type": "text", "text": {"body": "oui, je suis là"}})
+    assert post_meta(rasa_url, "whatsapp", answer_).ok
+    deadline = time.monotonic() + 60
+    while True:
+        sent_reply = act(console, ticket.id, "reply", text="Merci, je vous écoute.")
+        if sent_reply.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sent_reply.status_code == 200, sent_reply.text
+    delivered = stand_in.wait_for("whatsapp", number, 2)[-1]
+    assert text_of(delivered) == "Merci, je vous écoute.\n— Marie"

@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot.channels.config import ChannelSettingsError, load_channel_settings
+from bot.channels.config import (
+    ChannelSettings,
+    ChannelSettingsError,
+    load_channel_settings,
+)
 from bot.channels.meta import InstagramInput, MessengerInput, WhatsAppInput
 from bot.channels.provider import Seen, meta_signature_ok, provider_id
 from bot.channels.shaping import (
@@ -22,13 +26,15 @@ from bot.channels.shaping import (
     utf8_bytes,
 )
 from bot.channels.telegram import TelegramInput, callback_data, from_callback_data
-from bot.channels.window import CLOSED, NONE, OPEN, TAGGED, reply_window
+from bot.channels.window import CLOSED, NONE, OPEN, TAGGED, TEMPLATE, reply_window
 from bot.faq.buttons import clarification_buttons, faq_payload
 from bot.faq.pack import load_pack
 from bot.settings import PLACEHOLDER_SECRETS, PROJECT_ROOT
 from tests.providers import sign
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+NO_TAG = ChannelSettings()
+HUMAN_AGENT = ChannelSettings(meta_human_agent=True)
 SENTENCES = [
     f"Phrase numéro {n} du communiqué, qui explique un point précis du rappel."
     for n in range(60)
@@ -247,32 +253,50 @@ def test_conversation_ids_carry_the_channel() -> None:
 
 @pytest.mark.parametrize("channel", ["messenger", "instagram", "whatsapp"])
 def test_free_replies_within_24_hours(channel: str) -> None:
-    window = reply_window(channel, NOW - timedelta(hours=23), NOW, human_agent=False)
+    window = reply_window(channel, NOW - timedelta(hours=23), NOW, channels=NO_TAG)
     assert (window.state, window.can_reply, window.tag) == (OPEN, True, None)
     assert "free replies until" in window.explain(timezone.utc)
 
 
 def test_messenger_past_24_hours_takes_human_agent_replies_for_7_days() -> None:
     last = NOW - timedelta(hours=30)
-    tagged = reply_window("messenger", last, NOW, human_agent=True)
+    tagged = reply_window("messenger", last, NOW, channels=HUMAN_AGENT)
     assert (tagged.state, tagged.tag) == (TAGGED, "HUMAN_AGENT")
-    without = reply_window("messenger", last, NOW, human_agent=False)
+    without = reply_window("messenger", last, NOW, channels=NO_TAG)
     assert without.state == CLOSED and not without.can_reply
     assert "RELAIS_META_HUMAN_AGENT" in without.explain(timezone.utc)
-    late = reply_window("instagram", NOW - timedelta(days=8), NOW, human_agent=True)
+    late = reply_window("instagram", NOW - timedelta(days=8), NOW, channels=HUMAN_AGENT)
     assert late.state == CLOSED
     assert "7 days" in late.explain(timezone.utc)
 
 
 def test_whatsapp_past_24_hours_takes_templates_only() -> None:
-    window = reply_window("whatsapp", NOW - timedelta(hours=25), NOW, human_agent=True)
+    window = reply_window(
+        "whatsapp", NOW - timedelta(hours=25), NOW, channels=HUMAN_AGENT
+    )
     assert window.state == CLOSED and not window.can_reply
     assert "templates" in window.explain(timezone.utc)
 
 
+def test_past_24_hours_whatsapp_takes_the_brands_invitation_template() -> None:
+    channels = ChannelSettings(whatsapp_template="relais_write_again")
+    window = reply_window("whatsapp", NOW - timedelta(hours=25), NOW, channels)
+    assert (window.state, window.can_reply) == (TEMPLATE, False)
+    assert window.template == "relais_write_again"
+    assert "invitation (relais_write_again)" in window.explain(timezone.utc)
+    # Within the window, replies are free: no invitation needed.
+    fresh = reply_window("whatsapp", NOW - timedelta(hours=2), NOW, channels)
+    assert fresh.state == OPEN
+    # Messenger has no templates: the template setting changes nothing there.
+    assert (
+        reply_window("messenger", NOW - timedelta(hours=25), NOW, channels).state
+        == CLOSED
+    )
+
+
 @pytest.mark.parametrize("channel", ["telegram", "socketio", "rest"])
 def test_other_channels_have_no_window(channel: str) -> None:
-    window = reply_window(channel, NOW - timedelta(days=30), NOW, human_agent=False)
+    window = reply_window(channel, NOW - timedelta(days=30), NOW, channels=NO_TAG)
     assert window.state == NONE and window.can_reply
 
 

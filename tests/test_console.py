@@ -37,7 +37,7 @@ QUEUE_ROUTES = [
     ("GET", "/tickets/1"),
     ("GET", "/tickets/1/events"),
     *[("POST", f"/tickets/1/{action}") for action in
-      ("claim", "release", "close", "reply", "note", "transfer")],
+      ("claim", "release", "close", "reply", "note", "transfer", "invite")],
 ]  # fmt: skip
 
 

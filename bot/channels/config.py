@@ -46,6 +46,10 @@ class ChannelSettings:
     instagram_token: str | None = None
     whatsapp_token: str | None = None
     whatsapp_phone_number_id: str | None = None
+    # An approved message template (its name) inviting the person to write
+    # again: past the 24-hour window, the only message WhatsApp delivers.
+    # Approved in French (language code fr) and English (en).
+    whatsapp_template: str | None = None
     telegram_token: str | None = None
     telegram_secret: str | None = None
     telegram_api_url: str = TELEGRAM_API_URL
@@ -87,6 +91,7 @@ def load_channel_settings(
         instagram_token=value("RELAIS_INSTAGRAM_TOKEN"),
         whatsapp_token=value("RELAIS_WHATSAPP_TOKEN"),
         whatsapp_phone_number_id=value("RELAIS_WHATSAPP_PHONE_NUMBER_ID"),
+        whatsapp_template=value("RELAIS_WHATSAPP_TEMPLATE"),
         telegram_token=value("RELAIS_TELEGRAM_TOKEN"),
         telegram_secret=value("RELAIS_TELEGRAM_SECRET"),
         telegram_api_url=(value("RELAIS_TELEGRAM_API_URL") or TELEGRAM_API_URL).rstrip(
@@ -119,6 +124,13 @@ def load_channel_settings(
         raise ChannelSettingsError(
             "RELAIS_WHATSAPP_PHONE_NUMBER_ID is not set, and RELAIS_WHATSAPP_TOKEN "
             "is: it is the id of the number that sends (WhatsApp Manager, API setup)."
+        )
+    if settings.whatsapp_template and not re.fullmatch(
+        r"[a-z0-9_]{1,512}", settings.whatsapp_template
+    ):
+        raise ChannelSettingsError(
+            "RELAIS_WHATSAPP_TEMPLATE is a template's name as WhatsApp Manager "
+            "shows it: lower-case letters, digits and _."
         )
     if settings.telegram_token and not settings.telegram_secret:
         raise ChannelSettingsError(

@@ -208,6 +208,16 @@ class WhatsAppOutput(ShapedOutput):
             to, {"type": "text", "text": {"preview_url": False, "body": text}}
         )
 
+    async def send_template(self, to: str, name: str, language: str) -> None:
+        """An approved template, the only message past the 24-hour window."""
+        await self._send(
+            to,
+            {
+                "type": "template",
+                "template": {"name": name, "language": {"code": language}},
+            },
+        )
+
     async def send_buttons(
         self, to: str, text: str, buttons: list[dict[str, Any]], tag: str | None
     ) -> None:

@@ -49,6 +49,10 @@ REMEMBERED_MESSAGES = 10_000
 # The bot message's `custom` data an agent's reply carries (agent.py).
 AGENT_KEY = "relais_agent"
 TAG_KEY = "relais_tag"
+# WhatsApp's invitation past its window (agent.invite): a template's name
+# and the person's language.
+TEMPLATE_KEY = "relais_template"
+LANGUAGE_KEY = "relais_language"
 
 
 class DeliveryError(Exception):
@@ -183,6 +187,11 @@ class ShapedOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         relais = _relais_data(message.get("custom"))
+        if relais.get(TEMPLATE_KEY):
+            to = provider_id(self.channel, recipient_id)
+            language = str(relais.get(LANGUAGE_KEY) or "fr")
+            await self.send_template(to, str(relais[TEMPLATE_KEY]), language)
+            return
         text = str(message.get("text") or "")
         agent = relais.get(AGENT_KEY)
         if agent and text:
@@ -217,6 +226,9 @@ class ShapedOutput(OutputChannel):
 
     async def send_text(self, to: str, text: str, tag: str | None) -> None:
         raise NotImplementedError
+
+    async def send_template(self, to: str, name: str, language: str) -> None:
+        raise DeliveryError(f"{self.channel} has no message templates")
 
     async def send_buttons(
         self, to: str, text: str, buttons: list[dict[str, Any]], tag: str | None

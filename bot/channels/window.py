@@ -9,7 +9,9 @@ window"). Past it:
   permission (RELAIS_META_HUMAN_AGENT=on); otherwise nothing until the
   person writes again;
 - WhatsApp delivers only template messages approved beforehand by Meta: a
-  free reply cannot be sent until the person writes again.
+  free reply cannot be sent until the person writes again. With an approved
+  template named in RELAIS_WHATSAPP_TEMPLATE, the agent can send it to
+  invite the person to write again, which opens a new window.
 
 Telegram and the web chat have no such window. The console shows the window
 on each ticket and refuses a reply the provider would refuse, instead of a
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+
+from bot.channels.config import ChannelSettings
 
 FREE = timedelta(hours=24)
 HUMAN_AGENT = timedelta(days=7)
@@ -36,6 +40,7 @@ CHANNEL_NAMES = {
 NONE = "none"  # the channel has no window
 OPEN = "open"  # free replies
 TAGGED = "tagged"  # replies tagged HUMAN_AGENT only
+TEMPLATE = "template"  # WhatsApp: the brand's approved invitation only
 CLOSED = "closed"  # nothing the console can send
 UNKNOWN = "unknown"  # the person's last message could not be read
 
@@ -47,10 +52,11 @@ class Window:
     # When the current state ends (None: never, or not known).
     until: datetime | None = None
     last_message_at: datetime | None = None
+    template: str | None = None  # the invitation WhatsApp still takes
 
     @property
     def can_reply(self) -> bool:
-        return self.state != CLOSED
+        return self.state not in (CLOSED, TEMPLATE)
 
     @property
     def tag(self) -> str | None:
@@ -80,12 +86,20 @@ class Window:
                 "the person's last message)."
             )
         last = _when(self.last_message_at, zone)
+        if self.state == TEMPLATE:
+            return (
+                f"{name}: past the 24-hour window (the person last wrote {last}). "
+                "WhatsApp now delivers only templates Meta approved: a reply "
+                f"cannot be sent, but the invitation ({self.template}) can; when "
+                "the person answers it, you can write to them again."
+            )
         if self.channel == "whatsapp":
             return (
                 f"{name}: past the 24-hour window (the person last wrote {last}). "
                 "WhatsApp now delivers only templates Meta approved: a reply "
                 "cannot be sent until the person writes again. Close the ticket "
-                "or reach them another way."
+                "or reach them another way (an approved invitation template in "
+                "RELAIS_WHATSAPP_TEMPLATE would let you ask them to write)."
             )
         if self.until is not None:  # past the 7 days too
             return (
@@ -103,14 +117,11 @@ def reply_window(
     channel: str,
     last_message_at: datetime | None,
     now: datetime,
-    human_agent: bool,
+    channels: ChannelSettings,
 ) -> Window:
     """The window of a conversation on `channel` whose person last wrote at
-    `last_message_at`.
-
-    Args:
-        human_agent: The Meta app holds the Human Agent permission.
-    """
+    `last_message_at`, with the brand's channel settings (the Human Agent
+    permission, WhatsApp's invitation template)."""
     if channel not in WINDOWED:
         return Window(channel, NONE)
     if last_message_at is None:
@@ -118,7 +129,11 @@ def reply_window(
     free_until = last_message_at + FREE
     if now < free_until:
         return Window(channel, OPEN, free_until, last_message_at)
-    if channel != "whatsapp" and human_agent:
+    if channel == "whatsapp" and channels.whatsapp_template:
+        return Window(
+            channel, TEMPLATE, None, last_message_at, channels.whatsapp_template
+        )
+    if channel != "whatsapp" and channels.meta_human_agent:
         tagged_until = last_message_at + HUMAN_AGENT
         if now < tagged_until:
             return Window(channel, TAGGED, tagged_until, last_message_at)

@@ -138,7 +138,7 @@ def conversation(
     """The transcript from Rasa (or the ticket's saved turns if Rasa is
     down), and what the ticket's channel still lets an agent send."""
     turns, rasa_error = agent_ops.transcript_or_saved(_rasa(settings), ticket)
-    window = agent_ops.window_of(ticket, turns, settings.channels.meta_human_agent)
+    window = agent_ops.window_of(ticket, turns, settings.channels)
     return (
         _turns_json(turns, settings),
         rasa_error,
@@ -147,6 +147,7 @@ def conversation(
             "state": window.state,
             "text": window.explain(settings.timezone),
             "can_reply": window.can_reply,
+            "template": window.template,
         },
     )
 
@@ -332,15 +333,20 @@ def _do(
     if action == "close":
         agent_ops.close(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent,
-                        human_agent=settings.channels.meta_human_agent)  # fmt: skip
+                        channels=settings.channels)  # fmt: skip
         return "Closed: the bot answers this person again."
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent, text=str(form.get("text") or ""),
                         signature=signature, pack=current_pack(settings),
-                        human_agent=settings.channels.meta_human_agent,
+                        channels=settings.channels,
                         zone=settings.timezone)  # fmt: skip
         return "Sent."
+    if action == "invite":
+        agent_ops.invite(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
+                         agent=agent, channels=settings.channels,
+                         zone=settings.timezone)  # fmt: skip
+        return "Invitation sent: when the person answers, you can write to them."
     if action == "note":
         with factory.begin() as session:
             queue.add_note(session=session, ticket_id=ticket_id, author=agent,

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.window import WINDOWED, Window, reply_window
+from bot.channels.config import ChannelSettings
+from bot.channels.window import TEMPLATE, WINDOWED, Window, reply_window
 from bot.faq import suggestions
 from bot.faq.pack import Topic
 from bot.handoff import queue
@@ -27,6 +28,7 @@ from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 logger = logging.getLogger(__name__)
 
 MAX_REPLY_LENGTH = 2000
+NO_CHANNELS = ChannelSettings()
 CLOSING_RESPONSE = "utter_handoff_closed"
 
 
@@ -94,14 +96,17 @@ def last_message_at(turns: list[Turn]) -> datetime | None:
 
 
 def window_of(
-    ticket: Ticket, turns: list[Turn], human_agent: bool, now: datetime | None = None
+    ticket: Ticket,
+    turns: list[Turn],
+    channels: ChannelSettings,
+    now: datetime | None = None,
 ) -> Window:
     """What the ticket's channel still lets an agent send (bot/channels/window.py)."""
     return reply_window(
         ticket.channel,
         last_message_at(turns),
         now or datetime.now(timezone.utc),
-        human_agent,
+        channels,
     )
 
 
@@ -153,7 +158,7 @@ def reply(
     text: str,
     signature: str | None = None,
     pack: dict[str, Topic] | None = None,
-    human_agent: bool = False,
+    channels: ChannelSettings = NO_CHANNELS,
     zone: tzinfo = timezone.utc,
 ) -> Ticket:
     """Sends the agent's message into the person's own chat, on the channel
@@ -162,12 +167,12 @@ def reply(
     `signature` (the agent's display name) labels it in the web chat and
     signs it elsewhere. On Messenger, Instagram and WhatsApp, a reply the
     provider would refuse past its 24-hour window is refused here, with what
-    can still be sent (`human_agent`: the Meta app may send tagged replies up
-    to 7 days). If the bot was still answering the person (a sensitive
-    message it could answer, actions/handoff.py), it pauses first: once a
-    human speaks, the bot is silent until the ticket is closed. When the
-    reply is one of `pack`'s FAQ answers, the person's question becomes a
-    suggestion for editors.
+    can still be sent (`channels`: the Meta app may send tagged replies up
+    to 7 days; WhatsApp's invitation template, `invite`). If the bot was
+    still answering the person (a sensitive message it could answer,
+    actions/handoff.py), it pauses first: once a human speaks, the bot is
+    silent until the ticket is closed. When the reply is one of `pack`'s FAQ
+    answers, the person's question becomes a suggestion for editors.
     """
     text = text.strip()
     if not text:
@@ -181,7 +186,7 @@ def reply(
     if ticket.channel in WINDOWED:
         tracker = rasa.tracker(ticket.conversation_id)
         paused = bool(tracker.get("paused"))
-        window = window_of(ticket, transcript(tracker), human_agent)
+        window = window_of(ticket, transcript(tracker), channels)
         if not window.can_reply:
             raise queue.QueueError(f"Not sent. {window.explain(zone)}")
         tag = window.tag
@@ -197,6 +202,39 @@ def reply(
     topic = faq_answer_topic(text, pack or {})
     if topic is not None:
         _suggest(factory, rasa, ticket, topic)
+    return ticket
+
+
+def invite(
+    *,
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    ticket_id: int,
+    agent: str,
+    channels: ChannelSettings,
+    zone: tzinfo = timezone.utc,
+) -> Ticket:
+    """Past WhatsApp's 24-hour window, sends the brand's approved invitation
+    template (RELAIS_WHATSAPP_TEMPLATE) in the person's language: their
+    answer opens a new window for the agent."""
+    with factory.begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
+        queue.require_holder(ticket, agent)
+    tracker = rasa.tracker(ticket.conversation_id)
+    window = window_of(ticket, transcript(tracker), channels)
+    if window.state != TEMPLATE or window.template is None:
+        raise queue.QueueError(f"No invitation to send. {window.explain(zone)}")
+    language = ticket.language if ticket.language in ("fr", "en") else "fr"
+    event = _bot_event(f"(WhatsApp template {window.template}, {language})", agent)
+    event["data"] = {
+        "custom": {
+            "data": {"relais_template": window.template, "relais_language": language}
+        }
+    }
+    events = [event]
+    if not tracker.get("paused"):
+        events.insert(0, {"event": "pause", "timestamp": time.time()})
+    rasa.append_events(ticket.conversation_id, events, ticket.channel)
     return ticket
 
 
@@ -234,7 +272,7 @@ def close(
     rasa: RasaClient,
     ticket_id: int,
     agent: str,
-    human_agent: bool = False,
+    channels: ChannelSettings = NO_CHANNELS,
 ) -> Ticket:
     """Hands the conversation back to the bot and closes the ticket.
 
@@ -251,7 +289,7 @@ def close(
         window = None
         if ticket.channel in WINDOWED:
             turns = transcript(rasa.tracker(ticket.conversation_id))
-            window = window_of(ticket, turns, human_agent)
+            window = window_of(ticket, turns, channels)
         if window is None or window.can_reply:
             tag = window.tag if window else None
             closing = response_text(rasa.domain(), CLOSING_RESPONSE, ticket.language)

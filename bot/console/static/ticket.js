@@ -54,6 +54,7 @@
     window_.textContent = state.window.text;
     window_.className = "window window-" + state.window.state;
     window_.hidden = state.window.state === "none";
+    document.getElementById("invite-form").hidden = !(mine && state.window.state === "template");
     if (!mine || !state.window.can_reply) {
       reply.disabled = true;
       document.getElementById("send-button").disabled = true;
