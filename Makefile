@@ -82,15 +82,13 @@ validate: install ## check the FAQ pack (relais faq lint) and the training data
 	$(BIN)/relais faq lint --dir $(PACK)/faq
 	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
 
-# Rasa reuses what did not change (`rasa train` fingerprints data and config,
-# not component code; the topic model puts a hash of its code in its config so
-# that it retrains when changed, other components need
-# `.venv/bin/rasa train --force`); make skips the call entirely while the model
-# is newer than every input.
+# make skips the call entirely while the model is newer than every input;
+# `relais train` then copies the model trained from exactly the same inputs
+# (config, domain, training files, the NLU components' code, library versions)
+# from models/cache/ when there is one, and otherwise lints, validates and
+# trains (`relais train --force` always trains).
 $(MODEL): $(BIN)/.installed $(TRAINING_INPUTS) $(PACKAGE_FILES)
-	$(BIN)/relais faq lint --dir $(PACK)/faq
-	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
-	$(BIN)/rasa train --fixed-model-name relais --data $(call TRAINING_DATA,$(PACK))
+	$(BIN)/relais train --pack $(PACK) --out $(MODEL)
 	echo "$(PACK)" > models/relais.pack
 	touch $@
 
@@ -99,9 +97,7 @@ train: $(MODEL) ## train the model of the selected pack (RELAIS_PACK) if data, c
 # The other shipped packs get their own model, for their conversation tests.
 .SECONDEXPANSION:
 models/pack-%.tar.gz: $(BIN)/.installed config.yml domain.yml $(shell find data -name '*.yml') $$(shell find packs/$$*/faq packs/$$*/nlu -name '*.yml' 2>/dev/null) $(PACKAGE_FILES)
-	$(BIN)/relais faq lint --dir packs/$*/faq
-	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,packs/$*)
-	$(BIN)/rasa train --fixed-model-name pack-$* --data $(call TRAINING_DATA,packs/$*)
+	$(BIN)/relais train --pack packs/$* --out $@
 	touch $@
 OTHER_MODELS := $(foreach pack,$(OTHER_PACKS),models/pack-$(notdir $(pack)).tar.gz)
 

@@ -10,6 +10,7 @@
     relais statement set --fr TEXT --en TEXT | clear | show
     relais switch all-to-humans|queue-closed on|off  |  relais switch show
     relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
+    relais train [--pack DIR] [--out FILE]     # once per distinct inputs (make train)
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
     relais channels [telegram-webhook URL]   # the brand's channels
@@ -40,6 +41,7 @@ from bot.commands import purge as purge_command
 from bot.commands import report as report_command
 from bot.commands import simulate as simulate_command
 from bot.commands import suggestions as suggestion_commands
+from bot.commands import train as train_command
 from bot.console import accounts
 from bot.db import create_database, get_session_factory, upgrade
 from bot.faq.live import current_pack
@@ -535,7 +537,7 @@ def switch_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def _project(args: argparse.Namespace, settings: Settings) -> Project:
     root = Path(args.project).resolve() if args.project else settings.project_dir
-    return Project(root=root, pack_dir=settings.pack_dir)
+    return Project(root, settings.pack_dir, settings.model_cache)
 
 
 def publish_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -771,6 +773,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate_command.add_parser(commands)
     report_command.add_parser(commands)
     purge_command.add_parser(commands)
+    train_command.add_parser(commands)
 
     agent_parser = commands.add_parser("agent", help="console accounts")
     agent_commands = agent_parser.add_subparsers(dest="subcommand", required=True)
@@ -846,6 +849,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.endpoints)
     if args.command == "nginx":
         return nginx_command.run(args)
+    if args.command == "train":
+        return train_command.run(args)
     if args.command == "faq" and (subcommand == "lint" or getattr(args, "dir", None)):
         # Files only: no other configuration needed.
         return {"lint": faq_lint, "export": faq_export, "import": faq_import}[

@@ -91,6 +91,9 @@ class Settings:
     # What publishes train on and load from (RELAIS_PROJECT): config.yml,
     # domain.yml, data/ and models/.
     project_dir: Path = PROJECT_ROOT
+    # Models by the inputs they were trained from (RELAIS_MODEL_CACHE): None
+    # keeps them in the project's models/cache/ (bot/publish/cache.py).
+    model_cache: Path | None = None
     # Messenger, Instagram, WhatsApp and Telegram (bot/channels/config.py).
     channels: ChannelSettings = field(default_factory=ChannelSettings)
 
@@ -280,6 +283,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_host=console_host,
         four_eyes=four_eyes_value in _YES,
         project_dir=project_dir,
+        model_cache=model_cache_from(env),
         console_port=console_port,
         public_rasa_url=public_rasa_url,
         events_url=events_url,
@@ -369,6 +373,15 @@ def _team_days(value: str) -> tuple[int, ...]:
             day = (day + 1) % 7
             days.add(day)
     return tuple(sorted(days))
+
+
+def model_cache_from(env: Mapping[str, str]) -> Path | None:
+    """RELAIS_MODEL_CACHE: a folder of trained models that several projects
+    (test copies, a staging checkout) share; None for the project's own."""
+    value = env.get("RELAIS_MODEL_CACHE", "").strip()
+    if not value:
+        return None
+    return Path(value) if Path(value).is_absolute() else PROJECT_ROOT / value
 
 
 def pack_dir_from_environment() -> Path:

@@ -7,7 +7,6 @@ endpoints.yml on free ports and throw-away SQLite databases in `work`;
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,8 +21,8 @@ import requests
 import yaml
 
 from bot.settings import PROJECT_ROOT
+from tests.projects import MODEL
 
-MODEL = PROJECT_ROOT / "models" / "relais.tar.gz"
 # Waiting for the servers to come up is not a performance assertion: a slow
 # machine only makes the wait longer.
 STARTUP_SECONDS = 600
@@ -51,20 +50,6 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
             pass
         time.sleep(1)
     raise ServerError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
-def copy_project(target: Path) -> Path:
-    """A copy of what `relais publish` works on, to edit as an editor would:
-    config.yml, domain.yml, data/, packs/ and the trained model."""
-    if not MODEL.exists():
-        raise ServerError(f"{MODEL} is missing: run `make train` (make test does it).")
-    for name in ("config.yml", "domain.yml"):
-        shutil.copy(PROJECT_ROOT / name, target / name)
-    shutil.copytree(PROJECT_ROOT / "data", target / "data")
-    shutil.copytree(PROJECT_ROOT / "packs", target / "packs")
-    (target / "models").mkdir()
-    shutil.copy(MODEL, target / "models" / MODEL.name)
-    return target
 
 
 def _start(

@@ -1,7 +1,8 @@
 """relais publish and relais rollback: what needs training, the gate, the models.
 
-The end-to-end tests at the bottom train real models (about two minutes each)
-and load them into a real running Rasa server.
+The end-to-end tests train real models and load them into a real running Rasa
+server, on a project made for tests (tests/projects.py: a few topics, a few
+epochs) so that each training takes seconds.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from bot.publish.service import (
 from bot.publish.store import ADVISORY_KEY, ModelStore, StoreError, model_id
 from bot.settings import PROJECT_ROOT, Settings, get_settings, load_settings
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT, postgres_database
-from tests.servers import ServerError, copy_project, free_port, running_relais
+from tests.projects import SHARED_CACHE, copy_small_project
+from tests.servers import ServerError, free_port, running_relais
 from tests.test_editing import form_of
 
 DAIRY = "packs/dairy-recall/faq"
@@ -334,7 +336,11 @@ def relais(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProces
     )
 
 
-def publish_environment(work: Path, rasa_url: str) -> dict[str, str]:
+def publish_environment(
+    work: Path, rasa_url: str, cache: Path = SHARED_CACHE
+) -> dict[str, str]:
+    """The command line's environment. `cache`: the model cache publishes use;
+    an empty one of the test's own where a training must really run."""
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     return {
@@ -346,6 +352,7 @@ def publish_environment(work: Path, rasa_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "RELAIS_PACK": str(work / "project" / "packs" / "dairy-recall"),
         "RELAIS_SPOOL_DIR": str(work / "spool"),
+        "RELAIS_MODEL_CACHE": str(cache),
     }
 
 
@@ -382,15 +389,18 @@ def running_model(url: str) -> str:
 @pytest.fixture(scope="module")
 def publish_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("publish")
-    (work / "project" / "tests").mkdir(parents=True)
-    copy_project(work / "project")
+    (work / "project").mkdir()
+    copy_small_project(work / "project")
     return work
 
 
 @pytest.fixture(scope="module")
 def running(publish_work: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """Relais on the project's live model; yields Rasa's URL and the CLI's env."""
-    env = publish_environment(publish_work, "http://127.0.0.1:1")
+    """Relais on the project's live model; yields Rasa's URL and the CLI's env,
+    whose model cache starts empty: the first publish trains for real."""
+    env = publish_environment(
+        publish_work, "http://127.0.0.1:1", cache=publish_work / "cache"
+    )
     model = publish_work / "project" / "models" / "relais.tar.gz"
     try:
         with running_relais(publish_work, env, TOKEN, model=model) as url:
@@ -405,7 +415,8 @@ class Console:
     def __init__(
         self, env: dict[str, str], project: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        for name in ("DATABASE_URL", "RASA_URL", "RASA_TOKEN", "RELAIS_PACK"):
+        for name in ("DATABASE_URL", "RASA_URL", "RASA_TOKEN", "RELAIS_PACK",
+                     "RELAIS_MODEL_CACHE"):  # fmt: skip
             monkeypatch.setenv(name, env[name])
         monkeypatch.setenv("RELAIS_PROJECT", str(project))
         get_settings.cache_clear()
@@ -466,6 +477,7 @@ def test_add_a_topic_publish_it_and_roll_back(
     job = editor.publish()
     assert job["state"] == "finished" and job["outcome"] == "published", job
     assert [step["done"] for step in job["steps"]] == [True] * 4
+    assert re.search(r"Trained in \d+ s", job["lines"]), job["lines"]
     assert "live model   new model" in job["lines"]  # the gate's table
     assert f"{url}: loaded in" in job["lines"]
     page = editor.browser.get("/editor").text
@@ -500,6 +512,19 @@ def test_add_a_topic_publish_it_and_roll_back(
     assert listing[0].endswith("LIVE")
     assert "(before publish)" in listing[3]
 
+    # Published again: the model trained from exactly these inputs is reused.
+    again = relais(env, "publish", "--project", project, "--agent", "lea")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "that model is reused, nothing to train" in again.stdout
+    assert "Trained in" not in again.stdout
+    assert "live model   new model" in again.stdout  # still checked
+    assert running_model(url) == new
+    assert SURVEY_ANSWER in person.ask(SURVEY_QUESTION)
+    # Back to the first model, for the next test.
+    back = relais(env, "rollback", "--project", project, "--agent", "lea")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert running_model(url) == original
+
 
 @pytest.mark.e2e
 def test_a_worse_model_is_refused_and_the_live_one_stays(tmp_path: Path) -> None:
@@ -507,8 +532,8 @@ def test_a_worse_model_is_refused_and_the_live_one_stays(tmp_path: Path) -> None
 
     Rasa is not running here: the live model is the file a start would load.
     """
-    (tmp_path / "project" / "tests").mkdir(parents=True)
-    project = copy_project(tmp_path / "project")
+    (tmp_path / "project").mkdir()
+    project = copy_small_project(tmp_path / "project")
     env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
     live = project / "models" / "relais.tar.gz"
     before = live.read_bytes()
@@ -586,9 +611,12 @@ def test_a_console_publish_is_cancelled_while_it_trains(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rasa is not running: cancelled before loading, it never needs it."""
-    (tmp_path / "project" / "tests").mkdir(parents=True)
-    project = copy_project(tmp_path / "project")
-    env = publish_environment(tmp_path, f"http://127.0.0.1:{free_port()}")
+    (tmp_path / "project").mkdir()
+    project = copy_small_project(tmp_path / "project")
+    # An empty model cache: the training starts for real.
+    env = publish_environment(
+        tmp_path, f"http://127.0.0.1:{free_port()}", cache=tmp_path / "cache"
+    )
     live = project / "models" / "relais.tar.gz"
     before = model_id(live)
     editor = Console(env, project, monkeypatch)

@@ -109,7 +109,7 @@ PUBLISHES_SHOWN = 15
 
 def models_project(settings: Settings) -> Project:
     """The project whose models/ the console shows and rolls back."""
-    return Project(settings.project_dir, settings.pack_dir)
+    return Project(settings.project_dir, settings.pack_dir, settings.model_cache)
 
 
 def _put_back(settings: Settings, viewer: Viewer, publish_id: int) -> str:

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +26,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import get_session_factory, utcnow
-from bot.faq.lint import ERROR, lint_pack
 from bot.faq.pack import RETRIEVAL_INTENT
 from bot.nlu.evaluation import HeldOutQuestion, evaluate_model, load_questions
 from bot.publish import history
+from bot.publish.cache import training_key
 from bot.publish.compare import Figures, refusals
-from bot.publish.fingerprint import training_data, training_fingerprint
+from bot.publish.fingerprint import training_fingerprint
 from bot.publish.history import (
     FAILED,
     PUBLISH,
@@ -45,6 +42,7 @@ from bot.publish.history import (
     ModelPublish,
 )
 from bot.publish.store import KEEP_MODELS, ModelStore, StoreError, model_id
+from bot.publish.training import Project, TrainingError, check_inputs, trained_model
 from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 from bot.settings import Settings
 
@@ -52,43 +50,12 @@ from bot.settings import Settings
 BEFORE_PUBLISH = "(before publish)"
 # Loading a model takes seconds; this only stops waiting on a server that hangs.
 LOAD_TIMEOUT_SECONDS = 600
-VALIDATE_LINES = 15  # of `rasa data validate` output shown when it fails
-LOG_TAIL_LINES = 20  # of the training log shown when training fails
 
 Report = Callable[[str], None]
 
 
 class PublishError(Exception):
     """Publish or rollback cannot start; nothing was changed."""
-
-
-@dataclass(frozen=True)
-class Project:
-    """Where the training inputs, the held-out questions and the models are."""
-
-    root: Path  # config.yml, domain.yml, data/, models/
-    pack_dir: Path  # faq/, nlu/, heldout/ (RELAIS_PACK)
-
-    @property
-    def faq_dir(self) -> Path:
-        return self.pack_dir / "faq"
-
-    @property
-    def store(self) -> ModelStore:
-        return ModelStore(self.root / "models")
-
-    @property
-    def questions(self) -> Path:
-        """The pack's held-out questions, never trained on."""
-        return self.pack_dir / "heldout"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "var" / "publish"
-
-    def data_paths(self) -> list[Path]:
-        """What `rasa train` reads: data/ (every crisis), then the pack's own data."""
-        return training_data(self.root, self.pack_dir)
 
 
 @dataclass(frozen=True)
@@ -99,84 +66,6 @@ class LiveModel:
     path: Path | None  # its file here, when there is one
     record: ModelPublish | None  # its publish, when it went through relais publish
     running: bool  # the first Rasa process answered
-
-
-def _rasa_command(*args: str | Path) -> list[str]:
-    return [str(Path(sys.executable).parent / "rasa"), *(str(arg) for arg in args)]
-
-
-def _rasa_environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    }
-
-
-def check_inputs(project: Project) -> list[str]:
-    """The problems that stop a publish: lint errors, then Rasa's validation."""
-    problems = [str(f) for f in lint_pack(project.faq_dir) if f.level == ERROR]
-    if problems:
-        return problems
-    data: list[str | Path] = ["--data", *project.data_paths()]
-    result = subprocess.run(
-        _rasa_command(
-            "data", "validate", "--fail-on-warnings",
-            "--config", project.root / "config.yml",
-            "--domain", project.root / "domain.yml",
-            *data,
-        ),
-        cwd=project.root,
-        env=_rasa_environment(),
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    if result.returncode == 0:
-        return []
-    lines = [
-        line.strip()
-        for line in (result.stdout + result.stderr).splitlines()
-        if "warning" in line.lower() or "error" in line.lower()
-    ]
-    return ["rasa data validate: " + line for line in lines[-VALIDATE_LINES:]] or [
-        f"rasa data validate failed (exit {result.returncode})."
-    ]
-
-
-def train(project: Project, name: str) -> tuple[Path, float]:
-    """Trains a model into models/candidates/; returns it and the seconds taken.
-
-    Raises:
-        PublishError: Training failed; the message ends with the log's tail.
-    """
-    store = project.store
-    project.logs.mkdir(parents=True, exist_ok=True)
-    log = project.logs / f"{name}-train.log"
-    data: list[str | Path] = ["--data", *project.data_paths()]
-    started = time.perf_counter()
-    with log.open("w") as output:
-        result = subprocess.run(
-            _rasa_command(
-                "train",
-                "--config", project.root / "config.yml",
-                "--domain", project.root / "domain.yml",
-                *data,
-                "--out", store.candidates,
-                "--fixed-model-name", name,
-            ),
-            cwd=project.root,
-            env=_rasa_environment(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    candidate = store.candidates / f"{name}.tar.gz"
-    if result.returncode != 0 or not candidate.is_file():
-        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        raise PublishError(
-            f"Training failed (log: {log}):\n" + "\n".join("  " + x for x in tail)
-        )
-    return candidate, time.perf_counter() - started
 
 
 def running_model_id(settings: Settings) -> tuple[bool, str | None]:
@@ -378,14 +267,28 @@ def publish(
 
         name = store.new_name(started_at)
         step("training")
-        report(f"Training {name} (1-2 minutes; log in {project.logs})...")
+        if project.cache.find(training_key(project.root, project.pack_dir)) is None:
+            report(f"Training {name} (1-2 minutes; log in {project.logs})...")
+        project.logs.mkdir(parents=True, exist_ok=True)
         try:
-            candidate, train_seconds = train(project, name)
-        except PublishError as error:
+            trained = trained_model(
+                project,
+                store.candidates / f"{name}.tar.gz",
+                log=project.logs / f"{name}-train.log",
+            )
+        except TrainingError as error:
             report(str(error))
             return save(outcome=FAILED, fingerprint=fingerprint, detail=str(error))
+        candidate, train_seconds = trained.path, trained.seconds
         candidate_id = model_id(candidate)
-        report(f"Trained in {train_seconds:.0f} s.")
+        if trained.reused_from is not None:
+            report(
+                "These exact inputs were trained on "
+                f"{trained.reused_from.astimezone(settings.timezone):%Y-%m-%d %H:%M}: "
+                "that model is reused, nothing to train."
+            )
+        else:
+            report(f"Trained in {train_seconds:.0f} s.")
 
         step("comparing")
         report(f"Answering the held-out questions in {project.questions}...")
