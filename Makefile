@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
+.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-fast test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-topics bench-surge bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -146,8 +146,17 @@ shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own actio
 	  trap "kill $$pid 2>/dev/null" EXIT; \
 	  $(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
 
-test-unit: install ## fast tests only (no model, no servers)
-	$(BIN)/pytest -m "not e2e" -q
+# Both cores: each test module goes whole to one of two workers, so the
+# servers a module starts start once (tests/servers.py gives each its own
+# ports, folders, databases and queues).
+PYTEST := $(BIN)/pytest -n 2 --dist loadfile
+# When make started: make test ends with the time it took in all.
+STARTED := $(shell date +%s)
+
+test-fast: install ## the edit-run loop: every test that needs no model and no server, in under 2 minutes
+	$(PYTEST) -m "not e2e and not slow" -q
+
+test-unit: test-fast
 
 # Each pack's conversation tests (packs/*/tests/stories.yml), on its own model.
 test-stories: $(MODEL) $(OTHER_MODELS) ## conversation tests of every shipped pack
@@ -157,11 +166,12 @@ test-stories: $(MODEL) $(OTHER_MODELS) ## conversation tests of every shipped pa
 	  $(BIN)/rasa test core --model models/pack-$$(basename $$pack).tar.gz --stories $$pack/tests/stories.yml --fail-on-prediction-errors --out var/test-results/$$(basename $$pack); \
 	done
 
-test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) $(PDFTOPPM) $(NGINX) lint ## install, lint, validate, train if needed, then run every test
-	$(BIN)/relais faq lint --dir $(PACK)/faq
-	$(BIN)/rasa data validate --fail-on-warnings --data $(call TRAINING_DATA,$(PACK))
-	$(MAKE) --no-print-directory test-stories
-	$(BIN)/pytest -q
+# The packs' lint, validation and conversation tests run inside pytest
+# (tests/test_shipped_packs.py), beside the rest.
+test: $(MODEL) $(OTHER_MODELS) node_modules/.installed $(CHROMIUM) $(PDFTOPPM) $(NGINX) lint ## install, lint, train if needed (once per distinct inputs), then run every test
+	@$(PYTEST) --durations=15 --durations-min=1; status=$$?; \
+	  echo "make test: $$(( $$(date +%s) - $(STARTED) )) s in all (install, training, lint and tests)"; \
+	  exit $$status
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from rasa_sdk import Tracker
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -36,6 +37,9 @@ TEST_ENVIRONMENT = {
 }
 
 
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(autouse=True)
 def relais_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -50,6 +54,10 @@ def relais_environment(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'unmigrated.db'}")
     monkeypatch.setenv("RELAIS_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setattr("bot.settings.load_dotenv", lambda *args, **kwargs: False)
+    # Accounts made inside the tests are hashed with Argon2id at its lowest
+    # cost: hundreds of them, each 0.1 s at the real cost. The servers the
+    # end-to-end tests start keep the real cost (and rehash at sign-in).
+    monkeypatch.setattr("bot.console.accounts._hasher", TEST_HASHER)
     get_settings.cache_clear()
     yield TEST_ENVIRONMENT
     get_settings.cache_clear()

@@ -33,6 +33,9 @@ from bot.settings import PROJECT_ROOT
 from tests.conftest import postgres_database
 from tests.test_overview import DAY_START, SPIKE_AT, Loaded, load_day, signed_in
 
+# Slow: a generated crisis day per database.
+pytestmark = pytest.mark.slow
+
 PACK = PROJECT_ROOT / "packs" / "dairy-recall"
 PASSWORD = "correct horse battery"
 SCENARIO = yaml.safe_load((PACK / "simulation.yml").read_text("utf-8"))

@@ -104,6 +104,7 @@ def test_relais_train_reuses_the_model_make_trained(tmp_path: Path) -> None:
     assert model_id(out) == model_id(OUTAGE_MODEL)
 
 
+@pytest.mark.slow
 def test_relais_train_names_what_is_wrong(tmp_path: Path) -> None:
     relais = str(Path(sys.executable).parent / "relais")
     not_a_pack = subprocess.run(

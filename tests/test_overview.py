@@ -32,6 +32,9 @@ from bot.insights.sentiment import ANGRY, score
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import postgres_database
 
+# Slow: a generated crisis day per database.
+pytestmark = pytest.mark.slow
+
 PACK = PROJECT_ROOT / "packs" / "dairy-recall"
 PARIS = timezone(timedelta(hours=1))  # Europe/Paris in November
 DAY_START = datetime(2026, 11, 28, tzinfo=PARIS)

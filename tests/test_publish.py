@@ -144,6 +144,7 @@ def test_publish_names_the_topics_no_held_out_question_measures(
     assert untested_topics(faq_dir, questions) == ["health_survey"]
 
 
+@pytest.mark.slow
 def test_a_pack_with_errors_is_refused_before_any_training(
     project: Path, tmp_path: Path
 ) -> None:

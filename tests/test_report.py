@@ -31,6 +31,9 @@ from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import postgres_database
 from tests.test_overview import DAY_START, SPIKE_AT
 
+# Slow: a generated crisis day per database, and Chromium.
+pytestmark = pytest.mark.slow
+
 PACK = PROJECT_ROOT / "packs" / "dairy-recall"
 DAY_END = DAY_START + timedelta(days=1)
 

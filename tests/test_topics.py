@@ -205,6 +205,7 @@ def test_with_one_example_per_topic_the_answers_find_the_topic(ask) -> None:
     assert right(with_answers) > right(alone) * 1.1
 
 
+@pytest.mark.slow
 def test_the_limits_fit_the_pack(ask) -> None:
     """Three examples per topic cannot be held to the limits of thirty: the
     derived confidence is lower, and it still keeps uncovered questions out."""

@@ -121,6 +121,7 @@ def shipped_examples() -> Iterator[tuple[str, str]]:
                     yield expected.get(text, "none"), text
 
 
+@pytest.mark.slow
 def test_precision_on_text_nobody_tuned_the_triggers_on() -> None:
     results = [(label, text, detect(text) or "none") for label, _, text in labelled()]
     results += [
