@@ -15,6 +15,7 @@ from bot.publish.cache import ModelCache, training_key
 from bot.publish.store import model_id
 from bot.settings import PROJECT_ROOT
 from tests.projects import SHARED_CACHE
+from tests.test_publish import edit
 
 OUTAGE_MODEL = PROJECT_ROOT / "models" / "pack-network-outage.tar.gz"
 
@@ -32,12 +33,6 @@ def project(tmp_path: Path) -> Path:
 
 def key(root: Path) -> str:
     return training_key(root, root / "pack")
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text("utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), "utf-8")
 
 
 def test_the_same_inputs_anywhere_are_the_same_model(
