@@ -287,14 +287,18 @@ def counts(stores: Stores, cutoff: datetime) -> dict[str, tuple[int, int]]:
 
 
 def test_purge_removes_exactly_what_is_past_the_retention(
-    fresh_stores: Stores, capsys: pytest.CaptureFixture[str]
+    fresh_stores: Stores,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stores = fresh_stores
     # A retention that ends at noon of the generated day, whatever today is.
-    hours = math.ceil(
-        (utcnow() - (DAY_START + timedelta(hours=12))).total_seconds() / 3600
-    )
-    cutoff = utcnow() - timedelta(hours=hours)
+    # The clock stands still for the purges: each one computes its cutoff from
+    # "now", and facts arrive every minute or so around noon.
+    now = utcnow()
+    monkeypatch.setattr("bot.commands.purge.utcnow", lambda: now)
+    hours = math.ceil((now - (DAY_START + timedelta(hours=12))).total_seconds() / 3600)
+    cutoff = now - timedelta(hours=hours)
     before = counts(stores, cutoff)
     assert before["facts"][0] > 0 and before["facts"][1] > 0
     with get_session_factory(stores.url).begin() as session:
