@@ -148,8 +148,9 @@ shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own actio
 
 # Both cores: each test module goes whole to one of two workers, so the
 # servers a module starts start once (tests/servers.py gives each its own
-# ports, folders, databases and queues).
-PYTEST := $(BIN)/pytest -n 2 --dist loadfile
+# ports, folders, databases and queues). Modules go out in collection order,
+# the longest first (tests/conftest.py), not xdist's "most tests first".
+PYTEST := $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 # When make started: make test ends with the time it took in all.
 STARTED := $(shell date +%s)
 

@@ -39,6 +39,35 @@ TEST_ENVIRONMENT = {
 
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
+# The modules that take minutes, longest first (make test ends with the
+# slowest tests; docs/benchmarks.md has each module's time). pytest-xdist
+# hands whole modules to the two workers in collection order, so these start
+# first and the many short modules fill in at the end: neither worker is left
+# with a long module when the other has finished.
+LONGEST_FIRST = (
+    "test_publish.py",
+    "test_browser.py",
+    "test_topics.py",
+    "test_e2e.py",
+    "test_scaled.py",
+    "test_gaps.py",
+    "test_report.py",
+    "test_shipped_packs.py",
+    "test_brand_channels.py",
+    "test_editing.py",
+    "test_overview.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return (
+            LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: tests keep their order within a module
+
 
 @pytest.fixture(autouse=True)
 def relais_environment(
