@@ -82,6 +82,24 @@ def test_the_least_recently_used_models_go_first(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+def test_only_inputs_validated_before_training_skip_validation_next_time(
+    tmp_path: Path,
+) -> None:
+    """A publish skips `rasa data validate` for a cached model only when its
+    inputs were validated before it was trained."""
+    cache = ModelCache(tmp_path / "cache")
+    cache.put("checked", OUTAGE_MODEL, {}, validated=True)
+    cache.put("unchecked", OUTAGE_MODEL, {}, validated=False)
+    checked, unchecked = cache.find("checked"), cache.find("unchecked")
+    assert checked is not None and checked.validated
+    assert unchecked is not None and not unchecked.validated
+    # A cache written before the flag existed: validated again.
+    (cache.root / "checked.json").write_text('{"trained_at": "2026-12-01T10:00:00"}')
+    older = cache.find("checked")
+    assert older is not None and not older.validated
+
+
+@pytest.mark.e2e
 def test_relais_train_reuses_the_model_make_trained(tmp_path: Path) -> None:
     """make test trains models/pack-network-outage.tar.gz with relais train:
     the same command for the same pack copies it, in about a second."""

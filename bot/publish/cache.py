@@ -97,6 +97,9 @@ class Cached:
 
     path: Path
     trained_at: datetime  # when it was trained (UTC)
+    # Its inputs passed the pack's lint and `rasa data validate` before it
+    # was trained (the key covers every input and Rasa's version).
+    validated: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,13 +123,15 @@ class ModelCache:
         except StoreError:
             path.unlink(missing_ok=True)
             return None
+        validated = False
         try:
             about = json.loads((self.root / f"{key}.json").read_text("utf-8"))
             trained_at = datetime.fromisoformat(about["trained_at"])
-        except (OSError, ValueError, KeyError, TypeError):
+            validated = about.get("validated") is True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             trained_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         os.utime(path)  # recently used: pruned last
-        return Cached(path, trained_at)
+        return Cached(path, trained_at, validated)
 
     def copy(self, key: str, target: Path) -> Cached | None:
         """Puts the model trained for `key` at `target` (atomically); None
@@ -140,11 +145,13 @@ class ModelCache:
         os.replace(staging, target)
         return cached
 
-    def put(self, key: str, model: Path, about: dict[str, str]) -> Path:
+    def put(
+        self, key: str, model: Path, about: dict[str, str], *, validated: bool
+    ) -> Path:
         """Keeps a copy of `model` as the one trained for `key`.
 
         `about` (what it was trained from, for people) goes beside it, with
-        the time.
+        the time and whether its inputs were validated before the training.
         """
         self.root.mkdir(parents=True, exist_ok=True)
         path = self._model(key)
@@ -153,7 +160,11 @@ class ModelCache:
         os.replace(staging, path)
         (self.root / f"{key}.json").write_text(
             json.dumps(
-                {**about, "trained_at": datetime.now(timezone.utc).isoformat()},
+                {
+                    **about,
+                    "trained_at": datetime.now(timezone.utc).isoformat(),
+                    "validated": validated,
+                },
                 indent=2,
                 sort_keys=True,
             ),

@@ -42,7 +42,13 @@ from bot.publish.history import (
     ModelPublish,
 )
 from bot.publish.store import KEEP_MODELS, ModelStore, StoreError, model_id
-from bot.publish.training import Project, TrainingError, check_inputs, trained_model
+from bot.publish.training import (
+    Project,
+    TrainingError,
+    lint_problems,
+    trained_model,
+    validation_problems,
+)
 from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 from bot.settings import Settings
 
@@ -237,14 +243,18 @@ def publish(
         store.clear_candidates()
         step("checks")
         report("Checking the FAQ pack and the training data...")
-        problems = check_inputs(project)
-        if problems:
+
+        def refused(problems: list[str]) -> ModelPublish:
             for problem in problems:
                 report(f"  {problem}")
             return save(
                 outcome=REFUSED,
                 detail=f"{len(problems)} problem(s) in the data: " + problems[0],
             )
+
+        problems = lint_problems(project)
+        if problems:
+            return refused(problems)
         fingerprint = training_fingerprint(project.root, project.pack_dir)
         with factory.begin() as session:
             live = find_live(project, settings, session=session)
@@ -262,12 +272,19 @@ def publish(
                 model_file=live.record.model_file,
                 detail=detail,
             )
+        # Inputs a cached model was trained from passed Rasa's validation
+        # then: the same bytes and the same Rasa pass it again.
+        cached = project.cache.find(training_key(project.root, project.pack_dir))
+        if cached is None or not cached.validated:
+            problems = validation_problems(project)
+            if problems:
+                return refused(problems)
         if live.model_id and live.record is None:
             report("The live model was not published with relais publish.")
 
         name = store.new_name(started_at)
         step("training")
-        if project.cache.find(training_key(project.root, project.pack_dir)) is None:
+        if cached is None:
             report(f"Training {name} (1-2 minutes; log in {project.logs})...")
         project.logs.mkdir(parents=True, exist_ok=True)
         try:
@@ -275,6 +292,7 @@ def publish(
                 project,
                 store.candidates / f"{name}.tar.gz",
                 log=project.logs / f"{name}-train.log",
+                validated=True,
             )
         except TrainingError as error:
             report(str(error))

@@ -87,9 +87,16 @@ def rasa_environment() -> dict[str, str]:
 
 def check_inputs(project: Project) -> list[str]:
     """The problems that stop a training: lint errors, then Rasa's validation."""
-    problems = [str(f) for f in lint_pack(project.faq_dir) if f.level == ERROR]
-    if problems:
-        return problems
+    return lint_problems(project) or validation_problems(project)
+
+
+def lint_problems(project: Project) -> list[str]:
+    """The FAQ pack's lint errors (a fraction of a second)."""
+    return [str(f) for f in lint_pack(project.faq_dir) if f.level == ERROR]
+
+
+def validation_problems(project: Project) -> list[str]:
+    """What `rasa data validate` refuses (15-20 s: it loads Rasa)."""
     data: list[str | Path] = ["--data", *project.data_paths()]
     result = subprocess.run(
         rasa_command(
@@ -162,6 +169,7 @@ def trained_model(
     log: Path | None = None,
     force: bool = False,
     check: bool = False,
+    validated: bool = False,
 ) -> Trained:
     """Puts at `target` a model of the project's current inputs: the cached
     one when these exact inputs were trained before, else a new one (kept in
@@ -174,6 +182,9 @@ def trained_model(
         force: Train even when the cache has the model.
         check: Lint the pack and validate the data before training (a model
             from the cache passed these checks when it was trained).
+        validated: The caller has checked these inputs already: the cache
+            notes it, and `Cached.validated` tells a later publish it need
+            not validate them again.
 
     Raises:
         TrainingError: The checks refused the inputs, or training failed.
@@ -193,5 +204,6 @@ def trained_model(
             key,
             target,
             {"project": str(project.root), "pack": str(project.pack_dir)},
+            validated=check or validated,
         )
     return Trained(target, seconds, None)
