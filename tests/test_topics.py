@@ -222,11 +222,11 @@ def test_the_limits_fit_the_pack(ask) -> None:
         not_covered,
     )
     held_out = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
+    ranked = [(q, model.rank(ask(q.text))) for q in held_out]
     answered = [
-        (q, model.rank(ask(q.text)))
-        for q in held_out
-        if model.rank(ask(q.text))[0][1] >= few.confidence
-        and margin_of(model.rank(ask(q.text))) >= few.margin
+        (q, ranking)
+        for q, ranking in ranked
+        if ranking[0][1] >= few.confidence and margin_of(ranking) >= few.margin
     ]
     covered = [q for q in held_out if q.group != NOT_IN_FAQ]
     wrong = [q for q, ranking in answered if ranking[0][0] != q.expected]
