@@ -7,6 +7,8 @@ endpoints.yml on free ports and throw-away SQLite databases in `work`;
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 import subprocess
 import sys
@@ -32,10 +34,27 @@ class ServerError(RuntimeError):
     """A server did not start; the message ends with its log."""
 
 
+# Each pytest-xdist worker hands out ports from a block of its own, below the
+# kernel's ephemeral range (32768-60999 here), never the same one twice in a
+# run: a port one worker has chosen for a server that is still starting can
+# neither go to the other worker nor to an outgoing connection. (Binding port
+# 0 and closing it left a window in which the other worker got the same one.)
+FIRST_PORT, PORT_BLOCK = 20000, 2000
+_ports_given = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = FIRST_PORT + (int(worker) if worker.isdigit() else 0) * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = start + next(_ports_given) % PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # another program has it
+            return port
+    raise ServerError(f"no free port between {start} and {start + PORT_BLOCK - 1}")
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

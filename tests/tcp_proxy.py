@@ -6,16 +6,15 @@ import contextlib
 import socket
 import threading
 
+from tests.servers import free_port
+
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `stop()` cuts every connection."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = int(probe.getsockname()[1])
-        probe.close()
+        self.port = free_port()  # this worker's: still its own after a stop()
         self._server: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()

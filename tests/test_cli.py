@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,11 @@ from bot.db import get_session_factory
 from bot.handoff import queue
 from bot.handoff.models import ASSIGNED
 from bot.settings import get_settings
-from tests.servers import MODEL
+from tests.servers import MODEL, free_port
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()  # nothing listens there, and no other test will
 
 
 @pytest.fixture
