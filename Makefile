@@ -77,6 +77,9 @@ dotenv:
 	@grep -q '^RELAIS_CONSOLE_SECRET=' .env || { \
 	  echo "RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env && \
 	  echo "Added a random RELAIS_CONSOLE_SECRET to .env."; }
+	@! grep -q '^RELAIS_CONSOLE_SECRET=change-me$$' .env || { \
+	  sed -i "s/^RELAIS_CONSOLE_SECRET=change-me$$/RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env && \
+	  echo "Replaced .env's placeholder RELAIS_CONSOLE_SECRET (.env.example's, public) with a random one."; }
 
 validate: install ## check the FAQ pack (relais faq lint) and the training data
 	$(BIN)/relais faq lint --dir $(PACK)/faq

@@ -210,6 +210,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         spool_dir = PROJECT_ROOT / spool_dir
 
     console_secret = _required(env, "RELAIS_CONSOLE_SECRET")
+    if console_secret.lower() in PLACEHOLDER_SECRETS:
+        # Published in .env.example: whoever knows it can sign a console
+        # cookie and open the console as an admin, local mode or not.
+        raise SettingsError(
+            "RELAIS_CONSOLE_SECRET still holds a published placeholder: anyone "
+            "could sign in as an admin with it. Set a random value (make run "
+            "writes one into .env)."
+        )
     if environment != "local" and (
         console_secret.lower() in PLACEHOLDER_SECRETS or len(console_secret) < 32
     ):

@@ -110,13 +110,21 @@ def test_the_console_secret_must_be_real_outside_local_mode() -> None:
         "RELAIS_ENV": "production",
         "RASA_TOKEN": "x" * 32,
     }
-    for secret in ("change-me", "short-secret"):
-        with pytest.raises(SettingsError, match="RELAIS_CONSOLE_SECRET must be"):
-            load_settings({**production, "RELAIS_CONSOLE_SECRET": secret})
+    with pytest.raises(SettingsError, match="published placeholder"):
+        load_settings({**production, "RELAIS_CONSOLE_SECRET": "change-me"})
+    with pytest.raises(SettingsError, match="RELAIS_CONSOLE_SECRET must be"):
+        load_settings({**production, "RELAIS_CONSOLE_SECRET": "short-secret"})
     assert (
         load_settings({**production, "RELAIS_CONSOLE_SECRET": "s" * 48}).console_port
         == 8000
     )
+
+
+def test_the_placeholder_console_secret_is_refused_in_local_mode_too() -> None:
+    """.env.example's value is public: a cookie signed with it opened /team."""
+    with pytest.raises(SettingsError, match="published placeholder"):
+        load_settings({**TEST_ENVIRONMENT, "RELAIS_CONSOLE_SECRET": "change-me"})
+    assert load_settings(TEST_ENVIRONMENT).environment == "local"
 
 
 def test_config_check_refuses_a_store_class_rasa_would_silently_replace(
