@@ -456,6 +456,16 @@ def test_meta_subscription_check_needs_the_verify_token(rasa_url: str) -> None:
         timeout=30,
     )
     assert wrong.status_code == 403
+    accented = requests.get(
+        url,
+        params={
+            "hub.mode": "subscribe",
+            "hub.challenge": "1",
+            "hub.verify_token": "clé-devinée",
+        },
+        timeout=30,
+    )
+    assert accented.status_code == 403
 
 
 # --- handoff across channels ------------------------------------------------

@@ -24,6 +24,7 @@ Documented shapes (developers.facebook.com, Graph API v21.0):
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -119,10 +120,12 @@ class MetaInput(ProviderInput):
         """Meta's subscription check: echo hub.challenge when the token matches."""
         args = request.args
         expected = self.settings.meta_verify_token
+        given = args.get("hub.verify_token") or ""
         if (
             expected
             and args.get("hub.mode") == "subscribe"
-            and args.get("hub.verify_token") == expected
+            # In constant time: the answer's timing tells nothing of the token.
+            and hmac.compare_digest(given.encode(), expected.encode())
         ):
             return response.text(args.get("hub.challenge") or "")
         logger.warning(
