@@ -320,6 +320,10 @@ def test_an_editor_adds_a_topic(desk: Path) -> None:
     assert "factory_future" in editor.get("/topics").text
     again = editor.post("/topics/new", data=form)
     assert again.status_code == 409
+    # The route of an existing topic creates none, whatever its key.
+    stray = editor.post("/topics/Bad Key", data={**form, "key": "Bad Key"})
+    assert stray.status_code == 404 and "There is no topic Bad Key" in stray.text
+    assert not (desk / "Bad Key.yml").exists()
 
 
 def test_an_old_version_is_restored(desk: Path) -> None:

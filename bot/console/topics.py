@@ -362,13 +362,20 @@ def _save(
     urgent = form.get("urgent") == "on" and viewer.role == accounts.ADMIN
     try:
         with get_session_factory(settings.database_url).begin() as session:
-            if is_new and (
+            exists = (
                 versions.head(session=session, topic=key) is not None
                 or versions.file_topic(settings.faq_dir, key) is not None
                 or (settings.faq_dir / f"{key}.yml").exists()
-            ):
+            )
+            if is_new and exists:
                 return Refused(
                     409, [f"There is already a topic {key}: choose another key."]
+                )
+            if not is_new and not exists:
+                # A new topic is made at /topics/new, where its key is checked:
+                # saving here would write a file under any name.
+                return Refused(
+                    404, [f"There is no topic {key}: add it with “New topic”."]
                 )
             try:
                 saved = versions.save(
