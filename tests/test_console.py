@@ -207,6 +207,16 @@ def test_transfer_release_and_notes(app_url: str) -> None:
     assert (moved.status_code, moved.json()["message"]) == (
         409, "eve cannot take conversations."
     )  # fmt: skip
+    with get_session_factory(app_url).begin() as session:
+        accounts.disable(session=session, name="bob", by="root")
+    closed = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "bob"},
+                          headers={"accept": "application/json"})  # fmt: skip
+    assert (closed.status_code, closed.json()["message"]) == (
+        409, "bob's account is closed: choose someone else."
+    )  # fmt: skip
+    with get_session_factory(app_url).begin() as session:
+        assert queue.get_ticket(session=session, ticket_id=1).agent == "alice"
+        accounts.enable(session=session, name="bob")
     moved = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "bob"})
     assert moved.status_code == 303
     bob, bob_token = signed_in("bob")

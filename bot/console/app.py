@@ -358,6 +358,11 @@ def _do(
             colleague = accounts.find_agent(session=session, name=to)
             if colleague is None or colleague.role not in QUEUE:
                 raise queue.QueueError(f"{to or 'Nobody'} cannot take conversations.")
+            if colleague.is_disabled:
+                # Nobody could answer it, claim it or give it back.
+                raise queue.QueueError(
+                    f"{to}'s account is closed: choose someone else."
+                )
             queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
         return f"Transferred to {to}."
     raise HTTPException(404, "No such action.")
