@@ -446,26 +446,18 @@ def test_meta_subscription_check_needs_the_verify_token(rasa_url: str) -> None:
         timeout=30,
     )
     assert (ok.status_code, ok.text) == (200, "1158201444")
-    wrong = requests.get(
-        url,
-        params={
-            "hub.mode": "subscribe",
-            "hub.challenge": "1",
-            "hub.verify_token": "guess",
-        },
-        timeout=30,
-    )
-    assert wrong.status_code == 403
-    accented = requests.get(
-        url,
-        params={
-            "hub.mode": "subscribe",
-            "hub.challenge": "1",
-            "hub.verify_token": "clé-devinée",
-        },
-        timeout=30,
-    )
-    assert accented.status_code == 403
+    # Compared as bytes: an accented guess is refused like any other.
+    for guess in ("guess", "clé-devinée"):
+        wrong = requests.get(
+            url,
+            params={
+                "hub.mode": "subscribe",
+                "hub.challenge": "1",
+                "hub.verify_token": guess,
+            },
+            timeout=30,
+        )
+        assert wrong.status_code == 403, guess
 
 
 # --- handoff across channels ------------------------------------------------

@@ -202,16 +202,16 @@ def test_transfer_release_and_notes(app_url: str) -> None:
     )
     assert note.status_code == 303
     assert "rappeler à 14 h" in browser.get("/tickets/1").text
-    moved = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "eve"},
-                         headers={"accept": "application/json"})  # fmt: skip
-    assert (moved.status_code, moved.json()["message"]) == (
-        409, "eve cannot take conversations."
-    )  # fmt: skip
+
+    def refused_transfer(to: str) -> tuple[int, str]:
+        answer = browser.post("/tickets/1/transfer", data={"csrf": token, "to": to},
+                              headers={"accept": "application/json"})  # fmt: skip
+        return answer.status_code, answer.json()["message"]
+
+    assert refused_transfer("eve") == (409, "eve cannot take conversations.")
     with get_session_factory(app_url).begin() as session:
         accounts.disable(session=session, name="bob", by="root")
-    closed = browser.post("/tickets/1/transfer", data={"csrf": token, "to": "bob"},
-                          headers={"accept": "application/json"})  # fmt: skip
-    assert (closed.status_code, closed.json()["message"]) == (
+    assert refused_transfer("bob") == (
         409, "bob's account is closed: choose someone else."
     )  # fmt: skip
     with get_session_factory(app_url).begin() as session:
