@@ -35,7 +35,7 @@ from bot.insights.generator import Day
 from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, TEST_ENVIRONMENT
-from tests.projects import SHARED_CACHE, copy_project
+from tests.projects import SHARED_CACHE, copy_small_project
 from tests.servers import ServerError, free_port, running_console, running_relais
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -50,7 +50,7 @@ PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
 LOTS = "Quels lots sont concernés par le rappel ?"
 PUBLISH_TOPIC = parse_topic_file(FIXTURES / "publish" / "health_survey.yml")
 SURVEY_QUESTION = "santé publique france m'a appelé pour une enquête, c'est normal ?"
-# A publish trains a model: minutes, longer on a slow machine.
+# A publish trains a model: a minute or two, longer on a slow machine.
 PUBLISH_MS = 1_200_000
 
 
@@ -66,8 +66,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.")
     work = tmp_path_factory.mktemp("browser")
     # A project of its own: editors change its pack, publishes its models.
+    # The test project (the dairy pack cut to the topics asked here, fewer
+    # epochs): the console's publish trains for real in a minute, not four.
     (work / "project").mkdir()
-    project = copy_project(work / "project")
+    project = copy_small_project(work / "project")
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     with get_session_factory(database_url).begin() as session:

@@ -704,6 +704,9 @@ def test_a_clicked_clarification_is_answered_directly_after_accept_and_publish(
     assert "vulnerable_people: 1 example(s) added" in accepted.stdout, accepted.stderr
     assert Person(url).ask(vague) != answer  # nothing live before a publish
 
-    result = relais(env, "publish", "--project", project, "--agent", "lea")
+    # The shared model cache: add-a-topic proved a real training already; this
+    # test's inputs are trained once per machine, then reused.
+    shared = {**env, "RELAIS_MODEL_CACHE": str(SHARED_CACHE)}
+    result = relais(shared, "publish", "--project", project, "--agent", "lea")
     assert result.returncode == 0, result.stdout + result.stderr
     assert Person(url).ask(vague) == answer
