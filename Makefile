@@ -68,18 +68,19 @@ $(NGINX):
 	$(SUDO) apt-get install -y nginx || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 
 # Configuration lives in .env, read by bot/settings.py and by honcho; the
-# first run creates it from .env.example with a random API token.
+# first run creates it from .env.example, and every run gives each secret
+# still missing or on .env.example's public placeholder a random value.
 dotenv:
-	@test -f .env || { cp .env.example .env && \
-	  sed -i "s/^RASA_TOKEN=.*/RASA_TOKEN=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')/" .env && \
-	  sed -i "s/^RELAIS_CONSOLE_SECRET=.*/RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env && \
-	  echo "Created .env with a random RASA_TOKEN and RELAIS_CONSOLE_SECRET."; }
-	@grep -q '^RELAIS_CONSOLE_SECRET=' .env || { \
-	  echo "RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env && \
-	  echo "Added a random RELAIS_CONSOLE_SECRET to .env."; }
-	@! grep -q '^RELAIS_CONSOLE_SECRET=change-me$$' .env || { \
-	  sed -i "s/^RELAIS_CONSOLE_SECRET=change-me$$/RELAIS_CONSOLE_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env && \
-	  echo "Replaced .env's placeholder RELAIS_CONSOLE_SECRET (.env.example's, public) with a random one."; }
+	@test -f .env || { cp .env.example .env && echo "Created .env from .env.example."; }
+	@set -e; for name in RASA_TOKEN RELAIS_CONSOLE_SECRET RELAIS_ACTIONS_SECRET; do \
+	  value=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))'); \
+	  if ! grep -q "^$$name=" .env; then \
+	    echo "$$name=$$value" >> .env; echo "Added a random $$name to .env."; \
+	  elif grep -q "^$$name=change-me$$" .env; then \
+	    sed -i "s/^$$name=change-me$$/$$name=$$value/" .env; \
+	    echo "Set a random $$name in .env (it held .env.example's public placeholder)."; \
+	  fi; \
+	done
 
 validate: install ## check the FAQ pack (relais faq lint) and the training data
 	$(BIN)/relais faq lint --dir $(PACK)/faq
@@ -145,9 +146,9 @@ shell: $(MODEL) dotenv ## talk to the bot in this terminal (starts its own actio
 	@mkdir -p var
 	@$(BIN)/relais config check
 	@$(BIN)/relais db upgrade
-	@$(BIN)/rasa run actions --port 5055 > var/actions-shell.log 2>&1 & pid=$$!; \
+	@$(BIN)/relais actions --port 5055 > var/actions-shell.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid 2>/dev/null" EXIT; \
-	  $(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
+	  $(BIN)/honcho run -e .env $(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
 
 # Both cores: each test module goes whole to one of two workers, so the
 # servers a module starts start once (tests/servers.py gives each its own

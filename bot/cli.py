@@ -15,6 +15,7 @@
     relais rollback [--to ID] [--list]         # an earlier published model
     relais channels [telegram-webhook URL]   # the brand's channels
     relais nginx --api P --actions-listen P --rasa P... --actions P... --console P
+    relais actions [--port 5055]               # the action server (make run)
 
 Queue commands act as the agent named by --agent, else $RELAIS_AGENT, else the
 login name. Errors are one line on stderr and a non-zero exit, never a trace.
@@ -35,6 +36,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.commands import actions as actions_command
 from bot.commands import channels as channels_command
 from bot.commands import nginx as nginx_command
 from bot.commands import purge as purge_command
@@ -74,11 +76,13 @@ LAST_MESSAGE_WIDTH = 48
 
 
 def endpoint_classes_problem(path: Path) -> str | None:
-    """Says which class named in endpoints.yml cannot be imported.
+    """Says which class named in endpoints.yml cannot be imported, or that
+    Rasa would call the action server without its secret.
 
     Rasa replaces a tracker store or event broker it cannot import with none
     at all (conversations in memory only, no events for the console) and only
-    warns: a typo there must stop `make run` instead.
+    warns: a typo there must stop `make run` instead. An action endpoint
+    without the secret would get 401 on every action.
     """
     try:
         endpoints = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -96,6 +100,14 @@ def endpoint_classes_problem(path: Path) -> str | None:
                 f"{path.name}: {section} type {kind} cannot be loaded ({error}); "
                 "Rasa would keep conversations in memory only."
             )
+    headers = (endpoints.get("action_endpoint") or {}).get("headers") or {}
+    if "${RELAIS_ACTIONS_SECRET}" not in str(headers.get("Authorization", "")):
+        return (
+            f"{path.name}: action_endpoint sends no RELAIS_ACTIONS_SECRET, and the "
+            "action server (relais actions) refuses calls without it. Add under "
+            'action_endpoint:  headers: {Authorization: "Bearer '
+            '${RELAIS_ACTIONS_SECRET}"}'
+        )
     return None
 
 
@@ -769,6 +781,7 @@ def _parser() -> argparse.ArgumentParser:
 
     suggestion_commands.add_parser(commands, as_agent)
     nginx_command.add_parser(commands)
+    actions_command.add_parser(commands)
     channels_command.add_parser(commands)
     simulate_command.add_parser(commands)
     report_command.add_parser(commands)
@@ -849,6 +862,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.endpoints)
     if args.command == "nginx":
         return nginx_command.run(args)
+    if args.command == "actions":
+        return actions_command.run(args)
     if args.command == "train":
         return train_command.run(args)
     if args.command == "faq" and (subcommand == "lint" or getattr(args, "dir", None)):

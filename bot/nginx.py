@@ -11,11 +11,11 @@ runs Debian's nginx in the foreground (so honcho can stop it):
   times that), beyond which nginx answers 429. The providers' webhooks
   (Messenger, Instagram, WhatsApp, Telegram) are signed and carry everyone's
   messages from a few addresses: no rate per address, bodies up to 1 MB.
-- `/socket.io/` is sticky: a web chat connects with its conversation id
-  (`?relais_session=`), and every request of that conversation goes to the
-  same Rasa process, where its socket lives (socket.io's long-polling needs
-  it; a WebSocket is one connection anyway). Clients without the parameter
-  stick by address.
+- `/socket.io/` is sticky: a web chat connects with a key of its own (its
+  conversation's pass once it has one, `?relais_session=`), and every
+  request of that socket goes to the same Rasa process, where its socket
+  lives (socket.io's long-polling needs it; a WebSocket is one connection
+  anyway). Clients without the parameter stick by address.
 - everything else is the console and the web chat page.
 - the HTTP API of the Rasa processes (token-protected, for the console and
   the `relais` command) and the action servers are reachable on 127.0.0.1
@@ -118,7 +118,7 @@ http {{
         default upgrade;
         "" close;
     }}
-    # A web chat's conversation id, else the client's address.
+    # A web chat's key (chat.js), else the client's address.
     map $arg_relais_session $socket_key {{
         "" $binary_remote_addr;
         default $arg_relais_session;

@@ -65,6 +65,9 @@ class Settings:
     timezone: ZoneInfo
     spool_dir: Path
     console_secret: str
+    # Rasa's calls to the action server carry it (endpoints.yml); the action
+    # server refuses any other call (bot/commands/actions.py).
+    actions_secret: str
     console_host: str
     console_port: int
     # Where a browser reaches Rasa's socket.io channel (the web chat).
@@ -94,6 +97,9 @@ class Settings:
     # Models by the inputs they were trained from (RELAIS_MODEL_CACHE): None
     # keeps them in the project's models/cache/ (bot/publish/cache.py).
     model_cache: Path | None = None
+    # Where the action server listens (RELAIS_ACTIONS_HOST): loopback unless
+    # Rasa runs on other machines.
+    actions_host: str = "127.0.0.1"
     # Messenger, Instagram, WhatsApp and Telegram (bot/channels/config.py).
     channels: ChannelSettings = field(default_factory=ChannelSettings)
 
@@ -225,6 +231,17 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "RELAIS_CONSOLE_SECRET must be a random value of 32 characters or more "
             "outside local mode."
         )
+    actions_secret = _required(env, "RELAIS_ACTIONS_SECRET")
+    if actions_secret.lower() in PLACEHOLDER_SECRETS or (
+        environment != "local" and len(actions_secret) < 32
+    ):
+        # Whoever can call the action server with it can open and overwrite
+        # handoff tickets with a forged conversation.
+        raise SettingsError(
+            "RELAIS_ACTIONS_SECRET must be a random value (32 characters or more "
+            "outside local mode), not a placeholder: make run writes one into .env."
+        )
+    actions_host = env.get("RELAIS_ACTIONS_HOST", "127.0.0.1").strip() or "127.0.0.1"
     console_port = _port(env.get("RELAIS_CONSOLE_PORT", "8000"))
     public_rasa_url = env.get("RELAIS_PUBLIC_RASA_URL", rasa_url).strip().rstrip("/")
     if not re.match(r"^https?://[^\s/]+", public_rasa_url):
@@ -288,6 +305,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         timezone=timezone,
         spool_dir=spool_dir,
         console_secret=console_secret,
+        actions_secret=actions_secret,
+        actions_host=actions_host,
         console_host=console_host,
         four_eyes=four_eyes_value in _YES,
         project_dir=project_dir,

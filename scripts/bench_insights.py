@@ -224,6 +224,7 @@ def main() -> int:
             "DATABASE_URL": url,
             "RASA_TOKEN": "bench",
             "RELAIS_CONSOLE_SECRET": "bench",
+            "RELAIS_ACTIONS_SECRET": "bench",
             "RELAIS_PACK": str(PACK),
         }
     )

@@ -1,6 +1,6 @@
 """From an editor saving an answer to every action server sending the new text.
 
-Two real action servers (`rasa run actions`), each on its own copy of the
+Two real action servers (`relais actions`), each on its own copy of the
 pack (as on two machines), one PostgreSQL database. Each round records a new
 approved version of one answer, as the console does, then asks both action
 servers for that answer directly, as Rasa asks them, until each sends the new
@@ -57,6 +57,9 @@ def milliseconds(values: list[float]) -> str:
     )
 
 
+ACTIONS_SECRET = TEST_ENVIRONMENT["RELAIS_ACTIONS_SECRET"]
+
+
 def call(url: str, topic: str) -> str:
     tracker = json.loads((FIXTURES / "faq_question_fr.json").read_text("utf-8"))
     selector = tracker["latest_message"]["response_selector"]["faq"]["response"]
@@ -66,6 +69,7 @@ def call(url: str, topic: str) -> str:
     sender = uuid.uuid4().hex
     response = requests.post(
         f"{url}/webhook",
+        headers={"Authorization": f"Bearer {ACTIONS_SECRET}"},
         json={"next_action": "action_answer_faq", "sender_id": sender,
               "tracker": {**tracker, "sender_id": sender}, "domain": {},
               "version": "3.6.21"},

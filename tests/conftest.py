@@ -34,6 +34,7 @@ TEST_ENVIRONMENT = {
     "RELAIS_TEAM_DAYS": "mon-sun",
     "RELAIS_TIMEZONE": "Europe/Paris",
     "RELAIS_CONSOLE_SECRET": "test-console-secret",
+    "RELAIS_ACTIONS_SECRET": "test-actions-secret",
 }
 
 

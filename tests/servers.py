@@ -107,7 +107,8 @@ def _rasa_server(port: int, model: Path, token: str, endpoints: Path) -> list[st
 
 
 def _action_server(port: int) -> list[str]:
-    return [str(Path(sys.executable).parent / "rasa"), "run", "actions",
+    """The action server of make run's Procfile, on `port`."""
+    return [str(Path(sys.executable).parent / "relais"), "actions",
             "--port", str(port)]  # fmt: skip
 
 

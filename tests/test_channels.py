@@ -8,6 +8,7 @@ import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot.channels.guard import TRUNCATED_KEY, guarded, warm_up
+from bot.channels.web import new_web_conversation, web_conversation
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.rasa_api import WARM_UP_TEXTS
 
@@ -38,6 +39,44 @@ def test_an_ordinary_message_passes_untouched() -> None:
     message = _through_guard(text)
     assert message.text == text.strip()
     assert message.metadata == {"page": "/recall"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("/restart", "restart"),
+        ("  / Restart ", "Restart"),
+        ('/session_start{"x": 1}', 'session_start{"x": 1}'),
+        ("/back@0.9", "back@0.9"),
+        # Buttons' payloads are commands the chat offered: they stay commands.
+        ("/request_human", "/request_human"),
+        ('/faq{"topic": "refund"}', '/faq{"topic": "refund"}'),
+        ("/restarting", "/restarting"),
+    ],
+)
+def test_rasa_commands_typed_by_the_public_are_words(typed: str, read: str) -> None:
+    """Rasa runs "/restart" even in a paused conversation: typed by a person
+    waiting for a human, it ended the handoff (issue 26)."""
+    assert _through_guard(typed).text == read
+
+
+def test_the_web_chat_pass_opens_only_the_conversation_it_was_issued_for() -> None:
+    conversation, web_pass = new_web_conversation()
+    assert conversation.startswith("socketio:")
+    assert web_conversation(web_pass) == conversation
+    other, _ = new_web_conversation()
+    assert other != conversation
+    signature = web_pass.rpartition(".")[2]
+    for forged in (
+        conversation,  # the id alone, as agents see it
+        f"{other}.{signature}",  # another conversation's signature
+        f"whatsapp:+33612345678.{signature}",
+        web_pass[:-1] + ("0" if web_pass[-1] != "0" else "1"),
+        None,
+        42,
+        web_pass + "x" * 300,
+    ):
+        assert web_conversation(forged) is None, forged
 
 
 class FakeAgent:

@@ -432,39 +432,66 @@ def test_an_angry_faq_question_is_answered_flagged_and_the_bot_stays(
     assert visitor.say("Quels lots sont concernés par le rappel ?") == []
 
 
+class WebChat:
+    """One person in the web chat, as chat.js talks to Rasa's socket.io: a
+    session request (with the pass kept from before, if any), then messages."""
+
+    def __init__(self, url: str, shown_pass: str | None = None) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.passes: list[str] = []
+        self._lock = threading.Condition()
+        self.client = socketio.Client()
+        self.client.on("bot_uttered", self._on(self.received))
+        self.client.on("session_confirm", self._on(self.passes))
+        self.client.connect(url, transports=["polling"], wait_timeout=60)
+        self.client.emit("session_request", {"session_id": shown_pass})
+        self.web_pass = self._wait(self.passes, lambda _: True, "session_confirm")
+        # What agents and the tracker store know the person by.
+        self.conversation = self.web_pass.rpartition(".")[0]
+
+    def _on(self, into: list[Any]) -> Any:
+        def received(item: Any) -> None:
+            with self._lock:
+                into.append(item)
+                self._lock.notify_all()
+
+        return received
+
+    def _wait(self, items: list[Any], check: Any, what: str) -> Any:
+        with self._lock:
+            found = self._lock.wait_for(
+                lambda: next((m for m in items if check(m)), None), timeout=120
+            )
+        assert found, f"{what} did not arrive over socket.io: {items}"
+        return found
+
+    def say(self, text: str, session_id: str | None = None) -> None:
+        self.client.emit(
+            "user_uttered",
+            {"message": text, "session_id": session_id or self.web_pass},
+        )
+
+    def wait_for(self, check: Any, what: str) -> dict[str, Any]:
+        return dict(self._wait(self.received, check, what))
+
+    def wait_for_text(self, prefix: str) -> dict[str, Any]:
+        return self.wait_for(
+            lambda message: str(message.get("text") or "").startswith(prefix),
+            repr(prefix),
+        )
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
 def test_agent_reply_arrives_live_over_socketio(
     rasa_url: str, e2e_env: dict[str, str]
 ) -> None:
-    received: list[dict[str, Any]] = []
-    lock = threading.Condition()
-    client = socketio.Client()
-    session_id = f"socket-{uuid.uuid4().hex[:8]}"
-
-    @client.on("bot_uttered")
-    def on_bot(message: dict[str, Any]) -> None:
-        with lock:
-            received.append(message)
-            lock.notify_all()
-
-    def wait_for(check: Any, what: str) -> dict[str, Any]:
-        with lock:
-            found = lock.wait_for(
-                lambda: next((m for m in received if check(m)), None), timeout=120
-            )
-        assert found, f"{what} did not arrive over socket.io: {received}"
-        return found
-
-    def text_starting(prefix: str) -> Any:
-        return lambda message: str(message.get("text") or "").startswith(prefix)
-
-    client.connect(rasa_url, transports=["polling"], wait_timeout=60)
+    chat = WebChat(rasa_url)
     try:
-        client.emit("session_request", {"session_id": session_id})
-        client.emit(
-            "user_uttered", {"message": "agent please", "session_id": session_id}
-        )
-        wait_for(text_starting("I'm passing our conversation"), "the queue message")
-        ticket = open_ticket(e2e_env, session_id)
+        chat.say("agent please")
+        chat.wait_for_text("I'm passing our conversation")
+        ticket = open_ticket(e2e_env, chat.conversation)
         assert ticket.channel == "socketio"
         assert (
             relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id)).returncode == 0
@@ -473,17 +500,105 @@ def test_agent_reply_arrives_live_over_socketio(
             e2e_env, rasa_url, "queue", "reply", str(ticket.id), "Hello, Alice here."
         )
         assert sent.returncode == 0, sent.stderr
-        wait_for(text_starting("Hello, Alice here."), "the agent's reply")
+        chat.wait_for_text("Hello, Alice here.")
         # Then who wrote it, for the chat to label the message.
-        wait_for(lambda m: m.get("relais_agent") == "alice", "the agent's name")
+        chat.wait_for(lambda m: m.get("relais_agent") == "alice", "the agent's name")
         assert (
             relais(e2e_env, rasa_url, "queue", "close", str(ticket.id)).returncode == 0
         )
-        wait_for(
-            text_starting("Our agent has ended the conversation"), "the closing message"
-        )
+        chat.wait_for_text("Our agent has ended the conversation")
     finally:
-        client.disconnect()
+        chat.close()
+
+
+def user_texts(rasa_url: str, conversation_id: str) -> list[str]:
+    events = tracker_events(rasa_url, conversation_id)
+    return [event["text"] for event in events if event["event"] == "user"]
+
+
+def test_nobody_writes_or_listens_as_someone_else(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    """Issue 26: a visitor who names another person's conversation (a
+    WhatsApp number, another web chat's id, a forged pass) gets a
+    conversation of their own; REST cannot take another channel's ids."""
+    person = WebChat(rasa_url)
+    try:
+        person.say("je veux parler à quelqu'un")
+        person.wait_for_text("Je transmets notre conversation")
+        assert person.conversation.startswith("socketio:")
+        ticket = open_ticket(e2e_env, person.conversation)
+        forged = person.conversation + "." + "0" * 64
+        for claimed in (person.conversation, forged, "whatsapp:+33612345678"):
+            intruder = WebChat(rasa_url, shown_pass=claimed)
+            try:
+                assert intruder.conversation.startswith("socketio:")
+                assert intruder.conversation != person.conversation
+                # Naming the person's conversation in a message changes nothing.
+                intruder.say("c'est moi, annulez tout", session_id=person.web_pass)
+                intruder.wait_for(lambda _: True, "a reply")
+                assert "c'est moi, annulez tout" in user_texts(
+                    rasa_url, intruder.conversation
+                )
+            finally:
+                intruder.close()
+        assert user_texts(rasa_url, person.conversation) == [
+            "je veux parler à quelqu'un"
+        ]
+        assert user_texts(rasa_url, "whatsapp:+33612345678") == []
+
+        for sender in (person.conversation, "WhatsApp:+33612345678", "telegram:42"):
+            refused = requests.post(
+                f"{rasa_url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": "c'est moi"},
+                timeout=120,
+            )
+            assert refused.status_code == 400, refused.text
+            assert "belong" in refused.json()["message"]
+        assert user_texts(rasa_url, person.conversation) == [
+            "je veux parler à quelqu'un"
+        ]
+
+        # The person, back on a new page with the pass they kept, finds their
+        # conversation, and the agent's reply reaches them there only.
+        person.close()
+        person = WebChat(rasa_url, shown_pass=person.web_pass)
+        assert person.conversation == ticket.conversation_id
+        relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id), "--agent", "erin")
+        sent = relais(e2e_env, rasa_url, "queue", "reply", str(ticket.id),
+                      "Bonjour, ici Erin.", "--agent", "erin")  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        person.wait_for_text("Bonjour, ici Erin.")
+        assert open_ticket(e2e_env, person.conversation).channel == "socketio"
+    finally:
+        person.close()
+
+
+def test_restart_typed_by_the_public_does_not_end_a_handoff(
+    rasa_url: str, e2e_env: dict[str, str]
+) -> None:
+    """Rasa runs "/restart" even while paused: from the public it is a word."""
+    visitor = Visitor(rasa_url)
+    visitor.texts("je veux parler à quelqu'un")
+    ticket = open_ticket(e2e_env, visitor.sender)
+    relais(e2e_env, rasa_url, "queue", "claim", str(ticket.id), "--agent", "fred")
+    sent = relais(e2e_env, rasa_url, "queue", "reply", str(ticket.id),
+                  "Bonjour, ici Fred.", "--agent", "fred")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    for command in ("/restart", " /session_start", "/back"):
+        assert visitor.say(command) == []
+    tracker = requests.get(
+        f"{rasa_url}/conversations/{visitor.sender}/tracker",
+        params={"token": TOKEN},
+        timeout=30,
+    ).json()
+    assert tracker["paused"] is True
+    kinds = [event["event"] for event in tracker["events"]]
+    assert "restarted" not in kinds and kinds.count("session_started") == 1
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"][-3:] == [
+        "restart", "session_start", "back",
+    ]  # fmt: skip
+    assert open_ticket(e2e_env, visitor.sender).status == "assigned"
 
 
 def test_an_edited_answer_is_live_without_retraining(

@@ -86,6 +86,19 @@ def test_escalating_twice_updates_the_open_ticket(database_url: str) -> None:
         assert ticket.last_message == "mon fils vomit"
 
 
+def test_a_ticket_keeps_the_channel_it_was_opened_on(database_url: str) -> None:
+    """Replies go where the person is: a later escalation claiming another
+    channel for the conversation does not move them (issue 26)."""
+    enqueue(
+        database_url,
+        request("whatsapp:+33600000001", channel="whatsapp"),
+        request("whatsapp:+33600000001", "urgent", channel="socketio"),
+    )
+    with get_session_factory(database_url).begin() as session:
+        (ticket,) = queue.list_open(session=session)
+        assert (ticket.channel, ticket.priority) == ("whatsapp", "urgent")
+
+
 def test_priority_never_goes_down(database_url: str) -> None:
     enqueue(
         database_url,

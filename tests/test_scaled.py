@@ -126,27 +126,37 @@ class WebChat:
     transport that needs nginx's stickiness), as chat.js connects."""
 
     def __init__(self, public: str) -> None:
-        self.session_id = f"scaled-{uuid.uuid4().hex[:10]}"
+        sticky = f"scaled-{uuid.uuid4().hex[:10]}"
         self.received: list[dict[str, Any]] = []
+        self.passes: list[str] = []
         self._lock = threading.Condition()
         self.client = socketio.Client()
         self.client.on("bot_uttered", self._on_bot)
+        self.client.on("session_confirm", self._on_pass)
         self.client.connect(
-            f"{public}?relais_session={self.session_id}",
+            f"{public}?relais_session={sticky}",
             transports=["polling"],
             wait_timeout=60,
         )
-        self.client.emit("session_request", {"session_id": self.session_id})
+        # Relais names the conversation and hands the chat its pass.
+        self.client.emit("session_request", {"session_id": None})
+        with self._lock:
+            assert self._lock.wait_for(lambda: self.passes, timeout=WAIT_SECONDS)
+        self.web_pass = self.passes[0]
+        self.session_id = self.web_pass.rpartition(".")[0]
 
     def _on_bot(self, message: dict[str, Any]) -> None:
         with self._lock:
             self.received.append(message)
             self._lock.notify_all()
 
+    def _on_pass(self, web_pass: str) -> None:
+        with self._lock:
+            self.passes.append(web_pass)
+            self._lock.notify_all()
+
     def say(self, text: str) -> None:
-        self.client.emit(
-            "user_uttered", {"message": text, "session_id": self.session_id}
-        )
+        self.client.emit("user_uttered", {"message": text, "session_id": self.web_pass})
 
     def wait_for_text(self, start: str, after: int = 0) -> int:
         """Waits for a message starting with `start` among those received
@@ -350,13 +360,17 @@ def test_the_statement_a_switch_and_an_edited_answer_reach_every_process(
         relais(scaled, scaled.api, "switch", "all-to-humans", "off")
 
 
-def action_answer(actions_url: str, sender: str) -> str:
-    """What one action server answers, asked directly as Rasa asks it."""
+def action_call(
+    actions_url: str, action: str, sender: str, secret: str | None
+) -> requests.Response:
+    """Calls one action server directly, as Rasa does when `secret` is
+    RELAIS_ACTIONS_SECRET."""
     tracker = json.loads((FIXTURES / "faq_question_fr.json").read_text("utf-8"))
-    response = requests.post(
+    return requests.post(
         f"{actions_url}/webhook",
+        headers={"Authorization": f"Bearer {secret}"} if secret else {},
         json={
-            "next_action": "action_answer_faq",
+            "next_action": action,
             "sender_id": sender,
             "tracker": {**tracker, "sender_id": sender},
             "domain": {},
@@ -364,8 +378,41 @@ def action_answer(actions_url: str, sender: str) -> str:
         },
         timeout=WAIT_SECONDS,
     )
+
+
+def action_answer(actions_url: str, sender: str) -> str:
+    """What one action server answers, asked directly as Rasa asks it."""
+    secret = TEST_ENVIRONMENT["RELAIS_ACTIONS_SECRET"]
+    response = action_call(actions_url, "action_answer_faq", sender, secret)
     assert response.status_code == 200, response.text
     return str(response.json()["responses"][0]["text"])
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses something listens on at `port` (/proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
+def test_the_action_servers_answer_rasa_only(scaled: Scaled) -> None:
+    """Issue 26: whoever reached an action server could run action_handoff
+    with a forged conversation. They listen on loopback, and a call without
+    the secret is refused before the conversation is read."""
+    sender = f"forged-{uuid.uuid4().hex[:8]}"
+    for url in scaled.actions:
+        assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}
+        for secret in (None, "guess", TEST_ENVIRONMENT["RELAIS_ACTIONS_SECRET"] + "x"):
+            refused = action_call(url, "action_handoff", sender, secret)
+            assert refused.status_code == 401, refused.text
+        listed = requests.get(f"{url}/actions", timeout=WAIT_SECONDS)
+        assert listed.status_code == 401
+        assert requests.get(f"{url}/health", timeout=WAIT_SECONDS).status_code == 200
+    assert open_ticket(scaled, sender) is None
 
 
 def test_a_saved_answer_reaches_every_action_server_without_shared_files(

@@ -62,6 +62,7 @@ def test_placeholder_token_is_refused_outside_local_mode() -> None:
         **TEST_ENVIRONMENT,
         "RELAIS_ENV": "production",
         "RELAIS_CONSOLE_SECRET": "s" * 48,
+        "RELAIS_ACTIONS_SECRET": "a" * 48,
     }
     with pytest.raises(SettingsError, match="placeholder"):
         load_settings({**production, "RASA_TOKEN": "change-me"})
@@ -109,6 +110,7 @@ def test_the_console_secret_must_be_real_outside_local_mode() -> None:
         **TEST_ENVIRONMENT,
         "RELAIS_ENV": "production",
         "RASA_TOKEN": "x" * 32,
+        "RELAIS_ACTIONS_SECRET": "a" * 48,
     }
     with pytest.raises(SettingsError, match="published placeholder"):
         load_settings({**production, "RELAIS_CONSOLE_SECRET": "change-me"})
@@ -125,6 +127,26 @@ def test_the_placeholder_console_secret_is_refused_in_local_mode_too() -> None:
     with pytest.raises(SettingsError, match="published placeholder"):
         load_settings({**TEST_ENVIRONMENT, "RELAIS_CONSOLE_SECRET": "change-me"})
     assert load_settings(TEST_ENVIRONMENT).environment == "local"
+
+
+def test_the_action_server_secret_is_set_and_real() -> None:
+    """Whoever calls the action server with it can open and overwrite tickets."""
+    environment = {**TEST_ENVIRONMENT}
+    del environment["RELAIS_ACTIONS_SECRET"]
+    with pytest.raises(SettingsError, match="RELAIS_ACTIONS_SECRET is not set"):
+        load_settings(environment)
+    with pytest.raises(SettingsError, match="not a placeholder"):
+        load_settings({**TEST_ENVIRONMENT, "RELAIS_ACTIONS_SECRET": "change-me"})
+    production = {
+        **TEST_ENVIRONMENT,
+        "RELAIS_ENV": "production",
+        "RASA_TOKEN": "x" * 32,
+        "RELAIS_CONSOLE_SECRET": "s" * 48,
+    }
+    with pytest.raises(SettingsError, match="32 characters"):
+        load_settings({**production, "RELAIS_ACTIONS_SECRET": "short-secret"})
+    settings = load_settings({**production, "RELAIS_ACTIONS_SECRET": "a" * 48})
+    assert (settings.actions_secret, settings.actions_host) == ("a" * 48, "127.0.0.1")
 
 
 def test_config_check_refuses_a_store_class_rasa_would_silently_replace(
@@ -144,6 +166,21 @@ def test_config_check_refuses_a_store_class_rasa_would_silently_replace(
     problem = endpoint_classes_problem(typo)
     assert problem is not None
     assert "tracker_store" in problem and "bot.stores.TrackerStor" in problem
+
+
+def test_config_check_names_an_action_endpoint_without_the_secret(
+    tmp_path: Path,
+) -> None:
+    """An endpoints.yml from before the action server's secret: every action
+    would get 401 (issue 26)."""
+    shipped = PROJECT_ROOT / "endpoints.yml"
+    old = tmp_path / "endpoints.yml"
+    old.write_text(
+        shipped.read_text(encoding="utf-8").replace("${RELAIS_ACTIONS_SECRET}", ""),
+        encoding="utf-8",
+    )
+    problem = endpoint_classes_problem(old)
+    assert problem is not None and "RELAIS_ACTIONS_SECRET" in problem
 
 
 def test_the_scaled_out_settings_load() -> None:

@@ -11,6 +11,9 @@ tracker. Every Relais channel (web.py, meta.py, telegram.py) wraps Rasa's
   more than that, so the gate still declines it as too long and asks for the
   question, the NLU work stays small, and the tracker never keeps the paste;
   the original length travels in the message's metadata;
+- Rasa's own commands typed as text ("/restart", "/back", "/session_start")
+  lose their slash: from the public they are words, never commands (Rasa
+  runs "/restart" even in a paused conversation, which ended a handoff);
 - with the action server down, the message is answered truthfully from the
   Rasa process itself (bot/degraded.py) instead of Rasa's endless "please
   rephrase";
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -85,6 +89,19 @@ def _project_domain() -> Domain:
     return Domain.load(str(PROJECT_ROOT / "domain.yml"))
 
 
+# "/restart", "/ back", "/session_start{...}", "/back@0.9": what Rasa's
+# RegexMessageHandler would read as one of its control intents.
+CONTROL_COMMAND = re.compile(r"^\s*/\s*(restart|back|session_start)\b", re.IGNORECASE)
+
+
+def disarm(message: UserMessage) -> UserMessage:
+    """Makes a typed Rasa command plain text ("/restart" -> "restart")."""
+    text = message.text
+    if text and CONTROL_COMMAND.match(text):
+        message.text = text.strip().removeprefix("/").strip()
+    return message
+
+
 def shorten(message: UserMessage) -> UserMessage:
     """Cuts an overlong message to one character past the gate's limit."""
     text = message.text
@@ -113,7 +130,7 @@ class Guard:
 
     def wrap(self, on_new_message: Handler) -> Handler:
         async def handle(message: UserMessage) -> Any:
-            message = shorten(message)
+            message = disarm(shorten(message))
             reply_to = message.output_channel
             # The answer is collected, then passed on whole: either in time,
             # or after a holding reply (socket.io), or kept in the tracker.

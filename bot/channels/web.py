@@ -12,28 +12,84 @@ API on another: with RELAIS_SOCKETIO_REDIS_URL set, every socket.io message
 goes through Redis (python-socketio's AsyncRedisManager) and the process
 holding the socket delivers it.
 
+Each public channel owns its conversation ids, so nobody writes or listens
+as someone else:
+
+- the providers' ids are `<channel>:<provider id>` (provider.py), made from
+  signed webhooks; a REST `sender` may take any other value, never one of
+  those prefixes (nor the web chat's);
+- the web chat never chooses its id: on `session_request` Relais issues one
+  (`socketio:<random>`) with a pass (`<id>.<signature>`, an HMAC keyed by the
+  console secret) that the chat keeps and shows again to resume; a missing,
+  forged or stale pass gets a new conversation. The socket joins the room of
+  the conversation it holds a pass for, and its messages go to that
+  conversation only, whatever `session_id` they carry.
+
 credentials.yml names these classes; their channel names stay `rest` and
 `socketio`, so URLs, trackers and the console see no difference.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import secrets
 from typing import Any
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from socketio import AsyncRedisManager
 
 from bot.channels.guard import Guard, Handler
+from bot.channels.provider import conversation_id
+from bot.channels.window import CHANNEL_NAMES
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.settings import get_settings
 
 # A question fits in a few hundred bytes; this leaves room for metadata.
 MAX_BODY_BYTES = 64 * 1024
 MAX_SENDER_LENGTH = 255  # the tracker store's sender_id column
+# The ids other channels give their conversations: never a REST sender.
+OWNED_PREFIXES = tuple(f"{name}:" for name in CHANNEL_NAMES if name != "rest")
+WEB_CHANNEL = "socketio"
+
+logger = logging.getLogger(__name__)
+
+
+def _pass_key() -> bytes:
+    """The web chat's passes are signed with a key of their own, derived from
+    the console secret (every Rasa process behind nginx shares it)."""
+    secret = get_settings().console_secret.encode()
+    return hmac.new(secret, b"relais web chat conversation", hashlib.sha256).digest()
+
+
+def _signature(conversation: str) -> str:
+    return hmac.new(_pass_key(), conversation.encode(), hashlib.sha256).hexdigest()
+
+
+def new_web_conversation() -> tuple[str, str]:
+    """A new web chat conversation: its id, and its pass for the chat to keep,
+    `<conversation id>.<signature>`."""
+    conversation = conversation_id(WEB_CHANNEL, secrets.token_hex(16))
+    return conversation, f"{conversation}.{_signature(conversation)}"
+
+
+def web_conversation(web_pass: Any) -> str | None:
+    """The conversation a pass opens, or None when it was not issued here."""
+    if not isinstance(web_pass, str) or len(web_pass) > MAX_SENDER_LENGTH:
+        return None
+    conversation, _, signature = web_pass.rpartition(".")
+    if not conversation.startswith(f"{WEB_CHANNEL}:"):
+        return None
+    if not hmac.compare_digest(_signature(conversation), signature.lower()):
+        return None
+    return conversation
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -71,6 +127,13 @@ class RelaisRestInput(RestInput):
             raise InvalidUsage(
                 f'"sender" is at most {MAX_SENDER_LENGTH} characters long.'
             )
+        owned = next((p for p in OWNED_PREFIXES if sender.lower().startswith(p)), None)
+        if owned:
+            channel = CHANNEL_NAMES[owned[:-1]]
+            raise InvalidUsage(
+                f'"sender" cannot start with "{owned}": those conversations belong '
+                f"to the {channel} channel. Choose another id."
+            )
         return sender
 
     def _extract_message(self, req: Request) -> str | None:
@@ -93,11 +156,63 @@ class RelaisSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         guard = Guard(answer_follows=True)
-        blueprint = super().blueprint(guard.wrap(on_new_message))
-        redis_url = get_settings().socketio_redis_url
-        if redis_url and self.sio is not None:
-            share_through_redis(self.sio, redis_url)
+        handle = guard.wrap(on_new_message)
+        blueprint = super().blueprint(handle)
+        if self.sio is not None:
+            self._issue_conversations(self.sio, handle)
+            redis_url = get_settings().socketio_redis_url
+            if redis_url:
+                share_through_redis(self.sio, redis_url)
         return guard.blueprint(blueprint)
+
+    def _issue_conversations(self, sio: Any, on_new_message: Handler) -> None:
+        """Replaces Rasa's `session_request` and message handlers, which let
+        the client name the conversation (and so join anyone's room)."""
+
+        async def session_request(sid: str, data: Any) -> None:
+            shown = data.get("session_id") if isinstance(data, dict) else None
+            conversation = web_conversation(shown)
+            if conversation is None:
+                conversation, web_pass = new_web_conversation()
+            else:
+                web_pass = str(shown)
+            async with sio.session(sid, namespace=self.namespace) as session:
+                old = session.get("conversation")
+                session["conversation"] = conversation
+            if old and old != conversation:
+                sio.leave_room(sid, old, namespace=self.namespace)
+            sio.enter_room(sid, conversation, namespace=self.namespace)
+            await sio.emit(
+                "session_confirm", web_pass, room=sid, namespace=self.namespace
+            )
+
+        async def handle_message(sid: str, data: Any) -> None:
+            session = await sio.get_session(sid, namespace=self.namespace)
+            conversation = session.get("conversation")
+            if conversation is None or not isinstance(data, dict):
+                logger.warning(
+                    "A web chat message came before its session_request: ignored."
+                )
+                return
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            text = data.get("message")
+            await on_new_message(
+                UserMessage(
+                    text if isinstance(text, str) else "",
+                    SocketIOOutput(sio, self.bot_message_evt),
+                    conversation,
+                    input_channel=self.name(),
+                    metadata=metadata if isinstance(metadata, dict) else {},
+                )
+            )
+
+        sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
 
 
 def share_through_redis(sio: Any, redis_url: str) -> None:

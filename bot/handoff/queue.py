@@ -185,7 +185,8 @@ def _update(ticket: Ticket, request: HandoffRequest, now: datetime) -> None:
         ticket.priority = request.priority
         ticket.reason = request.reason
     ticket.language = request.language
-    ticket.channel = request.channel or ticket.channel
+    # The channel stays the one the ticket was opened on: replies go there
+    # only, whatever a later escalation says it came from.
     ticket.escalations += 1
     ticket.transcript = json.dumps(list(request.transcript), ensure_ascii=False)
     ticket.last_message = request.last_message or ticket.last_message

@@ -7,10 +7,12 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("message");
   const status = document.getElementById("status");
-  const key = "relais-session-id";
-  // The conversation survives a reload where the browser keeps storage; in a
-  // brand's site some browsers refuse it to a frame of another site (it
-  // throws): the conversation then lasts as long as the page.
+  // Relais names the conversation (bot/channels/web.py): it answers the
+  // first session_request with a pass, which the chat keeps and shows again
+  // to resume. The conversation survives a reload where the browser keeps
+  // storage; in a brand's site some browsers refuse it to a frame of another
+  // site (it throws): the conversation then lasts as long as the page.
+  const key = "relais-conversation";
   let storage = null;
   try {
     storage = window.localStorage;
@@ -19,11 +21,9 @@
     storage = null;
   }
   let sessionId = storage && storage.getItem(key);
-  if (!sessionId) {
-    sessionId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
-      : String(Date.now()) + Math.random().toString(16).slice(2);
-    if (storage) storage.setItem(key, sessionId);
-  }
+  // Keeps the page's sockets on one Rasa process behind nginx until then.
+  const sticky = sessionId || ((window.crypto && crypto.randomUUID)
+    ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
 
   function show(who, text) {
     const li = document.createElement("li");
@@ -39,7 +39,7 @@
   // (bot/nginx.py): its socket lives there.
   const socket = io(document.body.dataset.socketUrl, {
     transports: ["websocket", "polling"],
-    query: {relais_session: sessionId},
+    query: {relais_session: sticky},
   });
 
   function send(text, payload) {
@@ -50,6 +50,10 @@
   socket.on("connect", function () {
     socket.emit("session_request", {session_id: sessionId});
     status.textContent = "";
+  });
+  socket.on("session_confirm", function (pass) {
+    sessionId = pass;
+    if (storage) storage.setItem(key, pass);
   });
   socket.on("disconnect", function () {
     status.textContent = document.body.dataset.reconnecting;
