@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from argon2 import PasswordHasher
@@ -154,3 +156,30 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with postgres_database() as url:
             upgrade(url)
             yield url
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """A stand-in for a Slack incoming webhook: records what it is sent."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Webhook.received.append(json.loads(body))
+        self.send_response(Webhook.status)
+        self.end_headers()
+        self.wfile.write(b"ok" if Webhook.status == 200 else b"no_service")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Webhook.received, Webhook.status = [], 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/secret"
+    server.shutdown()

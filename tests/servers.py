@@ -113,6 +113,20 @@ def _action_server(port: int) -> list[str]:
 
 
 @contextmanager
+def running_action_server(work: Path, env: dict[str, str]) -> Iterator[str]:
+    """Runs `relais actions` alone with `env`; yields its URL once it answers."""
+    port = free_port()
+    log = work / "actions.log"
+    process = _start(_action_server(port), env, log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/health", process, log)
+        yield url
+    finally:
+        _stop([process])
+
+
+@contextmanager
 def running_relais(
     work: Path,
     env: dict[str, str],

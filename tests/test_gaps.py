@@ -12,9 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -30,7 +28,7 @@ from bot.insights.generator import Day
 from bot.insights.models import GapSpike
 from bot.insights.spikes import INTERVAL
 from bot.settings import PROJECT_ROOT
-from tests.conftest import postgres_database
+from tests.conftest import Webhook, postgres_database
 from tests.test_overview import DAY_START, SPIKE_AT, Loaded, load_day, signed_in
 
 # Slow: a generated crisis day per database.
@@ -138,33 +136,6 @@ def test_examples_never_show_an_address_or_a_phone_number(tmp_path: Path) -> Non
     for gap in found:
         assert "@" not in gap.text and "06 12" not in gap.text
         assert "[e-mail]" in gap.text and "[phone]" in gap.text
-
-
-class Webhook(BaseHTTPRequestHandler):
-    """A stand-in for a Slack incoming webhook: records what it is sent."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-    status: ClassVar[int] = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Webhook.received.append(json.loads(body))
-        self.send_response(Webhook.status)
-        self.end_headers()
-        self.wfile.write(b"ok" if Webhook.status == 200 else b"no_service")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    Webhook.received, Webhook.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/secret"
-    server.shutdown()
 
 
 def test_an_alert_is_posted_to_the_webhook_once(day: Loaded, webhook: str) -> None:

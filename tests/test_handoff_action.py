@@ -5,6 +5,7 @@ Each test runs on SQLite and on the machine's PostgreSQL server.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,13 @@ from bot.faq import load_pack
 from bot.handoff import queue, spool
 from bot.handoff.models import Ticket
 from bot.settings import PROJECT_ROOT, get_settings
-from tests.conftest import load_tracker, postgres_database
+from tests.conftest import (
+    TEST_ENVIRONMENT,
+    Webhook,
+    load_tracker,
+    postgres_database,
+)
+from tests.servers import running_action_server
 from tests.tcp_proxy import TcpProxy
 
 PAUSE = {"event": "pause", "timestamp": None}
@@ -279,3 +286,77 @@ def test_a_request_delivered_late_keeps_its_place(
     (tmp_path / "broken.json").write_text("{not json")
     assert spool.deliver(tmp_path, database_url) == 0
     assert (tmp_path / "broken.bad").exists()  # kept aside, not retried forever
+
+
+def test_a_request_the_queue_refuses_for_good_is_set_aside_and_the_rest_delivered(
+    tmp_path: Path, webhook: str
+) -> None:
+    """Issue 26: PostgreSQL refuses a conversation id over 255 characters every
+    time; spooled, it blocked every handoff behind it, an urgent one too."""
+    refused = queue.HandoffRequest(
+        "x" * 300, "socketio", "fr", "asked_for_human", "normal"
+    )
+    urgent = queue.HandoffRequest("after-it", "rest", "fr", "health", "urgent")
+    spool.save(refused, tmp_path)
+    spool.save(urgent, tmp_path)
+    with postgres_database() as url:
+        upgrade(url)
+        assert spool.deliver(tmp_path, url, spool.webhook_alert(webhook)) == 1
+        tickets = open_tickets(url)
+    assert [(t.conversation_id, t.priority) for t in tickets] == [
+        ("after-it", "urgent")
+    ]
+    assert spool.pending(tmp_path) == []
+    (kept,) = spool.set_aside_files(tmp_path)
+    assert "x" * 300 in kept.read_text("utf-8")  # kept for an admin, not lost
+    (alert,) = Webhook.received
+    assert "could not be queued" in alert["text"] and "DataError" in alert["text"]
+    # Set aside until the retention runs out, then purged.
+    later = datetime.now(ZoneInfo("UTC")) + timedelta(days=1)
+    assert spool.purge_set_aside(tmp_path, later, dry_run=True) == 1
+    assert spool.purge_set_aside(tmp_path, later) == 1
+    assert spool.set_aside_files(tmp_path) == []
+
+
+async def test_a_handoff_the_queue_refuses_for_good_gives_the_contacts(
+    monkeypatch: pytest.MonkeyPatch, webhook: str
+) -> None:
+    """Nothing spooled to block the others, an alert to the admins, and the
+    person gets the brand's contacts; the bot stays with them."""
+    with postgres_database() as url:
+        upgrade(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("RELAIS_ALERT_WEBHOOK_URL", webhook)
+        get_settings.cache_clear()
+        messages, events = await run(
+            ActionHandoff(), load_tracker("handoff_fr", sender_id="y" * 300)
+        )
+        assert [m["response"] for m in messages] == ["utter_handoff_contact"]
+        assert PAUSE not in events
+        assert open_tickets(url) == []
+    spool_dir = get_settings().spool_dir
+    assert spool.pending(spool_dir) == []
+    assert len(spool.set_aside_files(spool_dir)) == 1
+    assert "y" * 300 in Webhook.received[0]["text"]
+
+
+def test_the_action_server_delivers_at_start_what_an_earlier_run_spooled(
+    tmp_path: Path,
+) -> None:
+    """Spooled while the database was down, then the action server stopped:
+    the next start delivers it, without waiting for another handoff."""
+    url = f"sqlite:///{tmp_path / 'relais.db'}"
+    upgrade(url)
+    spool_dir = tmp_path / "spool"
+    spool.save(
+        queue.HandoffRequest("left-over", "rest", "fr", "health", "urgent"), spool_dir
+    )
+    env = {**os.environ, **TEST_ENVIRONMENT, "DATABASE_URL": url,
+           "RELAIS_SPOOL_DIR": str(spool_dir)}  # fmt: skip
+    with running_action_server(tmp_path, env):
+        deadline = time.monotonic() + 120  # not a speed check: a slow CI waits
+        while spool.pending(spool_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert [(t.conversation_id, t.priority) for t in open_tickets(url)] == [
+        ("left-over", "urgent")
+    ]

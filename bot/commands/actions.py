@@ -15,6 +15,9 @@ package) with two differences:
 - every request but `GET /health` must carry `Authorization: Bearer
   <RELAIS_ACTIONS_SECRET>`, the header endpoints.yml makes Rasa send; any
   other request gets 401 before the conversation it carries is read.
+
+At start it also delivers the handoffs an earlier run left in the spool
+(bot/handoff/spool.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handoff import spool
 from bot.settings import SettingsError, get_settings
 
 logger = logging.getLogger(__name__)
@@ -89,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(settings.actions_secret)
+    # Handoffs an earlier run spooled while the database was down.
+    spool.drain_at_start(
+        settings.spool_dir,
+        settings.database_url,
+        spool.webhook_alert(settings.alert_webhook_url),
+    )
     print(
         f"Action server on http://{settings.actions_host}:{args.port} "
         "(calls carrying RELAIS_ACTIONS_SECRET only)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
+from bot.handoff import spool
 from bot.insights.purge import (
     PurgeError,
     Removed,
@@ -67,6 +68,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         pass
     if tracker_url:
         purge_tracker_store(tracker_url, cutoff, removed, args.dry_run)
+    removed.add(
+        "set-aside handoff files",
+        spool.purge_set_aside(settings.spool_dir, cutoff, args.dry_run),
+    )
     when = cutoff.astimezone(settings.timezone).strftime("%d/%m/%Y %H:%M")
     verb = "Would remove" if args.dry_run else "Removed"
     print(f"{verb}, from before {when}:")

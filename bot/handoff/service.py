@@ -38,7 +38,9 @@ def request_handoff(
     """Opens or updates the conversation's ticket; never loses the request.
 
     If the database cannot be reached, the request goes to the spool on disk
-    and a background thread delivers it as soon as the database is back.
+    and a background thread delivers it as soon as the database is back. If
+    the database refuses it for good, it is set aside with an alert, and the
+    person is given the contacts (`kept=False`).
     """
     now = now or utcnow()
     if request.requested_at is None:
@@ -57,6 +59,18 @@ def request_handoff(
             )
             ticket_id = ticket.id
     except SQLAlchemyError as error:
+        alert = spool.webhook_alert(settings.alert_webhook_url)
+        if not spool.is_transient(error):
+            # Refused for good: retrying would only block the requests behind
+            # it. The person is given the contacts; the admins are alerted.
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+            try:
+                spool.save_set_aside(request, settings.spool_dir, reason, alert)
+            except OSError:
+                logger.critical("Could not keep the refused handoff", exc_info=True)
+            return HandoffOutcome(
+                queued=False, kept=False, team_is_in=team_is_in, team_back_at=back_at
+            )
         logger.error(
             "Handoff queue unreachable, spooling %s: %s", request.conversation_id, error
         )
@@ -73,10 +87,14 @@ def request_handoff(
             return HandoffOutcome(
                 queued=False, kept=False, team_is_in=team_is_in, team_back_at=back_at
             )
-        spool.start_retrying(settings.spool_dir, settings.database_url)
+        spool.start_retrying(settings.spool_dir, settings.database_url, alert=alert)
         return HandoffOutcome(queued=False, team_is_in=team_is_in, team_back_at=back_at)
     if spool.pending(settings.spool_dir):
-        spool.start_retrying(settings.spool_dir, settings.database_url)
+        spool.start_retrying(
+            settings.spool_dir,
+            settings.database_url,
+            alert=spool.webhook_alert(settings.alert_webhook_url),
+        )
     return HandoffOutcome(
         queued=True,
         ticket_id=ticket_id,
