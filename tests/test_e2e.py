@@ -232,6 +232,19 @@ def test_a_request_that_is_not_json_is_refused(rasa_url: str) -> None:
     assert "Traceback" not in response.text
 
 
+def test_rasa_refuses_a_body_over_a_megabyte_before_reading_it(rasa_url: str) -> None:
+    """Issue 26: Sanic read up to 100 MB into memory before any channel's own
+    limit (64 KB, 1 MB) looked at it; now it stops at 1 MB, on every route."""
+    huge = b"x" * (1024 * 1024 + 512 * 1024)
+    paths = ("/model/parse", "/webhooks/rest/webhook", "/webhooks/whatsapp/webhook")
+    for path in paths:
+        response = requests.post(f"{rasa_url}{path}", data=huge, timeout=120)
+        assert response.status_code == 413, (path, response.status_code)
+    # Under the limit, the route reads it (and wants the API token).
+    below = requests.post(f"{rasa_url}/model/parse", data=b"x" * 1000, timeout=120)
+    assert below.status_code == 401
+
+
 def test_html_is_never_echoed_back(rasa_url: str) -> None:
     replies = Visitor(rasa_url).say(
         "<script>alert('x')</script><img src=x onerror=alert(1)>"

@@ -43,6 +43,7 @@ from sanic import Blueprint, Sanic
 
 from bot import rasa_fixes
 from bot.degraded import ActionServer, render, reply_without_actions
+from bot.handoff import spool
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.overload import (
     HELD_KEY,
@@ -66,6 +67,10 @@ logger = logging.getLogger(__name__)
 rasa_fixes.install()
 
 TRUNCATED_KEY = "relais_truncated_from"
+# The largest body any Relais channel takes (Meta's batched webhooks). Sanic
+# would otherwise read up to 100 MB into memory before any channel's own
+# limit looks at it.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
 # One look at the action server's health serves every channel, and all
@@ -216,13 +221,28 @@ class Guard:
             await reply_to.send_text_message(message.sender_id, text)
 
     def blueprint(self, blueprint: Blueprint) -> Blueprint:
-        """Lets the guard find the agent once the server runs, and warms the
-        model up."""
+        """Caps request bodies at MAX_REQUEST_BYTES, lets the guard find the
+        agent once the server runs, delivers what an earlier run spooled, and
+        warms the model up."""
 
         async def remember(app: Sanic, _loop: Any) -> None:
             self.app = app
+            settings = get_settings()
+            # Handoffs this process spooled (action server down, then the
+            # database too) before it was stopped.
+            spool.drain_at_start(
+                settings.spool_dir,
+                settings.database_url,
+                spool.webhook_alert(settings.alert_webhook_url),
+            )
             await warm_up(self._agent())
 
+        async def limit_bodies(app: Sanic, _loop: Any) -> None:
+            app.config.REQUEST_MAX_SIZE = min(
+                app.config.REQUEST_MAX_SIZE, MAX_REQUEST_BYTES
+            )
+
+        blueprint.listener("before_server_start")(limit_bodies)
         blueprint.listener("after_server_start")(remember)
         return blueprint
 
