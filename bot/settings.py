@@ -97,6 +97,10 @@ class Settings:
     # Models by the inputs they were trained from (RELAIS_MODEL_CACHE): None
     # keeps them in the project's models/cache/ (bot/publish/cache.py).
     model_cache: Path | None = None
+    # The proxies whose X-Forwarded-For the console believes (nginx on
+    # loopback by default; RELAIS_TRUSTED_PROXIES): sign-in throttling counts
+    # per real client address.
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     # Where the action server listens (RELAIS_ACTIONS_HOST): loopback unless
     # Rasa runs on other machines.
     actions_host: str = "127.0.0.1"
@@ -242,6 +246,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "outside local mode), not a placeholder: make run writes one into .env."
         )
     actions_host = env.get("RELAIS_ACTIONS_HOST", "127.0.0.1").strip() or "127.0.0.1"
+    trusted_proxies = frozenset(
+        address.strip()
+        for address in env.get("RELAIS_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
+        if address.strip()
+    )
     console_port = _port(env.get("RELAIS_CONSOLE_PORT", "8000"))
     public_rasa_url = env.get("RELAIS_PUBLIC_RASA_URL", rasa_url).strip().rstrip("/")
     if not re.match(r"^https?://[^\s/]+", public_rasa_url):
@@ -307,6 +316,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         console_secret=console_secret,
         actions_secret=actions_secret,
         actions_host=actions_host,
+        trusted_proxies=trusted_proxies,
         console_host=console_host,
         four_eyes=four_eyes_value in _YES,
         project_dir=project_dir,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 from bot.console import accounts
-from bot.db import get_session_factory
+from bot.db import get_session_factory, upgrade
 from bot.handoff.models import utcnow
+from tests.conftest import postgres_database
 
 PASSWORD = "correct horse battery"
 
@@ -69,3 +71,27 @@ def test_unknown_names_fail_like_wrong_passwords(factory) -> None:  # type: igno
         attempt(factory, PASSWORD, now, name="mallory")
     # Guessing names from one address throttles that address.
     assert attempt(factory, PASSWORD, now, name="alice")[1] is not None
+
+
+def test_parallel_guesses_are_counted_one_after_the_other() -> None:
+    """Issue 26: on PostgreSQL, 30 guesses at once got 17 password checks
+    where 3 were allowed, and one 500. Each attempt now waits for the
+    previous one's outcome on its counters."""
+    with postgres_database() as url:
+        upgrade(url)
+        factory = get_session_factory(url)
+        with factory.begin() as session:
+            accounts.add_agent(
+                session=session, name="alice", role="agent", password=PASSWORD
+            )
+        now = utcnow()  # one instant: no wait runs out during the test
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            outcomes = list(
+                pool.map(
+                    lambda i: attempt(factory, f"guess {i}", now, client=f"10.0.0.{i}"),
+                    range(30),
+                )
+            )
+        checked = [wait for _, wait in outcomes if wait is None]
+        assert len(checked) == accounts.FREE_FAILURES
+        assert all(name is None for name, _ in outcomes)

@@ -128,6 +128,47 @@ def test_repeated_failures_slow_sign_in_down(app_url: str) -> None:
     assert "Too many failed attempts: wait" in response.text
 
 
+def test_behind_nginx_one_strangers_failures_lock_nobody_else_out(
+    app_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: behind nginx every sign-in came from 127.0.0.1, so a few
+    failures from anyone locked out the whole team. The address counted is
+    the one nginx saw, whatever the client wrote before it."""
+    monkeypatch.setenv("RELAIS_TRUSTED_PROXIES", "testclient")  # the test's proxy
+    get_settings.cache_clear()
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+
+    def sign_in(name: str, password: str, forwarded: str) -> int:
+        return browser.post(
+            "/login",
+            data={"name": name, "password": password, "csrf": token},
+            headers={"x-forwarded-for": forwarded},
+        ).status_code
+
+    stranger = "203.0.113.9"
+    for _ in range(accounts.FREE_FAILURES):
+        assert sign_in("mallory", "guess", stranger) == 401
+    assert sign_in("mallory", "guess", stranger) == 429
+    # Writing another address first does not help: nginx appends the real one.
+    assert sign_in("nobody", "guess", f"198.51.100.1, {stranger}") == 429
+    # Alice, from her own address, signs in at once.
+    assert sign_in("alice", PASSWORD, "198.51.100.7") == 303
+
+
+def test_signing_out_ends_the_session_on_the_server(app_url: str) -> None:
+    """A copy of the cookie taken before signing out opens nothing after."""
+    browser, token = signed_in("alice")
+    copy = client()
+    copy.cookies.update(browser.cookies)
+    assert copy.get("/").status_code == 200
+    assert browser.post("/logout", data={"csrf": token}).status_code == 303
+    assert copy.get("/", headers={"accept": "application/json"}).status_code == 401
+    assert browser.get("/", headers={"accept": "application/json"}).status_code == 401
+    # Signing in again works.
+    assert signed_in("alice")[0].get("/").status_code == 200
+
+
 def test_posts_need_the_csrf_token(app_url: str) -> None:
     browser, token = signed_in("alice")
     assert browser.post("/tickets/1/claim").status_code == 403
@@ -224,6 +265,25 @@ def test_transfer_release_and_notes(app_url: str) -> None:
     with get_session_factory(app_url).begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=1)
         assert (ticket.status, ticket.agent) == ("waiting", None)
+
+
+def test_an_admin_takes_over_a_conversation_someone_else_holds(app_url: str) -> None:
+    """Issue 26: the holder is away and nobody else could answer the person."""
+    alice, alice_token = signed_in("alice")
+    alice.post("/tickets/1/claim", data={"csrf": alice_token})
+    bob, bob_token = signed_in("bob")
+    refused = bob.post("/tickets/1/take-over", data={"csrf": bob_token},
+                       headers={"accept": "application/json"})  # fmt: skip
+    assert refused.status_code == 403
+    root, root_token = signed_in("root")
+    assert "Take over from alice" in root.get("/tickets/1").text
+    taken = root.post("/tickets/1/take-over", data={"csrf": root_token})
+    assert taken.status_code == 303
+    page = root.get("/tickets/1").text
+    assert "Taken over from alice." in page and 'id="release-button"' in page
+    with get_session_factory(app_url).begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=1)
+        assert (ticket.status, ticket.agent) == ("assigned", "root")
 
 
 def test_the_queue_stream_sends_the_queue(app_url: str) -> None:

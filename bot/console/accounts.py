@@ -9,7 +9,16 @@ Passwords are hashed with Argon2id (argon2-cffi). Repeated failures slow
 sign-in down per account name and per client address: after
 `FREE_FAILURES` failures in a row, each further attempt must wait twice as long
 as the last (up to `MAX_DELAY`), whatever the password. The counters live in
-the database, so every console process applies the same limits.
+the database, so every console process applies the same limits, and an
+attempt locks its counters' rows until it is recorded, so parallel guesses
+are counted one after the other (PostgreSQL's row locks; SQLite has one
+writer at a time). The client address is the real one behind a proxy
+(bot/console/security.py `client_address`): behind nginx, every sign-in
+came from 127.0.0.1, and one stranger's failures locked out the whole team.
+
+Signing out ends every session of the account, on every device (its
+`session_version` goes up): a copy of the cookie taken before is worth
+nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, Integer, String, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.db import Base, UTCDateTime, utcnow
@@ -169,25 +180,37 @@ def _delay(failures: int) -> timedelta:
     return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES)))
 
 
-def _wait(session: Session, keys: list[str], now: datetime) -> timedelta | None:
-    longest = timedelta(0)
-    for row in session.execute(
-        select(SignInThrottle).where(SignInThrottle.key.in_(keys))
-    ).scalars():
-        remaining = row.last_failure_at + _delay(row.failures) - now
-        longest = max(longest, remaining)
-    return longest if longest > timedelta(0) else None
-
-
-def _record_failure(session: Session, keys: list[str], now: datetime) -> None:
+def _lock_counters(
+    session: Session, keys: list[str], now: datetime
+) -> list[SignInThrottle]:
+    """The attempt's counters, created if missing and locked until the
+    caller's transaction ends: a parallel attempt on the same name or address
+    waits here and then sees this one's outcome."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql_insert if postgresql else sqlite_insert
     for key in keys:
-        row = session.get(SignInThrottle, key)
-        if row is None:
-            session.add(SignInThrottle(key=key, failures=1, last_failure_at=now))
-        else:
-            row.failures += 1
-            row.last_failure_at = now
-    session.flush()
+        # On SQLite this first write takes the database's only write lock.
+        session.execute(
+            insert(SignInThrottle)
+            .values(key=key, failures=0, last_failure_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    return list(
+        session.execute(
+            select(SignInThrottle)
+            .where(SignInThrottle.key.in_(keys))
+            .order_by(SignInThrottle.key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
+def _wait(rows: list[SignInThrottle], now: datetime) -> timedelta | None:
+    longest = timedelta(0)
+    for row in rows:
+        longest = max(longest, row.last_failure_at + _delay(row.failures) - now)
+    return longest if longest > timedelta(0) else None
 
 
 def sign_in(
@@ -206,26 +229,36 @@ def sign_in(
     now = now or utcnow()
     name = name.strip().lower()
     keys = [f"name:{name}"[:200], f"ip:{client}"[:200]]
-    wait = _wait(session, keys, now)
+    counters = _lock_counters(session, keys, now)
+    wait = _wait(counters, now)
     if wait is not None:
         return SignIn(agent=None, wait=wait)
     agent = find_agent(session=session, name=name)
     try:
         _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        _record_failure(session, keys, now)
+        for row in counters:
+            row.failures += 1
+            row.last_failure_at = now
+        session.flush()
         return SignIn(agent=None)
     if agent is None:  # the dummy hash never verifies; kept for clarity
         return SignIn(agent=None)
     if agent.is_disabled:
         return SignIn(agent=None, disabled=True)
-    for key in keys:
-        row = session.get(SignInThrottle, key)
-        if row is not None:
-            session.delete(row)
+    for row in counters:
+        session.delete(row)
     if _hasher.check_needs_rehash(agent.password_hash):
         agent.password_hash = _hasher.hash(password)
     return SignIn(agent=agent)
 
 
 _DUMMY_HASH = _hasher.hash("not a password anybody has")
+
+
+def sign_out_everywhere(*, session: Session, name: str) -> None:
+    """Ends every session of the account (its cookies, copies included)."""
+    agent = find_agent(session=session, name=name)
+    if agent is not None:
+        agent.session_version += 1
+        session.flush()

@@ -48,6 +48,7 @@ from bot.console.security import (
     SecurityHeaders,
     Viewer,
     check_csrf,
+    client_address,
     csrf_token,
     current_viewer,
     flash,
@@ -217,8 +218,8 @@ async def login_page(request: Request) -> Response:
     target = str(form.get("next") or "/")
     if not target.startswith("/") or target.startswith("//"):
         target = "/"  # never redirect to another site
-    client = request.client.host if request.client else "unknown"
     settings = settings_of(request)
+    client = client_address(request, settings.trusted_proxies)
 
     def attempt() -> accounts.SignIn:
         with get_session_factory(settings.database_url).begin() as session:
@@ -252,7 +253,18 @@ async def login_page(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Signs out on every device: the session ends on the server too, so a
+    copy of the cookie taken before is worth nothing."""
     await check_csrf(request)
+    name = request.session.get("agent")
+    if name:
+        settings = settings_of(request)
+
+        def end_sessions() -> None:
+            with get_session_factory(settings.database_url).begin() as session:
+                accounts.sign_out_everywhere(session=session, name=str(name))
+
+        await run_in_threadpool(end_sessions)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -352,6 +364,12 @@ def _do(
             queue.add_note(session=session, ticket_id=ticket_id, author=agent,
                            text=str(form.get("text") or ""))  # fmt: skip
         return "Note added."
+    if action == "take-over":
+        if viewer.role != accounts.ADMIN:
+            raise HTTPException(403, "Only an admin can take a conversation over.")
+        with factory.begin() as session:
+            queue.take_over(session=session, ticket_id=ticket_id, admin=agent)
+        return "You have this conversation now: the person is waiting for you."
     if action == "transfer":
         to = str(form.get("to") or "")
         with factory.begin() as session:

@@ -40,6 +40,20 @@ class Viewer:
     role: str
 
 
+def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """Who sent the request: the direct peer, unless it is a trusted proxy
+    (nginx on loopback), then the last X-Forwarded-For address that no
+    trusted proxy added (the ones before it, the client may have written)."""
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    for address in reversed([a.strip() for a in forwarded.split(",")]):
+        if address and address not in trusted_proxies:
+            return address
+    return peer
+
+
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

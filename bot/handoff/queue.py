@@ -305,6 +305,31 @@ def require_holder(ticket: Ticket, agent: str) -> None:
         raise QueueError(f"Ticket {ticket.id} is held by {ticket.agent}, not {agent}.")
 
 
+def take_over(
+    *, session: Session, ticket_id: int, admin: str, now: datetime | None = None
+) -> Ticket:
+    """Gives an admin a ticket someone else holds (on leave, asleep, their
+    account closed): the person is not left with nobody able to answer."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    if ticket.status != ASSIGNED:
+        raise QueueError(f"Ticket {ticket_id} is {ticket.status}: nobody holds it.")
+    if ticket.agent == admin:
+        return ticket
+    previous = ticket.agent
+    ticket.agent = admin
+    ticket.updated_at = now or utcnow()
+    session.add(
+        TicketNote(
+            ticket_id=ticket.id,
+            author=admin,
+            created_at=ticket.updated_at,
+            text=f"Taken over from {previous}.",
+        )
+    )
+    session.flush()
+    return ticket
+
+
 def transfer(
     *,
     session: Session,
