@@ -16,7 +16,8 @@ from bot.channels.config import (
     load_channel_settings,
 )
 from bot.channels.meta import InstagramInput, MessengerInput, WhatsAppInput
-from bot.channels.provider import Seen, meta_signature_ok, provider_id
+from bot.channels.provider import meta_signature_ok, provider_id
+from bot.channels.seen import Seen
 from bot.channels.shaping import (
     ELLIPSIS,
     button_titles,
@@ -29,7 +30,7 @@ from bot.channels.telegram import TelegramInput, callback_data, from_callback_da
 from bot.channels.window import CLOSED, NONE, OPEN, TAGGED, TEMPLATE, reply_window
 from bot.faq.buttons import clarification_buttons, faq_payload
 from bot.faq.pack import load_pack
-from bot.settings import PLACEHOLDER_SECRETS, PROJECT_ROOT
+from bot.settings import PLACEHOLDER_SECRETS, PROJECT_ROOT, get_settings
 from tests.providers import sign
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -235,12 +236,22 @@ def test_telegram_start_becomes_a_greeting_in_the_persons_language() -> None:
     assert [m.text for m in TelegramInput().inbound(start("en-GB"))] == ["Hello"]
 
 
-def test_a_redelivered_message_is_handled_once() -> None:
-    seen = Seen(size=2)
-    assert seen.first_time("m1") and not seen.first_time("m1")
-    assert seen.first_time("m2") and seen.first_time("m3")
-    assert seen.first_time("m1")  # forgotten past the size: bounded memory
-    assert seen.first_time(None) and seen.first_time(None)
+async def test_a_redelivered_message_is_handled_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also after a restart, or by another Rasa process (issue 26: the ids
+    lived in one process's memory)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    seen = Seen("whatsapp", size=2)
+    assert await seen.first_time("m1") and not await seen.first_time("m1")
+    assert await seen.first_time("m2") and await seen.first_time("m3")
+    # Out of this process's memory (bounded), still in the database.
+    assert not await seen.first_time("m1")
+    # A restarted or another process: the database knows it.
+    assert not await Seen("whatsapp").first_time("m2")
+    assert await Seen("telegram").first_time("m2")  # each channel its own ids
+    assert await seen.first_time(None) and await seen.first_time(None)
 
 
 def test_conversation_ids_carry_the_channel() -> None:

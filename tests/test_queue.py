@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from bot.db import get_engine, get_session_factory, metadata
 from bot.handoff import queue
@@ -54,7 +54,9 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "faq_suggestion",
         "topic_version",
         "publish_job",
+        "provider_message",
     } <= tables
+    import bot.channels.seen
     import bot.console.accounts
     import bot.faq.audit
     import bot.faq.statement
@@ -68,6 +70,38 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     with get_engine(database_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
+
+
+def test_downgrades_that_would_open_accounts_or_publish_drafts_are_refused(
+    database_url: str,
+) -> None:
+    """Issue 26: 0011's downgrade turned a draft statement public and 0010's
+    opened closed accounts again. They refuse, and change nothing."""
+    from alembic import command
+
+    from bot.console import accounts
+    from bot.db import alembic_config
+    from bot.faq.statement import DRAFT, Statement
+
+    with get_session_factory(database_url).begin() as session:
+        accounts.add_agent(session=session, name="gone", role="agent",
+                           password="correct horse battery")  # fmt: skip
+        accounts.disable(session=session, name="gone", by="root")
+        session.add(Statement(text_fr="brouillon", text_en="draft",
+                              published_by="eve", state=DRAFT))  # fmt: skip
+    config = alembic_config(database_url)
+    with pytest.raises(RuntimeError, match="1 draft or rejected statement"):
+        command.downgrade(config, "0010")
+    with get_session_factory(database_url).begin() as session:
+        (statement,) = session.scalars(select(Statement)).all()  # still a draft
+        assert statement.state == DRAFT
+        session.delete(statement)
+    command.downgrade(config, "0010")
+    with pytest.raises(RuntimeError, match="1 closed account"):
+        command.downgrade(config, "0009")
+    with get_engine(database_url).connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("agent")}
+    assert "disabled_at" in columns
 
 
 def test_escalating_twice_updates_the_open_ticket(database_url: str) -> None:

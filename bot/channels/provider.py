@@ -2,9 +2,10 @@
 
 Inbound, a provider posts a webhook: it is refused unless signed with the
 brand's secret (logged, never processed), each message in it goes through the
-guard once (providers deliver again when unsure; a message id already seen is
-skipped), and the provider hears 200 even when an answer could not be sent
-(a 5xx only makes it deliver the same message again).
+guard once (providers deliver again when unsure; a message id already seen,
+by this process or another, before a restart or after, is skipped: seen.py),
+and the provider hears 200 even when an answer could not be sent (a 5xx only
+makes it deliver the same message again).
 
 Outbound, a bot message becomes one or more provider messages shaped by
 shaping.py: the text split at sentence ends, buttons as the channel's quick
@@ -23,7 +24,6 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.config import ChannelSettings
 from bot.channels.guard import Guard, Handler
+from bot.channels.seen import Seen
 from bot.channels.shaping import Limits, split_for_buttons, split_text
 from bot.settings import get_settings
 
@@ -45,7 +46,6 @@ logger = logging.getLogger(__name__)
 # is not one of theirs.
 MAX_WEBHOOK_BYTES = 1024 * 1024
 SEND_TIMEOUT_SECONDS = 20
-REMEMBERED_MESSAGES = 10_000
 # The bot message's `custom` data an agent's reply carries (agent.py).
 AGENT_KEY = "relais_agent"
 TAG_KEY = "relais_tag"
@@ -88,24 +88,6 @@ def meta_signature_ok(secret: str, body: bytes, header: str | None) -> bool:
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
-
-
-class Seen:
-    """Message ids lately handled by this process (providers redeliver)."""
-
-    def __init__(self, size: int = REMEMBERED_MESSAGES) -> None:
-        self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def first_time(self, message_id: str | None) -> bool:
-        if message_id is None:
-            return True
-        if message_id in self._ids:
-            return False
-        self._ids[message_id] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
 
 
 # One connection pool per process, kept between messages: in a surge each
@@ -255,7 +237,7 @@ class ProviderInput(InputChannel):
 
     def __init__(self, settings: ChannelSettings | None = None) -> None:
         self._settings = settings
-        self.seen = Seen()
+        self.seen = Seen(self.channel)
 
     @classmethod
     def name(cls) -> str:
@@ -334,7 +316,9 @@ class ProviderInput(InputChannel):
         if not isinstance(body, dict):
             return response.text("The body is not a JSON object.", status=400)
         await self.acknowledge(body)
-        messages = [m for m in self.inbound(body) if self.seen.first_time(m.message_id)]
+        messages = [
+            m for m in self.inbound(body) if await self.seen.first_time(m.message_id)
+        ]
         await self._handle_all(messages, handle)
         return response.text("EVENT_RECEIVED")
 

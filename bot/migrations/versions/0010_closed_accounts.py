@@ -30,6 +30,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The schema before has no closed accounts: they would open again.
+    closed = (
+        op.get_bind()
+        .execute(sa.text("SELECT count(*) FROM agent WHERE disabled_at IS NOT NULL"))
+        .scalar()
+    )
+    if closed:
+        raise RuntimeError(
+            f"Downgrade refused, nothing changed: {closed} closed account(s) would "
+            "open again (the schema before 0010 cannot keep an account closed). "
+            "Delete them first (DELETE FROM agent WHERE disabled_at IS NOT NULL)."
+        )
     with op.batch_alter_table("agent") as batch:
         batch.drop_column("session_version")
         batch.drop_column("disabled_by")

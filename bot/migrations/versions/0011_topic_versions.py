@@ -72,6 +72,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before 0011 every statement row was public: a draft or a rejected one
+    # would become what the bot says.
+    unpublished = (
+        op.get_bind()
+        .execute(
+            sa.text("SELECT count(*) FROM holding_statement WHERE state <> 'published'")
+        )
+        .scalar()
+    )
+    if unpublished:
+        raise RuntimeError(
+            f"Downgrade refused, nothing changed: {unpublished} draft or rejected "
+            "statement(s) would become the public statement (the schema before "
+            "0011 has no approval). Delete them first (DELETE FROM "
+            "holding_statement WHERE state <> 'published')."
+        )
     with op.batch_alter_table("holding_statement") as batch:
         batch.drop_column("urgent")
         batch.drop_column("reviewed_at")
