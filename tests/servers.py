@@ -113,17 +113,25 @@ def _action_server(port: int) -> list[str]:
 
 
 @contextmanager
-def running_action_server(work: Path, env: dict[str, str]) -> Iterator[str]:
-    """Runs `relais actions` alone with `env`; yields its URL once it answers."""
-    port = free_port()
-    log = work / "actions.log"
-    process = _start(_action_server(port), env, log)
+def _serving(
+    command: list[str], env: dict[str, str], log: Path, port: int
+) -> Iterator[str]:
+    """Runs one server on `port`; yields its URL once /health answers."""
+    process = _start(command, env, log)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/health", process, log)
         yield url
     finally:
         _stop([process])
+
+
+@contextmanager
+def running_action_server(work: Path, env: dict[str, str]) -> Iterator[str]:
+    """Runs `relais actions` alone with `env`; yields its URL once it answers."""
+    port = free_port()
+    with _serving(_action_server(port), env, work / "actions.log", port) as url:
+        yield url
 
 
 @contextmanager
@@ -170,18 +178,13 @@ def running_relais(
 def running_console(work: Path, env: dict[str, str]) -> Iterator[str]:
     """Runs `relais console` with `env` on a free port; yields its URL."""
     port = free_port()
-    log = work / "console.log"
-    process = _start(
+    with _serving(
         [str(Path(sys.executable).parent / "relais"), "console"],
         {**env, "RELAIS_CONSOLE_PORT": str(port)},
-        log,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{url}/health", process, log)
+        work / "console.log",
+        port,
+    ) as url:
         yield url
-    finally:
-        _stop([process])
 
 
 @dataclass(frozen=True)

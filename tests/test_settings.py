@@ -57,18 +57,22 @@ def test_bad_values_are_named(name: str, value: str, message: str) -> None:
         load_settings({**TEST_ENVIRONMENT, name: value})
 
 
+# Production mode with every secret real; each test replaces the one it checks.
+PRODUCTION = {
+    **TEST_ENVIRONMENT,
+    "RELAIS_ENV": "production",
+    "RASA_TOKEN": "x" * 32,
+    "RELAIS_CONSOLE_SECRET": "s" * 48,
+    "RELAIS_ACTIONS_SECRET": "a" * 48,
+}
+
+
 def test_placeholder_token_is_refused_outside_local_mode() -> None:
-    production = {
-        **TEST_ENVIRONMENT,
-        "RELAIS_ENV": "production",
-        "RELAIS_CONSOLE_SECRET": "s" * 48,
-        "RELAIS_ACTIONS_SECRET": "a" * 48,
-    }
     with pytest.raises(SettingsError, match="placeholder"):
-        load_settings({**production, "RASA_TOKEN": "change-me"})
+        load_settings({**PRODUCTION, "RASA_TOKEN": "change-me"})
     with pytest.raises(SettingsError, match="too short"):
-        load_settings({**production, "RASA_TOKEN": "too-short-token"})
-    assert load_settings({**production, "RASA_TOKEN": "x" * 32}).environment == (
+        load_settings({**PRODUCTION, "RASA_TOKEN": "too-short-token"})
+    assert load_settings({**PRODUCTION, "RASA_TOKEN": "x" * 32}).environment == (
         "production"
     )
 
@@ -106,18 +110,12 @@ def test_the_queue_database_defaults_to_sqlite_under_var() -> None:
 
 
 def test_the_console_secret_must_be_real_outside_local_mode() -> None:
-    production = {
-        **TEST_ENVIRONMENT,
-        "RELAIS_ENV": "production",
-        "RASA_TOKEN": "x" * 32,
-        "RELAIS_ACTIONS_SECRET": "a" * 48,
-    }
     with pytest.raises(SettingsError, match="published placeholder"):
-        load_settings({**production, "RELAIS_CONSOLE_SECRET": "change-me"})
+        load_settings({**PRODUCTION, "RELAIS_CONSOLE_SECRET": "change-me"})
     with pytest.raises(SettingsError, match="RELAIS_CONSOLE_SECRET must be"):
-        load_settings({**production, "RELAIS_CONSOLE_SECRET": "short-secret"})
+        load_settings({**PRODUCTION, "RELAIS_CONSOLE_SECRET": "short-secret"})
     assert (
-        load_settings({**production, "RELAIS_CONSOLE_SECRET": "s" * 48}).console_port
+        load_settings({**PRODUCTION, "RELAIS_CONSOLE_SECRET": "s" * 48}).console_port
         == 8000
     )
 
@@ -137,15 +135,9 @@ def test_the_action_server_secret_is_set_and_real() -> None:
         load_settings(environment)
     with pytest.raises(SettingsError, match="not a placeholder"):
         load_settings({**TEST_ENVIRONMENT, "RELAIS_ACTIONS_SECRET": "change-me"})
-    production = {
-        **TEST_ENVIRONMENT,
-        "RELAIS_ENV": "production",
-        "RASA_TOKEN": "x" * 32,
-        "RELAIS_CONSOLE_SECRET": "s" * 48,
-    }
     with pytest.raises(SettingsError, match="32 characters"):
-        load_settings({**production, "RELAIS_ACTIONS_SECRET": "short-secret"})
-    settings = load_settings({**production, "RELAIS_ACTIONS_SECRET": "a" * 48})
+        load_settings({**PRODUCTION, "RELAIS_ACTIONS_SECRET": "short-secret"})
+    settings = load_settings({**PRODUCTION, "RELAIS_ACTIONS_SECRET": "a" * 48})
     assert (settings.actions_secret, settings.actions_host) == ("a" * 48, "127.0.0.1")
 
 

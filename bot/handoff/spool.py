@@ -27,7 +27,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import requests
 from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
@@ -36,6 +35,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot import alerts
 from bot.db import get_session_factory
 from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest, enqueue
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
 SET_ASIDE = ".bad"
-ALERT_TIMEOUT_SECONDS = 10
 
 Alert = Callable[[str], None]
 
@@ -77,14 +76,8 @@ def webhook_alert(webhook_url: str | None) -> Alert:
 
     def alert(text: str) -> None:
         logger.critical(text)
-        if not webhook_url:
-            return
-        try:
-            response = requests.post(
-                webhook_url, json={"text": text}, timeout=ALERT_TIMEOUT_SECONDS
-            )
-            response.raise_for_status()
-        except requests.RequestException as error:
+        error = alerts.post(webhook_url, {"text": text}) if webhook_url else None
+        if error:
             logger.error("The alert webhook refused the alert: %s", error)
 
     return alert

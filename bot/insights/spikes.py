@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import alerts
 from bot.db import get_session_factory, utcnow
 from bot.faq.pack import Topic
 from bot.insights import gaps
@@ -33,7 +33,6 @@ INTERVAL = timedelta(minutes=5)
 # A group alerted this recently is not alerted again.
 REALERT_AFTER = timedelta(hours=3)
 SAME_GROUP_SHARE = 0.3
-WEBHOOK_TIMEOUT_SECONDS = 5
 
 
 def _same_group(group: gaps.Group, spike: GapSpike) -> bool:
@@ -103,17 +102,7 @@ def slack_payload(spike: GapSpike, console_url: str) -> dict:
 
 def notify(spike: GapSpike, webhook_url: str, console_url: str) -> str | None:
     """Posts the alert; returns what went wrong, or None."""
-    try:
-        response = requests.post(
-            webhook_url,
-            json=slack_payload(spike, console_url),
-            timeout=WEBHOOK_TIMEOUT_SECONDS,
-        )
-    except requests.RequestException as error:
-        return f"{type(error).__name__}: {error}"
-    if response.status_code >= 300:
-        return f"HTTP {response.status_code}: {response.text[:200]}"
-    return None
+    return alerts.post(webhook_url, slack_payload(spike, console_url))
 
 
 def check_and_notify(
