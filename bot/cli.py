@@ -372,7 +372,22 @@ def faq_lint(args: argparse.Namespace) -> int:
         f"\n{faq_dir}: {len(errors)} error(s), {len(warnings)} warning(s)."
         + (" Fix the errors before publishing." if errors else "")
     )
+    if not errors:
+        print("\n" + "\n".join(_expectation(faq_dir)))
     return 1 if errors else 0
+
+
+def _expectation(faq_dir: Path) -> list[str]:
+    """What to expect of the pack, at the profile's wrong-answer target."""
+    from bot.faq.expectations import expect
+    from bot.faq.pack import load_pack
+    from bot.profile import ProfileError, load_profile
+
+    try:
+        target = load_profile(faq_dir.parent).wrong_answers_at_most
+    except ProfileError:
+        target = 0.03
+    return expect(list(load_pack(faq_dir).values()), target).lines()
 
 
 def _faq_dir(args: argparse.Namespace) -> Path:

@@ -26,6 +26,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COLOUR = re.compile(r"^#(?:[0-9a-f]{3}|[0-9a-f]{6})$")
 # WCAG 2.1 AA for normal text.
 MIN_CONTRAST = 4.5
+# Most FAQ questions answered with the wrong topic, as a share: the targets
+# the gate is calibrated for (bot/nlu/calibration.py). 3 % unless the brand
+# chooses stricter; stricter answers fewer questions directly.
+WRONG_ANSWER_TARGETS = (0.01, 0.02, 0.03)
 
 
 class ProfileError(ValueError):
@@ -69,6 +73,8 @@ class Profile:
     emergency_self_harm: dict[str, str]
     # The web chat's colours (optional in the file).
     colours: Colours = field(default_factory=Colours)
+    # Most questions answered with the wrong topic (optional; 0.03).
+    wrong_answers_at_most: float = 0.03
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -127,6 +133,28 @@ def load_profile(pack_dir: Path) -> Profile:
         emergency_health=fields.both_languages("emergency", "health"),
         emergency_self_harm=fields.both_languages("emergency", "self_harm"),
         colours=_colours(path, content.get("colours")),
+        wrong_answers_at_most=_wrong_answers(
+            path, content.get("wrong_answers_at_most")
+        ),
+    )
+
+
+def _wrong_answers(path: Path, value: Any) -> float:
+    """`wrong_answers_at_most:` as a share: 0.01, 0.02 or 0.03 (or "1 %")."""
+    if value is None:
+        return WRONG_ANSWER_TARGETS[-1]
+    text = str(value).strip().replace(",", ".")
+    try:
+        share = float(text.rstrip("% ")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    for target in WRONG_ANSWER_TARGETS:
+        if abs(share - target) < 1e-9:
+            return target
+    raise ProfileError(
+        f"{path}: wrong_answers_at_most {value!r} must be one of "
+        + ", ".join(f"{t:.0%}" for t in WRONG_ANSWER_TARGETS)
+        + " (the targets the gate is calibrated for)"
     )
 
 

@@ -124,3 +124,35 @@ def test_a_pack_written_at_hour_one_is_warned_not_refused(tmp_path: Path) -> Non
         "refund: 3 fr examples: with 8 or more, more questions get a direct "
         "answer (add the phrasings people use)" in messages(findings, WARNING)
     )
+
+
+def test_an_editor_is_told_what_to_expect_and_where_to_add_phrasings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three phrasings per topic: the lint says how many questions the
+    calibration answered directly at that size, and names the topics whose
+    examples are closest to another topic's."""
+    from bot.faq.expectations import expect
+    from bot.faq.pack import load_pack
+    from bot.nlu.calibration import limits_for
+
+    folder = pack(tmp_path, "refund", "refund_no_receipt", "lot_numbers")
+    for path in folder.glob("*.yml"):
+        content = yaml.safe_load(path.read_text("utf-8"))
+        for block in content["nlu"]:
+            kept = parse_examples(block["examples"])[:3]
+            if path.stem == "refund" and block["metadata"]["lang"] == "fr":
+                # Written as the receipt topic's examples are.
+                kept.append("je veux un remboursement sans mon ticket de caisse")
+            block["examples"] = "".join(f"- {text}\n" for text in kept)
+        path.write_text(yaml.safe_dump(content, allow_unicode=True), "utf-8")
+    expectation = expect(list(load_pack(folder).values()))
+    assert expectation.phrasings == 3
+    assert expectation.answered == limits_for(3).expected_right
+    first = expectation.confused[0]
+    assert {first.topic, first.other} == {"refund", "refund_no_receipt"}
+    assert main(["faq", "lint", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    expected = f"expect about {limits_for(3).expected_right:.0%} of questions"
+    assert expected in out
+    assert f"Most often confused: {first.topic} (" in out

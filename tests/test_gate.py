@@ -235,3 +235,41 @@ def test_an_out_of_scope_intent_near_a_topic_asks_did_you_mean() -> None:
         thresholds=Thresholds(),
     )
     assert far.answer and not far.answered_as_faq
+
+
+def test_an_intent_torn_between_faq_and_out_of_scope_leaves_it_to_the_topic() -> None:
+    """The intent classifier hesitates (0.45 / 0.40); the topic model, whose
+    limits are calibrated, is sure: the question is answered."""
+    decision = decide(
+        intent_ranking=ranking(("out_of_scope", 0.45), ("faq", 0.40)),
+        response_selector=_pack_selector((0.5, 0.3), ("refund", 0.8), ("lots", 0.1)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert decision.answer and decision.answered_as_faq
+    unsure_faq = decide(
+        intent_ranking=ranking(("faq", 0.45), ("out_of_scope", 0.40)),
+        response_selector=_pack_selector((0.5, 0.3), ("refund", 0.8), ("lots", 0.1)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert unsure_faq.answer and not unsure_faq.answered_as_faq
+
+
+def test_a_brand_with_a_stricter_target_gets_the_stricter_limits() -> None:
+    """The model keeps the limits of every calibrated target; the profile's
+    wrong_answers_at_most picks one without retraining."""
+    response_selector = _pack_selector((0.5, 0.3), ("refund", 0.6), ("lots", 0.1))
+    response_selector["faq"]["threshold"]["by_target"] = {
+        "0.01": {"confidence": 0.7, "margin": 0.5, "offer": 0.3},
+        "0.03": {"confidence": 0.5, "margin": 0.3, "offer": 0.2},
+    }
+    facts = {
+        "intent_ranking": ranking(("faq", 0.9), ("greet", 0.05)),
+        "response_selector": response_selector,
+        "message": PLAIN,
+    }
+    assert decide(**facts, thresholds=Thresholds(wrong_target=0.03)).answer
+    strict = decide(**facts, thresholds=Thresholds(wrong_target=0.01))
+    assert (strict.answer, strict.reason) == (False, "unsure_faq")
+    assert strict.topic is not None and strict.topic["needed_confidence"] == 0.7

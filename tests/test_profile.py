@@ -109,3 +109,27 @@ def test_responses_sent_without_the_actions_hold_no_placeholder() -> None:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
     for variation in domain["responses"][CLOSING_RESPONSE]:
         assert "{" not in variation["text"], variation
+
+
+@pytest.mark.parametrize(
+    ("written", "target"), [(None, 0.03), ("1 %", 0.01), ("2%", 0.02), (0.01, 0.01)]
+)
+def test_a_brand_may_choose_a_stricter_wrong_answer_target(
+    pack: Path, written: object, target: float
+) -> None:
+    profile = pack / "profile.yml"
+    if written is not None:
+        content = yaml.safe_load(profile.read_text("utf-8"))
+        profile.write_text(
+            yaml.safe_dump({**content, "wrong_answers_at_most": written}), "utf-8"
+        )
+    assert load_profile(pack).wrong_answers_at_most == target
+
+
+def test_a_target_the_gate_is_not_calibrated_for_is_refused(pack: Path) -> None:
+    profile = pack / "profile.yml"
+    profile.write_text(
+        profile.read_text("utf-8") + "wrong_answers_at_most: 5 %\n", "utf-8"
+    )
+    with pytest.raises(ProfileError, match="must be one of 1%, 2%, 3%"):
+        load_profile(pack)

@@ -39,9 +39,10 @@ from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory, utcnow
 from bot.faq import versions
+from bot.faq.expectations import expect
 from bot.faq.lint import ERROR, Finding, lint_pack, lint_topic
 from bot.faq.live import current_pack
-from bot.faq.pack import LANGUAGES, Topic
+from bot.faq.pack import LANGUAGES, FaqError, Topic, load_pack
 from bot.faq.writer import PackRefused
 from bot.insights.models import ANSWERED, MessageFact
 from bot.settings import Settings
@@ -161,20 +162,45 @@ _lint_cache: dict[Path, tuple[tuple[Any, ...], list[Finding]]] = {}
 _lint_lock = threading.Lock()
 
 
-def pack_findings(faq_dir: Path, today: date) -> list[Finding]:
-    """The full lint of the pack's files, run again only when a file changed."""
-    signature = (
+def _signature(faq_dir: Path, today: date) -> tuple[Any, ...]:
+    return (
         today,
         *(
             (path.name, path.stat().st_mtime_ns, path.stat().st_size)
             for path in sorted(faq_dir.glob("*.yml"))
         ),
     )
+
+
+def pack_findings(faq_dir: Path, today: date) -> list[Finding]:
+    """The full lint of the pack's files, run again only when a file changed."""
+    signature = _signature(faq_dir, today)
     with _lint_lock:
         cached = _lint_cache.get(faq_dir)
         if cached is None or cached[0] != signature:
             cached = (signature, lint_pack(faq_dir, today=today))
             _lint_cache[faq_dir] = cached
+        return cached[1]
+
+
+# (faq folder, target) -> (its files' signature, what to expect of it)
+_expectations: dict[tuple[Path, float], tuple[tuple[Any, ...], list[str]]] = {}
+
+
+def pack_expectation(faq_dir: Path, target: float) -> list[str]:
+    """What the pack's editors can expect (bot/faq/expectations.py), worked
+    out again only when a file changed."""
+    signature = _signature(faq_dir, date.today())
+    with _lint_lock:
+        cached = _expectations.get((faq_dir, target))
+        if cached is None or cached[0] != signature:
+            try:
+                topics = list(load_pack(faq_dir).values())
+                lines = expect(topics, target).lines() if topics else []
+            except FaqError:
+                lines = []  # the lint says what to fix first
+            cached = (signature, lines)
+            _expectations[(faq_dir, target)] = cached
         return cached[1]
 
 
@@ -237,6 +263,9 @@ def topics_context(settings: Settings) -> dict[str, Any]:
                 for draft in drafts
             ],
             "four_eyes": settings.four_eyes,
+            "expectation": pack_expectation(
+                settings.faq_dir, settings.profile.wrong_answers_at_most
+            ),
         }
 
 

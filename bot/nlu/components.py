@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.handoff.triggers import TriggerDetector
+from bot.nlu import encoder
+from bot.nlu.calibration import limits_for
 from bot.nlu.gate import (
     FALLBACK_INTENT,
     FAQ_INTENT,
@@ -45,14 +49,7 @@ from bot.nlu.gate import (
     decide,
 )
 from bot.nlu.language import FrenchEnglishModel, detect, words
-from bot.nlu.topics import (
-    CV_MIN_EXAMPLES,
-    Question,
-    TopicModel,
-    answer_sentences,
-    derive_threshold,
-    meaning,
-)
+from bot.nlu.topics import Question, TopicModel, answer_sentences, meaning
 
 logger = logging.getLogger(__name__)
 
@@ -65,24 +62,40 @@ MODEL_FILE = "french_english.json"
 TOPIC_MODEL_FILE = "faq_topics.json"
 RESPONSE_SELECTOR_PROPERTY = "response_selector"
 RANKING_LENGTH = 10
-# The code the topic model trains with (see FaqTopicClassifier's config).
+# The code and calibration the topic model trains with (see
+# FaqTopicClassifier's config).
 TRAINING_CODE = hashlib.sha256(
     b"".join(
         (Path(__file__).parent / name).read_bytes()
-        for name in ("components.py", "topics.py")
+        for name in ("components.py", "topics.py", "calibration.py", "calibration.json")
     )
 ).hexdigest()[:16]
 
 
-def _question(message: Message) -> Question:
+def _question(message: Message, encoded: bool = True) -> Question:
     """The message as the topic model sees it: lemmas from the spaCy tokenizer,
-    the meaning from SpacyNLP's parse."""
+    word vectors from SpacyNLP's parse, the sentence's meaning from the
+    encoder (once per text and process: bot/nlu/encoder.py)."""
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
     doc = message.get(SPACY_DOCS[TEXT])
+    text = message.get(TEXT) or ""
     return Question.from_tokens(
-        message.get(TEXT) or "",
+        text,
         ((token.text, token.lemma or "") for token in tokens),
         meaning(doc) if doc is not None else None,
+        # Training encodes every example at once (bot.nlu.topics.with_meaning).
+        encoder.encode([text])[0] if encoded else None,
+    )
+
+
+def phrasings_per_topic(groups: list[str]) -> float:
+    """The median number of examples per topic and language."""
+    counts = sorted(Counter(groups).values())
+    if not counts:
+        return 0.0
+    middle = len(counts) // 2
+    return float(
+        counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
     )
 
 
@@ -141,8 +154,9 @@ class FaqTopicClassifier(GraphComponent):
     (`response_selector.faq.response` and `.ranking`), so the gate, the
     actions and Rasa's tracker read it as they would read the ResponseSelector.
     It also reports the limits the gate holds the best topic to for this pack
-    (`response_selector.faq.threshold`: confidence and margin), derived from
-    the pack's own examples when it was trained (bot.nlu.topics).
+    (`response_selector.faq.threshold`: confidence and margin), calibrated
+    across many packs for this pack's number of phrasings per topic
+    (bot.nlu.calibration).
     """
 
     def __init__(
@@ -191,11 +205,11 @@ class FaqTopicClassifier(GraphComponent):
             if message.get(INTENT) == FAQ_INTENT and message.get(INTENT_RESPONSE_KEY)
         ]
         examples = [
-            (_question(message), message.get(INTENT_RESPONSE_KEY))
+            (_question(message, encoded=False), message.get(INTENT_RESPONSE_KEY))
             for message in faq_messages
         ]
         not_in_faq = [
-            _question(message)
+            _question(message, encoded=False)
             for message in training_data.training_examples
             if message.get(INTENT) == OUT_OF_SCOPE_INTENT
         ]
@@ -206,29 +220,26 @@ class FaqTopicClassifier(GraphComponent):
         ]
         questions = [question for question, _ in examples]
         keys = [str(key) for _, key in examples]
-        threshold = derive_threshold(
-            questions,
-            keys,
-            not_in_faq,
-            known,
-            groups=[
+        phrasings = phrasings_per_topic(
+            [
                 f"{key} {_example_language(message)}"
                 for key, message in zip(keys, faq_messages, strict=True)
-            ],
+            ]
         )
-        if threshold is None:
-            logger.warning(
-                "The FAQ has fewer than %d examples per topic and language: the "
-                "confidence gate keeps its fixed defaults. More examples let it "
-                "answer more questions directly.",
-                CV_MIN_EXAMPLES,
-            )
         self._model = TopicModel.train(
             [*questions, *(question for question, _ in known)],
             [*keys, *(key for _, key in known)],
             not_in_faq,
         )
-        self._model.threshold = threshold
+        self._model.threshold = limits_for(phrasings)
+        logger.info(
+            "FAQ topics: %.0f phrasings per topic and language; the gate answers "
+            "from confidence %.3f and margin %.3f (calibrated at %d phrasings).",
+            phrasings,
+            self._model.threshold.confidence,
+            self._model.threshold.margin,
+            self._model.threshold.calibrated_at,
+        )
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
                 directory / TOPIC_MODEL_FILE, self._model.to_dict()
@@ -246,7 +257,10 @@ class FaqTopicClassifier(GraphComponent):
     ) -> FaqTopicClassifier:
         with model_storage.read_from(resource) as directory:
             data = rasa.shared.utils.io.read_json_file(directory / TOPIC_MODEL_FILE)
-        return cls(model_storage, resource, TopicModel.from_dict(data))
+        model = TopicModel.from_dict(data)
+        # Load the sentence encoder now, not on the first person's message.
+        encoder.encode(["bonjour"])
+        return cls(model_storage, resource, model)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -377,6 +391,20 @@ class LanguageDetector(GraphComponent):
         return messages
 
 
+def _profile_wrong_target() -> float:
+    """The brand's wrong-answer target (profile.yml of RELAIS_PACK), read when
+    the model is loaded: changing it needs a restart, not a training."""
+    from bot.profile import ProfileError, load_profile
+    from bot.settings import DEFAULT_PACK, PROJECT_ROOT
+
+    pack_dir = Path(os.environ.get("RELAIS_PACK", "").strip() or DEFAULT_PACK)
+    try:
+        return load_profile(PROJECT_ROOT / pack_dir).wrong_answers_at_most
+    except (ProfileError, OSError) as error:
+        logger.warning("FAQ gate: %s; wrong answers kept under 3 %%.", error)
+        return Thresholds().wrong_target
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
@@ -394,6 +422,8 @@ class FaqConfidenceGate(GraphComponent):
             "intent_margin": defaults.intent_margin,
             "faq_threshold": defaults.faq_threshold,
             "faq_margin": defaults.faq_margin,
+            # Most wrong answers; None: the profile's wrong_answers_at_most.
+            "wrong_target": None,
         }
 
     @classmethod
@@ -414,6 +444,7 @@ class FaqConfidenceGate(GraphComponent):
                 intent_margin=float(config["intent_margin"]),
                 faq_threshold=optional("faq_threshold"),
                 faq_margin=optional("faq_margin"),
+                wrong_target=optional("wrong_target") or _profile_wrong_target(),
             )
         )
 
