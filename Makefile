@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-fast test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-thirdparty calibrate-gate bench-surge bench-insights clean
+.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-fast test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-thirdparty bench-encoder-cost calibrate-gate bench-surge bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -210,6 +210,9 @@ bench-coldstart: install ## every shipped pack at hour one (1, 3, 8, all example
 
 bench-thirdparty: install ## FAQ matching on ../shared/dev-data's sets and the shipped packs at 1, 2, 3, 8 phrasings: ranking, calibrated gate (left out), whole NLU vs Rasa's default (about 40 minutes; --no-rasa: 10)
 	cd scripts && ../$(BIN)/python bench_thirdparty.py $(ARGS)
+
+bench-encoder-cost: $(MODEL) ## what the sentence encoder costs a Rasa process: parse time, load time, memory, with it and without it (2 minutes)
+	$(BIN)/python scripts/bench_encoder_cost.py
 
 calibrate-gate: install ## recompute bot/nlu/calibration.json, the gate's limits per phrasings per topic, from ../shared/dev-data and the shipped packs (about 15 minutes)
 	cd scripts && ../$(BIN)/python calibrate_gate.py

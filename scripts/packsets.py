@@ -1,11 +1,12 @@
 """Packs to calibrate and measure the FAQ matching on: the shipped packs and
 the third-party sets of ../shared/dev-data, each cut to k phrasings per topic.
 
-Used by scripts/calibrate_gate.py and scripts/bench_thirdparty.py. The third-party sets are read from where
-they lie, never copied (../shared/dev-data/README.md): each class becomes a
-topic, its name (humanised) its title and answer where it has a name,
-`k` of its questions the phrasings an editor wrote, the rest held-out
-questions; HINT3's NO_NODES_DETECTED rows are out of scope.
+Used by scripts/calibrate_gate.py and scripts/bench_thirdparty.py. The
+third-party sets are read from where they lie, never copied
+(../shared/dev-data/README.md): each class becomes a topic, its name
+(humanised) its title and answer where it has a name, `k` of its questions
+the phrasings an editor wrote, the rest held-out questions; HINT3's
+NO_NODES_DETECTED rows are out of scope.
 
 A sample is reproducible: `cut(pack, k, seed)` always draws the same
 phrasings. Shipped packs are cut by taking k examples per topic and language
