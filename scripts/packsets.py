@@ -102,12 +102,13 @@ def _humanised(label: str) -> str:
 
 
 def basic_not_in_faq() -> list[str]:
-    """The "not in the FAQ" examples every Relais pack trains with."""
+    """The "not in the FAQ" examples every Relais pack trains with: out of
+    scope, small talk, requests for a human (FaqTopicClassifier)."""
     texts: list[str] = []
     for block in yaml.safe_load(
         (ROOT / "data" / "nlu" / "basics.yml").read_text("utf-8")
     ).get("nlu", []):
-        if block.get("intent") == NOT_IN_FAQ:
+        if block.get("intent") and not str(block["intent"]).startswith("faq/"):
             texts += parse_examples(block.get("examples") or "")
     return texts
 

@@ -273,3 +273,34 @@ def test_a_brand_with_a_stricter_target_gets_the_stricter_limits() -> None:
     strict = decide(**facts, thresholds=Thresholds(wrong_target=0.01))
     assert (strict.answer, strict.reason) == (False, "unsure_faq")
     assert strict.topic is not None and strict.topic["needed_confidence"] == 0.7
+
+
+def test_a_question_taken_for_small_talk_gets_its_answer_when_the_topic_is_sure() -> (
+    None
+):
+    """ "hi, my withdrawal is still pending": DIET says greet, the topic model
+    is sure; a plain greeting, whose topic is far from sure, stays small talk."""
+    sure = decide(
+        intent_ranking=ranking(("greet", 0.9), ("faq", 0.05)),
+        response_selector=_pack_selector((0.5, 0.3), ("refund", 0.8), ("lots", 0.1)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert sure.answer and sure.answered_as_faq
+    plain = decide(
+        intent_ranking=ranking(("greet", 0.9), ("faq", 0.05)),
+        response_selector=_pack_selector((0.5, 0.3), ("refund", 0.2), ("lots", 0.1)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert plain.answer and not plain.answered_as_faq
+
+
+def test_a_request_for_a_human_is_never_overruled_by_a_topic() -> None:
+    decision = decide(
+        intent_ranking=ranking(("request_human", 0.9), ("faq", 0.05)),
+        response_selector=_pack_selector((0.5, 0.3), ("refund", 0.9), ("lots", 0.05)),
+        message=PLAIN,
+        thresholds=Thresholds(),
+    )
+    assert decision.answer and not decision.answered_as_faq

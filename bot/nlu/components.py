@@ -43,7 +43,6 @@ from bot.nlu.calibration import limits_for
 from bot.nlu.gate import (
     FALLBACK_INTENT,
     FAQ_INTENT,
-    OUT_OF_SCOPE_INTENT,
     MessageFacts,
     Thresholds,
     decide,
@@ -208,10 +207,14 @@ class FaqTopicClassifier(GraphComponent):
             (_question(message, encoded=False), message.get(INTENT_RESPONSE_KEY))
             for message in faq_messages
         ]
+        # Everything that is not an FAQ question: out of scope, small talk,
+        # requests for a human. The gate lets a sure topic overrule small talk
+        # ("bonjour, mon retrait est bloqué"), so the topic model must know
+        # what a plain "bonjour" looks like.
         not_in_faq = [
             _question(message, encoded=False)
             for message in training_data.training_examples
-            if message.get(INTENT) == OUT_OF_SCOPE_INTENT
+            if message.get(INTENT) and message.get(INTENT) != FAQ_INTENT
         ]
         nlp = spacy.load(self._spacy_model, exclude=["parser", "ner"])
         known = [

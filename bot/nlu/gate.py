@@ -16,8 +16,9 @@ in the profile). Numbers set in config.yml override them; with neither
 which limits it used and why. It also declines what no model should guess
 at: messages without words and messages in another language.
 
-Whether a message is an FAQ question or out of scope is the topic model's
-call when the intent classifier's best guess is one of the two: the topic
+Whether a message is an FAQ question is the topic model's call whatever
+the intent classifier guessed (out of scope, small talk, unsure), except a
+request for a human: the topic
 model learned the "not in the FAQ" examples as a class of its own, and its
 limits are calibrated, while the intent classifier, trained on far more
 "out of scope" examples than questions of any one topic, is often torn
@@ -35,6 +36,8 @@ from typing import Any
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+# Asking for a human is never overruled by a topic.
+HUMAN_INTENT = "request_human"
 MAX_CANDIDATES = 3
 # A topic this far below the best one is not worth a "did you mean" button.
 CANDIDATE_MIN_SHARE = 0.05
@@ -225,11 +228,13 @@ def decide(
         return GateDecision(answer=False, reason="no_intent", candidates=candidates)
 
     best_intent = intent_ranking[0].get("name")
-    if best_intent in (FAQ_INTENT, OUT_OF_SCOPE_INTENT) and topics:
-        # An FAQ question or not: the topic model decides (see above). Issue
-        # 10 measured it for "out of scope" (+2.5 points answered right with
-        # three examples per topic, none wrong more); issue 27 for an unsure
-        # intent.
+    if topics and best_intent != HUMAN_INTENT:
+        # The topic model decides whether this is an FAQ question (see above).
+        # Issue 10 measured it for "out of scope" (+2.5 points answered right
+        # with three examples per topic, none wrong more); issue 27 for an
+        # unsure intent and for small talk: on a support bot's real messages
+        # ("hi my withdrawal is pending"), DIET took 10 of 309 covered
+        # questions for a greeting or thanks, and small talk answered them.
         topic = _topic_facts(topics, topic_limits(response_selector, thresholds))
         if _sure(topic):
             return GateDecision(
@@ -240,7 +245,9 @@ def decide(
             )
         offer = topic["offered_from"]
         if best_intent == FAQ_INTENT or (
-            offer is not None and topic["confidence"] >= offer
+            best_intent == OUT_OF_SCOPE_INTENT
+            and offer is not None
+            and topic["confidence"] >= offer
         ):
             # Not sure enough to answer, too close to a topic to say "I can
             # only answer about…": ask "did you mean" (issue 10).
