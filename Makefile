@@ -208,7 +208,7 @@ bench-publish: $(MODEL) ## editor adds a topic -> publish (train, gate, swap) ->
 bench-coldstart: install ## every shipped pack at hour one (1, 3, 8, all examples; Relais vs Rasa's default), then a simulated crisis day
 	$(BIN)/python scripts/bench_coldstart.py
 
-bench-thirdparty: install ## FAQ matching on ../shared/dev-data's sets and the shipped packs at 1, 2, 3, 8 phrasings: ranking, calibrated gate (left out), whole NLU vs Rasa's default (about 40 minutes; --no-rasa: 10)
+bench-thirdparty: install ## FAQ matching on ../shared/dev-data's sets and the shipped packs at 1, 2, 3, 8 phrasings: ranking, calibrated gate (left out), whole NLU vs Rasa's default (about an hour; ARGS=--no-rasa: 7 minutes)
 	cd scripts && ../$(BIN)/python bench_thirdparty.py $(ARGS)
 
 bench-encoder-cost: $(MODEL) ## what the sentence encoder costs a Rasa process: parse time, load time, memory, with it and without it (2 minutes)
