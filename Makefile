@@ -17,7 +17,8 @@ TRAINING_DATA = data $(1)/faq $(wildcard $(1)/nlu)
 PACK_STAMP := models/.pack
 $(shell mkdir -p models; test "$$(cat $(PACK_STAMP) 2>/dev/null)" = "$(PACK)" || echo "$(PACK)" > $(PACK_STAMP))
 TRAINING_INPUTS := config.yml domain.yml $(PACK_STAMP) $(shell find data $(PACK)/faq $(wildcard $(PACK)/nlu) -name '*.yml' 2>/dev/null)
-PACKAGE_FILES := $(shell find bot actions -name '*.py' 2>/dev/null)
+# The gate's calibration is read when a model is trained.
+PACKAGE_FILES := $(shell find bot actions -name '*.py' 2>/dev/null) bot/nlu/calibration.json
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.

@@ -63,12 +63,6 @@ class Expectation:
         return lines
 
 
-def phrasings_per_topic(topics: Sequence[Topic]) -> float:
-    """The median number of examples per topic and language."""
-    counts = [len(texts) for topic in topics for texts in topic.examples.values()]
-    return float(np.median(counts)) if counts else 0.0
-
-
 def confusions(topics: Sequence[Topic]) -> list[Confusion]:
     """Topics whose examples are closest to another topic's, most first."""
     from bot.nlu import encoder
@@ -102,9 +96,11 @@ def confusions(topics: Sequence[Topic]) -> list[Confusion]:
 
 
 def expect(topics: Sequence[Topic], target: float = 0.03) -> Expectation:
-    from bot.nlu.calibration import limits_for
+    from bot.nlu.calibration import limits_for, median_phrasings
 
-    phrasings = phrasings_per_topic(topics)
+    phrasings = median_phrasings(
+        len(texts) for topic in topics for texts in topic.examples.values()
+    )
     limits = limits_for(phrasings, target)
     return Expectation(
         phrasings=phrasings,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -155,6 +155,13 @@ def _offer(arrays: list[Any], limits: Limits, min_caught: float) -> float:
         if all(np.mean(other >= confidence) <= 1 - min_caught for other in uncovered):
             return float(min(confidence, limits.confidence))
     return limits.confidence
+
+
+def median_phrasings(counts: Iterable[int]) -> float:
+    """The number of phrasings per topic and language that picks a pack's
+    limits: the median of `counts`, one per topic and language."""
+    counts = list(counts)
+    return float(np.median(counts)) if counts else 0.0
 
 
 def calibrate(samples: Sequence[Sample]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.handoff.triggers import TriggerDetector
 from bot.nlu import encoder
-from bot.nlu.calibration import limits_for
+from bot.nlu.calibration import limits_for, median_phrasings
 from bot.nlu.gate import (
     FALLBACK_INTENT,
     FAQ_INTENT,
@@ -84,17 +83,6 @@ def _question(message: Message, encoded: bool = True) -> Question:
         meaning(doc) if doc is not None else None,
         # Training encodes every example at once (bot.nlu.topics.with_meaning).
         encoder.encode([text])[0] if encoded else None,
-    )
-
-
-def phrasings_per_topic(groups: list[str]) -> float:
-    """The median number of examples per topic and language."""
-    counts = sorted(Counter(groups).values())
-    if not counts:
-        return 0.0
-    middle = len(counts) // 2
-    return float(
-        counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
     )
 
 
@@ -223,11 +211,11 @@ class FaqTopicClassifier(GraphComponent):
         ]
         questions = [question for question, _ in examples]
         keys = [str(key) for _, key in examples]
-        phrasings = phrasings_per_topic(
-            [
-                f"{key} {_example_language(message)}"
+        phrasings = median_phrasings(
+            Counter(
+                (key, _example_language(message))
                 for key, message in zip(keys, faq_messages, strict=True)
-            ]
+            ).values()
         )
         self._model = TopicModel.train(
             [*questions, *(question for question, _ in known)],
@@ -398,11 +386,10 @@ def _profile_wrong_target() -> float:
     """The brand's wrong-answer target (profile.yml of RELAIS_PACK), read when
     the model is loaded: changing it needs a restart, not a training."""
     from bot.profile import ProfileError, load_profile
-    from bot.settings import DEFAULT_PACK, PROJECT_ROOT
+    from bot.settings import pack_dir_from_environment
 
-    pack_dir = Path(os.environ.get("RELAIS_PACK", "").strip() or DEFAULT_PACK)
     try:
-        return load_profile(PROJECT_ROOT / pack_dir).wrong_answers_at_most
+        return load_profile(pack_dir_from_environment()).wrong_answers_at_most
     except (ProfileError, OSError) as error:
         logger.warning("FAQ gate: %s; wrong answers kept under 3 %%.", error)
         return Thresholds().wrong_target
