@@ -787,11 +787,14 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--topic")
     log.add_argument("--conversation")
     log.add_argument("--limit", type=int, default=50)
+    from bot.faq.lint import NEAR_DUPLICATE
+
     lint.add_argument(
         "--similarity",
         type=float,
-        default=0.97,
-        help="warn when examples of two topics are this similar (spaCy vectors)",
+        default=NEAR_DUPLICATE,
+        help="warn when examples of two topics mean this nearly the same "
+        f"(cosine of their sentence vectors, default {NEAR_DUPLICATE})",
     )
 
     suggestion_commands.add_parser(commands, as_agent)
