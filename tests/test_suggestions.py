@@ -79,9 +79,14 @@ def test_button_payloads_and_stories_are_not_examples(database_url: str) -> None
     assert pending(database_url) == []
 
 
-def user(text: str, intent: str, reason: str | None = None) -> dict[str, Any]:
+def user(
+    text: str, intent: str, reason: str | None = None, at: float = 0.0
+) -> dict[str, Any]:
     parse = {"intent": {"name": intent}, "gate": {"reason": reason} if reason else {}}
-    return {"event": "user", "text": text, "parse_data": parse}
+    return {"event": "user", "text": text, "parse_data": parse, "timestamp": at}
+
+
+REPHRASED = "est-ce que c'est risqué pour mon bébé ?"
 
 
 @pytest.mark.parametrize(
@@ -100,8 +105,32 @@ def user(text: str, intent: str, reason: str | None = None) -> dict[str, Any]:
 def test_what_an_answer_learns_from_the_message_before(
     before: dict[str, Any], clicked: bool, expected: tuple[str, str] | None
 ) -> None:
-    events = [before, {"event": "bot", "text": "…"}, user("/faq", "faq")]
+    answered = user('/faq{"faq_topic":"children"}' if clicked else REPHRASED, "faq")
+    events = [before, {"event": "bot", "text": "…"}, answered]
     assert suggestions.learned_from(events, clicked=clicked) == expected
+
+
+@pytest.mark.parametrize(
+    ("declined", "then", "minutes_later", "learned"),
+    [
+        # The same question in other words, a minute later.
+        ("c'est dangereux pour un bébé ?", REPHRASED, 1, True),
+        # Issue 28: another question got the answer, not the first one.
+        ("c'est dangereux ?", "comment me faire rembourser ?", 1, False),
+        # The same words the next morning are a new conversation's question.
+        ("c'est dangereux pour un bébé ?", REPHRASED, 12 * 60, False),
+    ],
+)
+def test_a_rephrase_teaches_only_when_it_asks_the_same_thing_soon_after(
+    declined: str, then: str, minutes_later: int, learned: bool
+) -> None:
+    events = [
+        user(declined, "nlu_fallback", "unsure_faq", at=1000.0),
+        {"event": "bot", "text": "Je ne suis pas sûr…"},
+        user(then, "faq", at=1000.0 + 60 * minutes_later),
+    ]
+    found = suggestions.learned_from(events, clicked=False)
+    assert found == ((declined, suggestions.REPHRASE) if learned else None)
 
 
 def test_the_question_an_agent_answered_skips_greetings_and_requests() -> None:
