@@ -8,9 +8,13 @@ Part 1, the ranking and the gate (minutes): the topic model as
 FaqTopicClassifier trains it, ranks each cut's held-out questions, today
 (with the sentence encoder) and before issue 27 (without it). The gate's
 limits for a pack come from a calibration *on the other packs only* (leave
-one pack out, bot/nlu/calibration.py), so every figure is what a pack nobody
-calibrated on would get. Printed per pack and size, in % of covered
-questions (mean of the seeds): right topic first, best possible right at
+one pack out, bot/nlu/calibration.py, every calibrated size ranked), read
+for the phrasings the cut really has, as Relais reads them for a pack
+(HINT3 powerplay11 "at 8" has 7), so every figure is what a pack nobody
+calibrated on would get. The shipped packs are measured with all their
+phrasings too. `--reuse-samples` takes the ranked cuts of the last `make
+calibrate-gate` rather than ranking them again. Printed per pack and size,
+in % of covered questions (mean of the seeds): right topic first, best possible right at
 ≤ 3 % wrong (any confidence and margin, chosen on the held-out questions
 themselves: an upper bound, never Relais' figure), then at the calibrated
 limits: right, wrong (the worst seed), "did you mean" with the right topic
@@ -53,22 +57,20 @@ import numpy as np
 import yaml
 from bench_coldstart import ending
 from bench_nlu import rasa_default_config
-from calibrate_gate import sample
+from calibrate_gate import load_samples, sample
 from packsets import ROOT, Cut, PackSet, all_packs, cut
 
 from bot.nlu import topics
-from bot.nlu.calibration import (
-    GRID,
-    Limits,
-    Sample,
-    calibrate,
-    shared_limits,
-)
+from bot.nlu.calibration import GRID, Sample, calibrate, limits_for
+from bot.nlu.calibration import SIZES as CALIBRATION_SIZES
 from bot.nlu.evaluation import HeldOutQuestion
-from bot.nlu.topics import NOT_IN_FAQ
+from bot.nlu.topics import NOT_IN_FAQ, DerivedThreshold
 
 OUT = ROOT / "var" / "bench-thirdparty"
 SIZES = (1, 2, 3, 8)
+# The shipped packs are also measured with every phrasing they have (one
+# draw: all of them).
+ALL = 10_000
 SEEDS = (0, 1, 2)
 TARGET = 0.03
 
@@ -93,7 +95,7 @@ def best_possible(s: Sample) -> float:
     return best / n
 
 
-def at_limits(s: Sample, limits: Limits) -> dict[str, float]:
+def at_limits(s: Sample, limits: DerivedThreshold) -> dict[str, float]:
     covered = [p for p in s.points if p.covered]
     other = [p for p in s.points if not p.covered]
     n = max(1, len(covered))
@@ -118,37 +120,64 @@ def at_limits(s: Sample, limits: Limits) -> dict[str, float]:
     }
 
 
-def part_one(packs: list[PackSet], workers: int) -> dict[str, Any]:
-    jobs = [(p, k, seed) for p in packs for k in SIZES for seed in SEEDS]
+def part_one(
+    packs: list[PackSet], workers: int, reuse_samples: bool = False
+) -> dict[str, Any]:
+    """Measures `packs`, each with a calibration on every other pack."""
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        now = [s for s in pool.map(sample, *zip(*jobs, strict=True)) if s]
+    if reuse_samples:
+        now = load_samples()
+    else:
+        # Every pack at every calibrated size, so that each measured pack's
+        # calibration without it is the one Relais would ship without it.
+        jobs = [
+            (p, k, seed)
+            for p in all_packs()
+            for k in CALIBRATION_SIZES
+            for seed in SEEDS
+        ]
+        with ProcessPoolExecutor(workers) as pool:
+            now = [s for s in pool.map(sample, *zip(*jobs, strict=True)) if s]
+    everything = [(p, ALL, 0) for p in packs if p.shipped]
+    if everything:
+        with ProcessPoolExecutor(workers) as pool:
+            now += [s for s in pool.map(sample, *zip(*everything, strict=True)) if s]
+    jobs = [(p, k, seed) for p in packs for k in SIZES for seed in SEEDS] + everything
     with ProcessPoolExecutor(workers) as pool:
         before = [s for s in pool.map(sample_before, *zip(*jobs, strict=True)) if s]
     print(
-        f"Part 1: {len(now)} cuts ranked twice in {time.perf_counter() - started:.0f} s"
+        f"Part 1: {len(now)} cuts ranked, {len(before)} without the encoder, "
+        f"in {time.perf_counter() - started:.0f} s"
     )
+    # Calibrations without each pack: its limits here and in part 2.
+    tables = {
+        pack.name: calibrate([s for s in now if s.pack != pack.name]) for pack in packs
+    }
+    (OUT / "calibration").mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        (OUT / "calibration" / f"without-{name}.json").write_text(
+            json.dumps(table), "utf-8"
+        )
     print(
         "\nIn % of covered questions, mean of the seeds. first: right topic "
         "first; best: best possible right at ≤ 3 % wrong (chosen on the "
-        "test itself); at the limits calibrated without the pack: right, "
-        "wrong (worst seed), did you mean with the right topic among the "
-        "buttons, right directly or as a button, out of scope caught; "
-        "share: right / best.\n"
+        "test itself); at the limits calibrated without the pack, for its "
+        "phrasings per topic (p): right, wrong (worst seed), did you mean with "
+        "the right topic among the buttons, right directly or as a button, "
+        "out of scope caught; share: right / best.\n"
     )
     print(
-        "| pack | k | first before → now | best before → now | limits | right "
+        "| pack | k (p) | first before → now | best before → now | limits | right "
         "| wrong (worst) | buttons right | right or button | caught | share |"
     )
     print("| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     report: dict[str, Any] = {}
     for pack in packs:
-        for size in SIZES:
+        for size in (*SIZES, ALL):
             mine = [s for s in now if s.pack == pack.name and s.size == size]
             if not mine:
                 continue
-            others = [s for s in now if s.pack != pack.name and s.size == size]
-            limits = shared_limits(others, TARGET)
+            limits = limits_for(mine[0].phrasings, TARGET, tables[pack.name])
             rows = [at_limits(s, limits) for s in mine]
             old = [
                 at_limits(s, limits)
@@ -162,7 +191,8 @@ def part_one(packs: list[PackSet], workers: int) -> dict[str, Any]:
 
             worst = 100 * max(r["wrong"] for r in rows)
             share = mean("right") / max(1e-9, mean("best"))
-            report[f"{pack.name} {size}"] = {
+            report[f"{pack.name} {'all' if size == ALL else size}"] = {
+                "phrasings": mine[0].phrasings,
                 "first_before": mean("first", old),
                 "first": mean("first"),
                 "best_before": mean("best", old),
@@ -175,8 +205,10 @@ def part_one(packs: list[PackSet], workers: int) -> dict[str, Any]:
                 "share": share,
             }
             print(
-                f"| {pack.name} | {size} | {mean('first', old):.1f} → "
-                f"{mean('first'):.1f} | {mean('best', old):.1f} → {mean('best'):.1f} "
+                f"| {pack.name} | {'all' if size == ALL else size} "
+                f"({mine[0].phrasings:g}) | "
+                f"{mean('first', old):.1f} → {mean('first'):.1f} "
+                f"| {mean('best', old):.1f} → {mean('best'):.1f} "
                 f"| {limits.confidence:.3f}/{limits.margin:.3f} "
                 f"| {mean('right'):.1f} | {worst:.1f} | {mean('buttons'):.1f} "
                 f"| {mean('right') + mean('buttons'):.1f} | {mean('caught'):.1f} "
@@ -192,13 +224,6 @@ def part_one(packs: list[PackSet], workers: int) -> dict[str, Any]:
         print(
             f"\nBest possible at {size} phrasings, mean over the packs: "
             f"+{np.mean(gains):.1f} points with the encoder"
-        )
-    # Calibrations without each pack, for part 2.
-    (OUT / "calibration").mkdir(parents=True, exist_ok=True)
-    for pack in packs:
-        table = calibrate([s for s in now if s.pack != pack.name])
-        (OUT / "calibration" / f"without-{pack.name}.json").write_text(
-            json.dumps(table), "utf-8"
         )
     return report
 
@@ -359,6 +384,11 @@ def main() -> int:
         help="Rasa's default pipeline (4 to 9 minutes per training on banking77)",
     )  # fmt: skip
     parser.add_argument("--packs", help="comma-separated pack names (default: all)")
+    parser.add_argument(
+        "--reuse-samples", action="store_true",
+        help="part 1 reads the ranked cuts of `make calibrate-gate` "
+        "(var/calibration/samples.json) instead of ranking them again",
+    )  # fmt: skip
     arguments = parser.parse_args()
     started = time.perf_counter()
     packs = all_packs()
@@ -366,7 +396,7 @@ def main() -> int:
         wanted = arguments.packs.split(",")
         packs = [p for p in packs if p.name in wanted]
     OUT.mkdir(parents=True, exist_ok=True)
-    report = {"part one": part_one(packs, arguments.workers)}
+    report = {"part one": part_one(packs, arguments.workers, arguments.reuse_samples)}
     if not arguments.no_rasa:
         sizes = [int(s) for s in arguments.rasa_sizes.split(",") if s]
         default_sizes = [int(s) for s in arguments.default_sizes.split(",") if s]

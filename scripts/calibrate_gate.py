@@ -22,13 +22,21 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 from packsets import ROOT, Cut, PackSet, Parser, all_packs, cut
 
-from bot.nlu.calibration import CALIBRATION_FILE, SIZES, Sample, Scored, calibrate
+from bot.nlu.calibration import (
+    CALIBRATION_FILE,
+    SIZES,
+    Sample,
+    Scored,
+    calibrate,
+    median_phrasings,
+)
 from bot.nlu.topics import NOT_IN_FAQ, TopicModel, margin_of
 
 SAMPLES_FILE = ROOT / "var" / "calibration" / "samples.json"
@@ -74,7 +82,10 @@ def sample(pack: PackSet, size: int, seed: int) -> Sample | None:
                 expected in [topic for topic, _ in ranking[:3]],
             )
         )
-    return Sample(pack.name, size, seed, tuple(points))
+    per_topic = Counter((topic, language) for _, topic, language in the_cut.examples)
+    return Sample(
+        pack.name, size, seed, tuple(points), median_phrasings(per_topic.values())
+    )
 
 
 def save_samples(samples: list[Sample], path: Path = SAMPLES_FILE) -> None:
@@ -88,7 +99,13 @@ def load_samples(path: Path = SAMPLES_FILE) -> list[Sample]:
             f"No calibration samples in {path}: run `make calibrate-gate`."
         )
     return [
-        Sample(s["pack"], s["size"], s["seed"], tuple(Scored(**p) for p in s["points"]))
+        Sample(
+            s["pack"],
+            s["size"],
+            s["seed"],
+            tuple(Scored(**p) for p in s["points"]),
+            s["phrasings"],
+        )
         for s in json.loads(path.read_text("utf-8"))
     ]
 

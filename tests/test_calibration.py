@@ -22,14 +22,23 @@ from bot.nlu.calibration import (
 )
 
 
-def _sample(pack: str, right: list[float], wrong: list[float], oos: list[float] = ()):
+def _sample(
+    pack: str,
+    right: list[float],
+    wrong: list[float],
+    oos: list[float] = (),
+    size: int = 3,
+    phrasings: float | None = None,
+):
     """Held-out questions whose margin equals their confidence."""
     points = (
         [Scored(c, c, True, True, True) for c in right]
         + [Scored(c, c, False, True, False) for c in wrong]
         + [Scored(c, c, False, False) for c in oos]
     )
-    return Sample(pack, 3, 0, tuple(points))
+    return Sample(
+        pack, size, 0, tuple(points), size if phrasings is None else phrasings
+    )
 
 
 def test_the_limits_hold_on_every_pack_not_on_average() -> None:
@@ -116,9 +125,35 @@ def test_calibrate_writes_what_limits_for_reads() -> None:
     samples = [
         _sample("a", right=[0.9] * 40, wrong=[0.2] * 2),
         _sample("b", right=[0.8] * 40, wrong=[0.3] * 2, oos=[0.1] * 20),
+        _sample("c", right=[0.7] * 40, wrong=[0.25] * 2),
     ]
     table = calibrate(samples)
-    assert table["packs"] == ["a", "b"]
+    assert table["packs"] == ["a", "b", "c"]
     limits = limits_for(3, table=table)
     assert limits.confidence > 0.3
     assert set(limits.by_target) == {f"{t:.2f}" for t in TARGETS}
+
+
+def test_a_pack_poorer_than_a_size_does_not_decide_its_limits() -> None:
+    """A noisy pack with 7 phrasings per topic, cut "to 8", is the same cut as
+    at 7: it must not make packs that really have 8 wait for 0.95."""
+    clean = [
+        _sample(name, right=[0.9] * 40 + [0.6] * 40, wrong=[0.4] * 2, size=8)
+        for name in ("a", "b", "c")
+    ]
+    noisy = _sample("noisy", right=[0.9] * 40, wrong=[0.9] * 10, size=8, phrasings=7)
+    eight = calibrate([*clean, noisy])["limits"]["0.03"]["8"]
+    assert eight["confidence"] <= 0.6
+    assert "noisy" not in eight["packs"]
+
+
+def test_a_size_fewer_than_three_packs_reach_is_not_calibrated() -> None:
+    """Two packs alone do not decide limits: a pack with 16 phrasings keeps
+    the largest size that enough packs reached."""
+    samples = [
+        *(_sample(n, right=[0.9] * 40, wrong=[0.3] * 2) for n in ("a", "b", "c")),
+        *(_sample(n, right=[0.9] * 40, wrong=[0.3] * 2, size=16) for n in ("a", "b")),
+    ]
+    table = calibrate(samples)
+    assert set(table["limits"]["0.03"]) == {"3"}
+    assert limits_for(16, table=table).calibrated_at == 3

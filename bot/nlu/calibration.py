@@ -48,10 +48,17 @@ TARGETS = WRONG_ANSWER_TARGETS
 DEFAULT_TARGET = TARGETS[-1]
 # Calibrated below the promise, so that a pack unlike any of the calibration
 # packs still has room: on each calibration pack, at most this share of the
-# target.
-SAFETY = 0.8
-# Out-of-scope questions declined, on each calibration pack that has some.
-MIN_CAUGHT = 0.95
+# target. With 0.8, two of 28 packs × sizes left out of their own
+# calibration went over 3 % (3.1 and 3.2 %); with 0.7, none (issue 27).
+SAFETY = 0.7
+# Out-of-scope questions declined, on each calibration pack that has some:
+# above the promised 95 % for the same reason (with 95 %, a pack left out
+# got 93.6 %).
+MIN_CAUGHT = 0.96
+# A size is calibrated only when this many packs reach it (have that many
+# phrasings per topic): above, a pack keeps the largest calibrated size's
+# limits rather than limits that one or two packs decided.
+MIN_PACKS_PER_SIZE = 3
 # The limits tried: confidences and margins in steps of 0.025.
 GRID = np.round(np.arange(0.0, 1.0001, 0.025), 3)
 
@@ -72,9 +79,12 @@ class Sample:
     """A pack sub-sampled to a size, its held-out questions ranked."""
 
     pack: str
-    size: int  # phrasings per topic (and language)
+    size: int  # phrasings per topic (and language) asked of the cut
     seed: int
     points: tuple[Scored, ...]
+    # What the cut has (median per topic and language): less than `size` when
+    # the pack has fewer (HINT3 powerplay11 has 7 per topic).
+    phrasings: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -172,13 +182,17 @@ def calibrate(samples: Sequence[Sample]) -> dict[str, Any]:
         "seeds": sorted({s.seed for s in samples}),
         "safety": SAFETY,
         "min_caught": MIN_CAUGHT,
+        "min_packs_per_size": MIN_PACKS_PER_SIZE,
         "limits": {},
     }
     for target in TARGETS:
         per_size = {}
         for size in SIZES:
-            of_size = [s for s in samples if s.size == size]
-            if of_size:
+            # A cut poorer than its size is sampled at its own size already:
+            # counted here too, its noise would decide the limits of packs
+            # richer than it.
+            of_size = [s for s in samples if s.size == size and s.phrasings >= size]
+            if len({s.pack for s in of_size}) >= MIN_PACKS_PER_SIZE:
                 limits = shared_limits(of_size, target)
                 per_size[str(size)] = {
                     **limits.as_dict(),
