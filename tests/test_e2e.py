@@ -29,6 +29,7 @@ from bot.handoff import queue
 from bot.handoff.models import Ticket
 from bot.handoff.watcher import watch_once
 from bot.insights.models import MessageFact
+from bot.nlu import encoder
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENVIRONMENT
 from tests.servers import ServerError, running_relais
@@ -381,17 +382,27 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
         pass
     with get_session_factory(database_url).begin() as session:
         recorded = session.execute(
-            select(MessageFact.outcome, MessageFact.topic, MessageFact.language)
+            select(
+                MessageFact.outcome,
+                MessageFact.topic,
+                MessageFact.language,
+                MessageFact.meaning,
+            )
             .where(MessageFact.conversation_id == visitor.sender)
             .order_by(MessageFact.id)
         ).all()
-    assert [(outcome, language) for outcome, _, language in recorded] == [
+    assert [(row.outcome, row.language) for row in recorded] == [
         ("handoff", "fr"),
         ("human", "fr"),
         ("human", "fr"),
         ("answered", "fr"),
     ]
     assert recorded[-1].topic == "lot_numbers"
+    # What each message means, computed once by the Rasa process that parsed
+    # it, is kept with it for the gap groups.
+    for row in (recorded[0], recorded[-1]):
+        vector = encoder.from_text(row.meaning)
+        assert vector is not None and vector.shape == (encoder.dimensions(),)
 
 
 def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(

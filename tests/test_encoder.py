@@ -46,3 +46,21 @@ def test_an_unknown_encoder_is_named_with_the_known_ones() -> None:
 
 def test_no_text_no_vectors() -> None:
     assert encoder.encode([]).shape == (0, encoder.dimensions())
+
+
+def test_a_vector_travels_with_its_message_and_keeps_its_meaning() -> None:
+    """The Rasa process writes each message's vector into its parse data; the
+    gap groups and the suggestions read it back instead of encoding again."""
+    vectors = encoder.encode(
+        ["c'est dangereux ?", "is it dangerous?", "comment me faire rembourser ?"]
+    )
+    back = np.array([encoder.from_text(encoder.to_text(v)) for v in vectors])
+    assert np.abs(back @ back.T - vectors @ vectors.T).max() < 0.002
+    assert len(encoder.to_text(vectors[0])) < 800
+
+
+@pytest.mark.parametrize(
+    "stored", [None, "", 42, "use-multilingual-v3:not base64!", "another-encoder:AAAA"]
+)
+def test_a_missing_or_foreign_vector_is_none_not_an_error(stored: object) -> None:
+    assert encoder.from_text(stored) is None

@@ -15,6 +15,7 @@ from bot.cli import main
 from bot.db import get_session_factory
 from bot.faq import load_pack, suggestions
 from bot.faq.lint import ERROR, lint_pack
+from bot.nlu import encoder
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import load_tracker
 
@@ -131,6 +132,32 @@ def test_a_rephrase_teaches_only_when_it_asks_the_same_thing_soon_after(
     ]
     found = suggestions.learned_from(events, clicked=False)
     assert found == ((declined, suggestions.REPHRASE) if learned else None)
+
+
+def test_a_rephrase_is_judged_on_the_vectors_rasa_computed() -> None:
+    """The action server does not encode again what the Rasa process already
+    encoded: the vectors in the parse data decide."""
+
+    def encoding_again(first: str, second: str) -> float:
+        raise AssertionError("encoded again in the action server")
+
+    def parsed(text: str, intent: str, reason: str | None = None) -> dict[str, Any]:
+        event = user(text, intent, reason)
+        event["parse_data"][encoder.PARSE_KEY] = encoder.to_text(
+            encoder.encode([text])[0]
+        )
+        return event
+
+    same = [parsed(QUESTION, "nlu_fallback", "unsure_faq"), parsed(REPHRASED, "faq")]
+    other = [
+        parsed(QUESTION, "nlu_fallback", "unsure_faq"),
+        parsed("comment me faire rembourser ?", "faq"),
+    ]
+    assert suggestions.learned_from(same, False, encoding_again) == (
+        QUESTION,
+        suggestions.REPHRASE,
+    )
+    assert suggestions.learned_from(other, False, encoding_again) is None
 
 
 def test_the_question_an_agent_answered_skips_greetings_and_requests() -> None:

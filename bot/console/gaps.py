@@ -33,7 +33,6 @@ from bot.faq.live import current_pack
 from bot.faq.pack import Topic
 from bot.faq.writer import PackRefused
 from bot.insights import charts, gaps
-from bot.insights.embedding import fold
 from bot.insights.models import GapSpike
 from bot.settings import Settings
 
@@ -98,7 +97,7 @@ async def gaps_page(request: Request, viewer: Viewer) -> Response:
 
 
 def _draft_key(label: str, pack: dict[str, Topic]) -> str:
-    words = [w for w in re.findall(r"[a-z0-9]+", fold(label)) if len(w) > 3][:4]
+    words = [w for w in re.findall(r"[a-z0-9]+", gaps.fold(label)) if len(w) > 3][:4]
     key = "_".join(words) or "new_topic"
     key = key if key[0].isalpha() else f"topic_{key}"
     candidate, number = key[:45], 2

@@ -41,6 +41,7 @@ from bot.db import Base, UTCDateTime, utcnow
 from bot.faq import versions
 from bot.faq.pack import LANGUAGES, Topic
 from bot.faq.writer import PackRefused
+from bot.nlu import encoder
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,10 @@ _PHONE = re.compile(r"(?:\+|\b00)?\d(?:[ .\-]?\d){7,}")
 REPHRASE_WITHIN = 600
 # ...and at least this similar to it (cosine of their sentence vectors). On
 # the training phrasings of the shipped packs and ../shared/dev-data's five
-# sets, 1 to 2 % of pairs of questions of *different* topics reach 0.5
-# (between its 95th and 99th percentile per set), against 10 to 40 % of two
-# phrasings of one topic: a missed suggestion costs an editor nothing, a
-# wrong one teaches the model a wrong topic (issues 27 and 28).
+# sets, 1 to 5 % of pairs of questions of *different* topics reach 0.5
+# (between the 95th and 99th percentile per set), against 12 to 60 % of two
+# phrasings of one topic (docs/benchmarks.md): a missed suggestion costs an
+# editor nothing, a wrong one teaches the model a wrong topic (issues 27, 28).
 REPHRASE_SIMILARITY = 0.5
 
 
@@ -164,8 +165,6 @@ def record(
 def similarity(first: str, second: str) -> float:
     """How nearly two messages mean the same (cosine of their sentence
     vectors, bot/nlu/encoder.py)."""
-    from bot.nlu import encoder
-
     vectors = encoder.encode([first, second])
     return float(vectors[0] @ vectors[1])
 
@@ -217,9 +216,16 @@ def _same_question(
     if asked is not None and again is not None and again - asked > REPHRASE_WITHIN:
         return False
     text = str(answered.get("text") or "")
-    return bool(text) and similar(str(before.get("text") or ""), text) >= (
-        REPHRASE_SIMILARITY
+    if not text:
+        return False
+    # The vectors the Rasa process computed when it parsed each message.
+    first, second = (
+        encoder.from_text((event.get("parse_data") or {}).get(encoder.PARSE_KEY))
+        for event in (before, answered)
     )
+    if first is not None and second is not None:
+        return float(first @ second) >= REPHRASE_SIMILARITY
+    return similar(str(before.get("text") or ""), text) >= REPHRASE_SIMILARITY
 
 
 def question_before_reply(events: Sequence[dict[str, Any]]) -> str | None:

@@ -49,6 +49,7 @@ from bot.insights.models import (
     MessageFact,
     StatBucket,
 )
+from bot.nlu import encoder
 
 MAX_TEXT = 500
 # A message nothing answered within this long is settled as no_reply.
@@ -112,6 +113,12 @@ def _answered_topic(parse_data: dict[str, Any]) -> str:
     ) or {}
     key = str(selected.get("intent_response_key") or "")
     return key.split("/", 1)[1][:100] if key.startswith("faq/") else ""
+
+
+def _meaning(parse: dict[str, Any]) -> str | None:
+    """The message's sentence vector as the Rasa process wrote it, if any."""
+    meaning = parse.get(encoder.PARSE_KEY)
+    return meaning if isinstance(meaning, str) and len(meaning) < 4096 else None
 
 
 def _declines(parse: dict[str, Any]) -> bool:
@@ -234,6 +241,7 @@ class Recorder:
             new_conversation=last is None,
             new_in_bucket=last is None or bucket_start(last.at) != bucket_start(at),
             declinable=_declines(parse),
+            meaning=_meaning(parse),
         )
         self.session.add(fact)
         self.last[sender] = fact

@@ -3,12 +3,15 @@
 A gap is a message the bot offered "did you mean" buttons for, declined,
 handed to a human or found out of scope (plain requests for a human and
 small talk aside). Gaps are grouped by meaning: identical phrasings
-(case and accents aside) are counted once, each phrasing is embedded
-(embedding.py) and grouped by scikit-learn's Birch, whose global step is an
+(case and accents aside) are counted once; each phrasing's sentence vector
+(bot/nlu/encoder.py: computed by the Rasa process when it parsed the
+message and kept with its fact; encoded here only for messages from before
+that) is grouped by scikit-learn's Birch, whose global step is an
 average-linkage agglomerative clustering stopped at `DISTANCE_THRESHOLD`
-(cosine). Each group has its size, its count per hour, a few phrasings
-(e-mail addresses and phone numbers were removed when recorded), the
-nearest FAQ topic and whether it is growing.
+(cosine). The encoder is multilingual: "l'usine va fermer ?" and "is the
+factory closing?" fall in one group. Each group has its size, its count
+per hour, a few phrasings (e-mail addresses and phone numbers were removed
+when recorded), the nearest FAQ topic and whether it is growing.
 
 A spike is a group with at least `SPIKE_MIN_MESSAGES` messages in the last
 15 minutes, `SPIKE_FACTOR` times its own rate over the 3 hours before.
@@ -17,6 +20,7 @@ A spike is a group with at least `SPIKE_MIN_MESSAGES` messages in the last
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,14 +31,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.faq.pack import Topic
-from bot.insights.embedding import embed, fold
 from bot.insights.models import GAP_OUTCOMES, MessageFact
+from bot.nlu import encoder
 
-# Chosen on the dairy pack's own examples (docs/benchmarks.md, "Gaps"): the
-# distance that groups them best by topic (B-cubed F1); Birch's radius is the
-# largest that groups them as well (0.45: 50,000 distinct messages in 25 s
-# instead of 53 s at 0.3).
-DISTANCE_THRESHOLD = 0.6
+# Chosen on training phrasings (the shipped packs' examples, COVID-Q's and
+# banking77's; docs/benchmarks.md, "Meaning elsewhere"): the distance that
+# groups them best by topic (B-cubed F1, mean over the four: 0.43 at 0.55,
+# 0.42 at 0.6, 0.39 at 0.65; spaCy and n-grams before issue 27: 0.34 at
+# 0.6). Birch's radius: 0.45 grouped 50,000 distinct messages in 25 s
+# instead of 53 s at 0.3, as well.
+DISTANCE_THRESHOLD = 0.55
 BIRCH_THRESHOLD = 0.45
 RECENT = timedelta(minutes=15)
 BASELINE = timedelta(hours=3)
@@ -58,6 +64,7 @@ class Gap:
     text: str
     language: str
     at: datetime
+    meaning: str | None = None  # bot.nlu.encoder.to_text, from the Rasa process
 
 
 @dataclass
@@ -95,10 +102,21 @@ class Group:
         return [text for text, _ in self.phrasings[:EXAMPLES]]
 
 
+def fold(text: str) -> str:
+    """Lower case, accents removed, spaces tidied: "Congélation" -> "congelation".
+    Two messages that fold alike are one phrasing."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return " ".join(
+        "".join(c for c in decomposed if not unicodedata.combining(c)).split()
+    )
+
+
 def read_gaps(session: Session, start: datetime, end: datetime) -> list[Gap]:
     """The unanswered questions written in [start, end), newest first."""
     rows = session.execute(
-        select(MessageFact.text, MessageFact.language, MessageFact.at)
+        select(
+            MessageFact.text, MessageFact.language, MessageFact.at, MessageFact.meaning
+        )
         .where(
             MessageFact.outcome.in_(GAP_OUTCOMES),
             MessageFact.at >= start,
@@ -108,7 +126,7 @@ def read_gaps(session: Session, start: datetime, end: datetime) -> list[Gap]:
         .order_by(MessageFact.at.desc())
         .limit(MAX_MESSAGES)
     ).all()
-    return [Gap(text, language, at) for text, language, at in rows if text.strip()]
+    return [Gap(*row) for row in rows if row.text.strip()]
 
 
 def cluster(vectors: np.ndarray) -> np.ndarray:
@@ -135,6 +153,22 @@ def _topic_texts(pack: dict[str, Topic]) -> tuple[list[str], list[str]]:
     return texts, keys
 
 
+def vectors_of(phrasings: list[list[Gap]]) -> np.ndarray:
+    """One unit vector per phrasing: the one a message of it arrived with,
+    else its text encoded now."""
+    found = [
+        next((v for gap in gaps if (v := encoder.from_text(gap.meaning)) is not None),
+             None)
+        for gaps in phrasings
+    ]  # fmt: skip
+    missing = [i for i, vector in enumerate(found) if vector is None]
+    encoded = iter(encoder.encode([phrasings[i][0].text for i in missing]))
+    return np.array(
+        [vector if vector is not None else next(encoded) for vector in found],
+        dtype=np.float32,
+    ).reshape(len(phrasings), encoder.dimensions())
+
+
 def group_gaps(gaps: list[Gap], pack: dict[str, Topic], now: datetime) -> list[Group]:
     """Groups `gaps` by meaning; largest recent growth first, then size."""
     if not gaps:
@@ -144,8 +178,12 @@ def group_gaps(gaps: list[Gap], pack: dict[str, Topic], now: datetime) -> list[G
         by_key[fold(gap.text)].append(gap)
     keys = list(by_key)
     topic_texts, topic_keys = _topic_texts(pack)
-    vectors = embed([by_key[key][0].text for key in keys] + topic_texts)
-    phrasing_vectors, topic_vectors = vectors[: len(keys)], vectors[len(keys) :]
+    phrasing_vectors = vectors_of([by_key[key] for key in keys])
+    topic_vectors = (
+        encoder.encode(topic_texts)
+        if topic_texts
+        else np.zeros((0, phrasing_vectors.shape[1]), dtype=np.float32)
+    )
     labels = cluster(phrasing_vectors)
     topics = sorted(set(topic_keys))
     centroids = (
@@ -158,7 +196,7 @@ def group_gaps(gaps: list[Gap], pack: dict[str, Topic], now: datetime) -> list[G
             ]
         )
         if topics
-        else np.zeros((0, vectors.shape[1]))
+        else np.zeros((0, phrasing_vectors.shape[1]))
     )
     members: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):

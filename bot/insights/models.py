@@ -66,6 +66,9 @@ class MessageFact(Base):
     # Whether the gate would offer nothing to click ("declined" rather than
     # "did you mean" if the bot clarifies).
     declinable = Column(Boolean, nullable=False, default=False)
+    # What the message means, as the Rasa process encoded it
+    # (bot.nlu.encoder.to_text); None for messages from before issue 27.
+    meaning = Column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_message_fact_at", "at"),
@@ -100,7 +103,7 @@ class GapSpike(Base):
     baseline = Column(Float, nullable=False)
     examples = Column(JSON, nullable=False)
     nearest_topic = Column(String(100))
-    # Its phrasings, folded (embedding.fold): a later alert about the same
+    # Its phrasings, folded (gaps.fold): a later alert about the same
     # group is recognised by them.
     phrasings = Column(JSON, nullable=False)
     notified_at = Column(UTCDateTime)

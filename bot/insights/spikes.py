@@ -23,7 +23,6 @@ from bot import alerts
 from bot.db import get_session_factory, utcnow
 from bot.faq.pack import Topic
 from bot.insights import gaps
-from bot.insights.embedding import fold
 from bot.insights.facts import bucket_start
 from bot.insights.models import GapSpike
 
@@ -38,7 +37,7 @@ SAME_GROUP_SHARE = 0.3
 def _same_group(group: gaps.Group, spike: GapSpike) -> bool:
     known = set(spike.phrasings or [])
     weighted = sum(count for text, count in group.phrasings)
-    shared = sum(count for text, count in group.phrasings if fold(text) in known)
+    shared = sum(count for text, count in group.phrasings if gaps.fold(text) in known)
     return weighted > 0 and shared / weighted >= SAME_GROUP_SHARE
 
 

@@ -260,7 +260,16 @@ class FaqTopicClassifier(GraphComponent):
         if self._model is None:
             raise RuntimeError("FaqTopicClassifier used before training")
         for message in messages:
-            ranking = self._model.rank(_question(message))[:RANKING_LENGTH]
+            question = _question(message)
+            ranking = self._model.rank(question)[:RANKING_LENGTH]
+            if question.encoded is not None:
+                # Computed once here, read again by whoever needs the
+                # message's meaning (gap groups, suggestions).
+                message.set(
+                    encoder.PARSE_KEY,
+                    encoder.to_text(question.encoded),
+                    add_to_output=True,
+                )
             best_key, best_confidence = ranking[0]
             message.set(
                 RESPONSE_SELECTOR_PROPERTY,
