@@ -1,7 +1,7 @@
 """`make calibrate-gate`: the gate's limits per phrasings per topic, from many packs.
 
 Cuts every third-party set of ../shared/dev-data and every shipped pack to
-1, 2, 3, 4, 6, 8, 12 and 16 phrasings per topic and language (three seeds
+1, 2, 3, 4, 6, 8 and 12 phrasings per topic and language (three seeds
 each), trains the topic model on each cut exactly as FaqTopicClassifier does
 (examples, titles, answer sentences, "not in the FAQ" examples), ranks its
 held-out questions, and writes:

@@ -148,12 +148,12 @@ def test_a_pack_poorer_than_a_size_does_not_decide_its_limits() -> None:
 
 
 def test_a_size_fewer_than_three_packs_reach_is_not_calibrated() -> None:
-    """Two packs alone do not decide limits: a pack with 16 phrasings keeps
+    """Two packs alone do not decide limits: a pack with 8 phrasings keeps
     the largest size that enough packs reached."""
     samples = [
         *(_sample(n, right=[0.9] * 40, wrong=[0.3] * 2) for n in ("a", "b", "c")),
-        *(_sample(n, right=[0.9] * 40, wrong=[0.3] * 2, size=16) for n in ("a", "b")),
+        *(_sample(n, right=[0.9] * 40, wrong=[0.3] * 2, size=8) for n in ("a", "b")),
     ]
     table = calibrate(samples)
     assert set(table["limits"]["0.03"]) == {"3"}
-    assert limits_for(16, table=table).calibrated_at == 3
+    assert limits_for(8, table=table).calibrated_at == 3

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.faq.pack import LANGUAGES, FaqError, Topic, parse_topic_file
+from bot.nlu import encoder
 
 # Below this, a topic is answered directly less often (issue 10: with three
 # examples per topic and language about 57 % of questions get a direct answer,
@@ -41,7 +42,8 @@ NEAR_DUPLICATE = 0.8
 ERROR, WARNING = "error", "warning"
 
 # Turns texts into unit vectors (one row each); the sentence encoder's by
-# default.
+# default (bot/nlu/encoder.py caches them per process: the console lints the
+# whole pack on every save).
 Vectorize = Callable[[list[str]], np.ndarray]
 
 
@@ -57,14 +59,6 @@ class Finding:
 
 def _normalise(text: str) -> str:
     return re.sub(r"[^\w]+", " ", text.lower()).strip()
-
-
-def sentence_vectors(texts: list[str]) -> np.ndarray:
-    """What each text means (bot/nlu/encoder.py; cached per process: the
-    console lints the whole pack on every save)."""
-    from bot.nlu import encoder
-
-    return encoder.encode(texts)
 
 
 def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:
@@ -141,7 +135,7 @@ def _duplicates(
 def lint_pack(
     faq_dir: Path,
     today: date | None = None,
-    vectorize: Vectorize = sentence_vectors,
+    vectorize: Vectorize = encoder.encode,
     threshold: float = NEAR_DUPLICATE,
 ) -> list[Finding]:
     """Every finding for the pack in `faq_dir`, errors first."""

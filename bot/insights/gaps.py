@@ -10,9 +10,10 @@ that) is grouped by scikit-learn's Birch, whose global step is an
 average-linkage agglomerative clustering stopped at `DISTANCE_THRESHOLD`
 (cosine). The encoder is multilingual: "l'usine va fermer ?" and "is the
 factory closing?" usually fall in one group (the generated day's new
-question: 10 of its 13 French and English phrasings). Each group has its size, its count
-per hour, a few phrasings (e-mail addresses and phone numbers were removed
-when recorded), the nearest FAQ topic and whether it is growing.
+question: 10 of its 13 French and English phrasings). Each group has its
+size, its count per hour, a few phrasings (e-mail addresses and phone
+numbers were removed when recorded), the nearest FAQ topic and whether it
+is growing.
 
 A spike is a group with at least `SPIKE_MIN_MESSAGES` messages in the last
 15 minutes, `SPIKE_FACTOR` times its own rate over the 3 hours before.
@@ -156,14 +157,19 @@ def _topic_texts(pack: dict[str, Topic]) -> tuple[list[str], list[str]]:
     return texts, keys
 
 
+def _stored_vector(gaps: list[Gap]) -> np.ndarray | None:
+    """The vector a message of this phrasing arrived with, if any did."""
+    for gap in gaps:
+        vector = encoder.from_text(gap.meaning)
+        if vector is not None:
+            return vector
+    return None
+
+
 def vectors_of(phrasings: list[list[Gap]]) -> np.ndarray:
     """One unit vector per phrasing: the one a message of it arrived with,
-    else its text encoded now."""
-    found = [
-        next((v for gap in gaps if (v := encoder.from_text(gap.meaning)) is not None),
-             None)
-        for gaps in phrasings
-    ]  # fmt: skip
+    else its text encoded now (messages from before the vectors were kept)."""
+    found = [_stored_vector(gaps) for gaps in phrasings]
     missing = [i for i, vector in enumerate(found) if vector is None]
     encoded = iter(encoder.encode([phrasings[i][0].text for i in missing]))
     return np.array(
