@@ -172,6 +172,13 @@ def test_every_listed_sensitive_example_is_in_a_shipped_pack() -> None:
         ("quand allez-vous en finir avec ces coupures ?", None),
         ("mes enfants ont mangé à la cantine, quel menu est concerné ?", None),
         ("mon enfant en a mangé ce matin", "health"),
+        # "reporter" the verb (to postpone) is not the press (issue 28).
+        ("Dois-je reporter mon baptême ?", None),
+        ("je dois reporter mon rendez-vous, le rappel concerne quels lots ?", None),
+        ("le rendez-vous est reporté à quand ?", None),
+        ("je suis reporter au Parisien, qui peut me répondre ?", "press"),
+        ("un reporter de BFM voudrait filmer l'usine", "press"),
+        ("I'm a reporter for a local paper", "press"),
     ],
 )
 def test_shared_words_are_not_enough(text: str, reason: str | None) -> None:

@@ -334,7 +334,6 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             lemma(
                 "journaliste",
                 "pigiste",
-                "reporter",
                 "rédaction",
                 "interview",
                 "interviewer",
@@ -360,7 +359,8 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
             ANY,
             lemma("reportage", "article", "enquête", "documentaire"),
         ],
-        [prefix("journalist", "reporter", "newsroom")],
+        [prefix("journalist", "newsroom")],
+        [lower("reporters")],  # no form of the French verb ends so
         [
             lower("press", "media"),
             lower(
@@ -384,6 +384,9 @@ PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
         ],
         [lower("writing", "preparing"), ANY, lower("story", "article", "piece")],
     ],
+    # "reporter" is also the French verb "to postpone" ("dois-je reporter mon
+    # rendez-vous ?"): it counts when it names a person (`_names_a_reporter`).
+    "reporter": [[lower("reporter")]],
     # --- legal ------------------------------------------------------------
     "legal": [
         [
@@ -607,6 +610,30 @@ MEAL_NOT_PRODUCT = frozenset({
 })  # fmt: skip
 
 
+# "un reporter", "je suis reporter", "en tant que reporter", "grand reporter",
+# "i'm a reporter", "freelance reporter"; after anything else, "reporter" is
+# the verb ("dois-je reporter", "peut-on reporter", "reporter mon rendez-vous").
+BEFORE_A_REPORTER = frozenset({
+    "un", "une", "le", "la", "l'", "les", "des", "du", "votre", "notre", "leur",
+    "suis", "es", "est", "sommes", "êtes", "sont", "comme", "que", "grand",
+    "a", "an", "the", "'m", "am", "is", "are", "as", "our", "your", "my",
+    "freelance", "senior", "chief", "tv", "radio", "news", "local",
+})  # fmt: skip
+# "reporter chez …", "reporter here", "reporter for the bbc": the person.
+AFTER_A_REPORTER = frozenset({"chez", "here", "for", "at", "with", "from"})
+
+
+def _names_a_reporter(span: Span) -> bool:
+    """True when "reporter" is the profession, not the verb to postpone."""
+    doc = span.doc
+    before = doc[span.start - 1].lower_ if span.start else ""
+    after = doc[span.end].lower_ if span.end < len(doc) else ""
+    if before in BEFORE_A_REPORTER or after in AFTER_A_REPORTER:
+        return True
+    # First word, then a newsroom: "reporter pour une radio locale, …".
+    return not before and after in ("pour", ",", ":")
+
+
 def _reads_otherwise(span: Span) -> bool:
     """True when the words after a match give it another meaning."""
     doc = span.doc
@@ -716,7 +743,10 @@ class TriggerDetector:
 
     @staticmethod
     def _press(doc: Doc, spans: dict[str, list[Span]], text: str) -> str | None:
-        return spans["press"][0].text if spans["press"] else None
+        if spans["press"]:
+            return spans["press"][0].text
+        reporters = [span for span in spans["reporter"] if _names_a_reporter(span)]
+        return reporters[0].text if reporters else None
 
     @staticmethod
     def _data_protection(
