@@ -600,6 +600,43 @@ def test_the_statement_waits_for_a_second_person(checked_desk: Path) -> None:
 # --- files changed outside Relais, and the spreadsheet -----------------------------
 
 
+def as_a_browser_sends(form: dict[str, str]) -> dict[str, str]:
+    """Browsers send a textarea's line breaks as CRLF."""
+    return {name: value.replace("\n", "\r\n") for name, value in form.items()}
+
+
+def changed_labels(page: str) -> list[str]:
+    """What the reviewer is told a waiting draft changes."""
+    part = page[page.index("What it changes") :]
+    part = part[: part.index("</dl>")]
+    return re.findall(r"<dt>(.*?)</dt>", part)
+
+
+def test_line_breaks_from_a_browser_change_nothing_by_themselves(
+    checked_desk: Path,
+) -> None:
+    two_paragraphs = NEW_ANSWER + "\n\nEn cas de doute, rapportez le pot en magasin."
+    eve, eve_token = signed_in("eve")
+    fay, fay_token = signed_in("fay")
+
+    def propose_and_approve(changes: dict[str, str]) -> list[str]:
+        form = as_a_browser_sends({**opened(eve), **changes})
+        eve.post(f"/topics/{TOPIC}", data={**form, "csrf": eve_token})
+        page = fay.get(f"/topics/{TOPIC}").text
+        draft = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+        fay.post(f"/topics/{TOPIC}/approve", data={"csrf": fay_token, "version": draft})
+        return changed_labels(page)
+
+    propose_and_approve({"answer_fr": two_paragraphs})
+    assert said() == two_paragraphs
+    assert "file changed outside Relais" not in eve.get("/topics").text
+    # The next edit touches only the English answer: the reviewer is shown
+    # only that, not the French one sent back with CRLF.
+    labels = propose_and_approve({"answer_en": "Lots L26304 to L26330."})
+    assert labels == ["Answer (English)"]
+    assert "file changed outside Relais" not in eve.get("/topics").text
+
+
 def test_a_file_changed_by_hand_is_shown_and_adopted(desk: Path) -> None:
     editor, token = signed_in("eve")
     form = opened(editor)

@@ -86,6 +86,24 @@ async def check_csrf(request: Request) -> FormData | None:
     return form
 
 
+def unix_lines(form: FormData) -> FormData:
+    """The form with every text field's line breaks as "\n".
+
+    Browsers send a textarea's line breaks as CRLF; the FAQ files, the answers
+    already live and the diffs use LF. Left as sent, every topic saved from
+    the console differed from its file ("changed outside Relais") and from
+    the answer it replaced in the reviewer's diff.
+    """
+    return FormData(
+        [
+            (name, value.replace("\r\n", "\n").replace("\r", "\n"))
+            if isinstance(value, str)
+            else (name, value)
+            for name, value in form.multi_items()
+        ]
+    )
+
+
 def _load_viewer(settings: Settings, name: str, version: int) -> Viewer | None:
     """The signed-in person, or None when their account is gone, disabled, or
     had its password changed since this session began."""
@@ -134,7 +152,8 @@ def requires(roles: frozenset[str]) -> Callable[[Endpoint], Endpoint]:
                 raise HTTPException(403, "Your role does not allow this page.")
             kwargs: dict[str, Any] = {"viewer": viewer}
             if request.method == "POST":
-                kwargs["form"] = await check_csrf(request) or await request.form()
+                form = await check_csrf(request) or await request.form()
+                kwargs["form"] = unix_lines(form)
             return await endpoint(request, **kwargs)
 
         return guarded
