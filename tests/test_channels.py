@@ -1,4 +1,5 @@
-"""The length guard in front of the NLU pipeline (bot/channels/guard.py)."""
+"""The guard in front of the NLU pipeline (bot/channels/guard.py) and the web
+chat's conversations (bot/channels/web.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot.channels.guard import TRUNCATED_KEY, guarded, warm_up
-from bot.channels.web import new_web_conversation, web_conversation
+from bot.channels.web import history, new_web_conversation, web_conversation
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.rasa_api import WARM_UP_TEXTS
 
@@ -114,3 +115,34 @@ def test_a_failed_warm_up_does_not_stop_the_server(
 ) -> None:
     asyncio.run(warm_up(FakeAgent(fails=True)))
     assert "first answer will be slow" in caplog.text
+
+
+def test_a_resumed_web_chat_shows_the_conversation_as_it_was_seen() -> None:
+    buttons = [
+        {"title": "Lots concernés", "payload": "/faq/lot_numbers"},
+        {"title": "Remboursement", "payload": "/faq/refund"},
+    ]
+    agent_data = {"custom": {"data": {"relais_agent": "Camille"}}}
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": "les lots ?"},
+        {"event": "bot", "text": "Vouliez-vous dire :", "data": {"buttons": buttons}},
+        {"event": "user", "text": "/faq/refund"},  # a button pressed
+        {"event": "bot", "text": "Rapportez le pot.", "data": {}},
+        {"event": "slot", "name": "language", "value": "fr"},
+        {"event": "pause"},
+        {"event": "bot", "text": "Je vérifie votre lot.", "data": agent_data},
+    ]
+    shown = history(events)
+    assert [(m["who"], m["text"]) for m in shown] == [
+        ("user", "les lots ?"),
+        ("bot", "Vouliez-vous dire :"),
+        ("user", "Remboursement"),
+        ("bot", "Rapportez le pot."),
+        ("bot", "Je vérifie votre lot."),
+    ]
+    assert [b["title"] for b in shown[1]["buttons"]] == [
+        "Lots concernés",
+        "Remboursement",
+    ]
+    assert shown[-1]["agent"] == "Camille" and "agent" not in shown[3]

@@ -130,7 +130,8 @@ class Guard:
         self.app: Sanic | None = None  # the Rasa server, once it has started
         self.answer_follows = answer_follows
 
-    def _agent(self) -> Any:
+    def agent(self) -> Any:
+        """Rasa's agent, once the server has started."""
         return getattr(self.app.ctx, "agent", None) if self.app else None
 
     def wrap(self, on_new_message: Handler) -> Handler:
@@ -188,7 +189,7 @@ class Guard:
         self, on_new_message: Handler, message: UserMessage, place: Place
     ) -> None:
         async with admission().turn(place):
-            agent = self._agent()
+            agent = self.agent()
             if agent is not None and agent.is_ready():
                 endpoint = agent.action_endpoint
                 if not await ACTION_SERVER.is_up(endpoint and endpoint.url):
@@ -201,7 +202,7 @@ class Guard:
     ) -> None:
         """Tells a person still waiting that their message is being handled."""
         language = guess_language(message.text or "")
-        agent = self._agent()
+        agent = self.agent()
         domain = agent.domain if agent is not None else None
         if domain is None or HOLDING_RESPONSE not in domain.responses:
             domain = _project_domain()  # a model trained before these replies
@@ -235,7 +236,7 @@ class Guard:
                 settings.database_url,
                 spool.webhook_alert(settings.alert_webhook_url),
             )
-            await warm_up(self._agent())
+            await warm_up(self.agent())
 
         async def limit_bodies(app: Sanic, _loop: Any) -> None:
             app.config.REQUEST_MAX_SIZE = min(

@@ -23,7 +23,9 @@ as someone else:
   console secret) that the chat keeps and shows again to resume; a missing,
   forged or stale pass gets a new conversation. The socket joins the room of
   the conversation it holds a pass for, and its messages go to that
-  conversation only, whatever `session_id` they carry.
+  conversation only, whatever `session_id` they carry. A chat that resumes gets
+  the conversation so far (`relais_history`, from the tracker store): what
+  an agent or the bot wrote while the page was closed is waiting there.
 
 credentials.yml names these classes; their channel names stay `rest` and
 `socketio`, so URLs, trackers and the console see no difference.
@@ -47,7 +49,7 @@ from sanic.request import Request
 from socketio import AsyncRedisManager
 
 from bot.channels.guard import Guard, Handler
-from bot.channels.provider import conversation_id
+from bot.channels.provider import AGENT_KEY, conversation_id
 from bot.channels.window import CHANNEL_NAMES
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.settings import get_settings
@@ -55,6 +57,8 @@ from bot.settings import get_settings
 # A question fits in a few hundred bytes; this leaves room for metadata.
 MAX_BODY_BYTES = 64 * 1024
 MAX_SENDER_LENGTH = 255  # the tracker store's sender_id column
+# A chat that resumes shows at most this many of the last messages.
+HISTORY_LENGTH = 200
 # The ids other channels give their conversations: never a REST sender.
 OWNED_PREFIXES = tuple(f"{name}:" for name in CHANNEL_NAMES if name != "rest")
 WEB_CHANNEL = "socketio"
@@ -90,6 +94,47 @@ def web_conversation(web_pass: Any) -> str | None:
     if not hmac.compare_digest(_signature(conversation), signature.lower()):
         return None
     return conversation
+
+
+def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as the web chat shows it, from a tracker's events.
+
+    Each item: `who` ("user" or "bot"), `text`, the `buttons` offered (title
+    and payload), and `agent`, the name of the person of the team who wrote
+    it (bot/handoff/agent.py). A button pressed shows as its title, as it did
+    when pressed; silent events (actions, slots, pauses) are left out.
+    """
+    shown: list[dict[str, Any]] = []
+    titles: dict[str, str] = {}  # the last buttons offered: payload -> title
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            text = str(event.get("text") or "")
+            text = titles.get(text, text)
+            if text and not text.startswith("/"):
+                shown.append({"who": "user", "text": text})
+        elif kind == "bot":
+            data = event.get("data") or {}
+            buttons = [
+                {
+                    "title": str(b.get("title") or ""),
+                    "payload": str(b.get("payload") or ""),
+                }
+                for b in (data.get("buttons") or data.get("quick_replies") or [])
+                if isinstance(b, dict)
+            ]
+            custom = data.get("custom")
+            custom = custom.get("data") if isinstance(custom, dict) else None
+            text = str(event.get("text") or "")
+            if not text and not buttons:
+                continue
+            if buttons:
+                titles = {b["payload"]: b["title"] for b in buttons}
+            item: dict[str, Any] = {"who": "bot", "text": text, "buttons": buttons}
+            if isinstance(custom, dict) and custom.get(AGENT_KEY):
+                item["agent"] = str(custom[AGENT_KEY])
+            shown.append(item)
+    return shown[-HISTORY_LENGTH:]
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -159,15 +204,34 @@ class RelaisSocketIOInput(SocketIOInput):
         handle = guard.wrap(on_new_message)
         blueprint = super().blueprint(handle)
         if self.sio is not None:
-            self._issue_conversations(self.sio, handle)
+            self._issue_conversations(self.sio, handle, guard)
             redis_url = get_settings().socketio_redis_url
             if redis_url:
                 share_through_redis(self.sio, redis_url)
         return guard.blueprint(blueprint)
 
-    def _issue_conversations(self, sio: Any, on_new_message: Handler) -> None:
+    def _issue_conversations(
+        self, sio: Any, on_new_message: Handler, guard: Guard
+    ) -> None:
         """Replaces Rasa's `session_request` and message handlers, which let
-        the client name the conversation (and so join anyone's room)."""
+        the client name the conversation (and so join anyone's room); a chat
+        that resumes gets its conversation so far."""
+
+        async def send_history(sid: str, conversation: str) -> None:
+            agent = guard.agent()
+            if agent is None or agent.tracker_store is None:
+                return
+            try:
+                tracker = await agent.tracker_store.retrieve(conversation)
+            except Exception:  # the chat still works; only the past is missing
+                logger.exception("Could not read %s for the web chat", conversation)
+                return
+            if tracker is None:
+                return
+            events = [event.as_dict() for event in tracker.events]
+            await sio.emit(
+                "relais_history", history(events), room=sid, namespace=self.namespace
+            )
 
         async def session_request(sid: str, data: Any) -> None:
             shown = data.get("session_id") if isinstance(data, dict) else None
@@ -185,6 +249,8 @@ class RelaisSocketIOInput(SocketIOInput):
             await sio.emit(
                 "session_confirm", web_pass, room=sid, namespace=self.namespace
             )
+            if web_pass == shown:
+                await send_history(sid, conversation)
 
         async def handle_message(sid: str, data: Any) -> None:
             session = await sio.get_session(sid, namespace=self.namespace)

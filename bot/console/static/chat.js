@@ -59,26 +59,47 @@
     status.textContent = document.body.dataset.reconnecting;
   });
   let lastBot = null;
-  socket.on("bot_uttered", function (message) {
-    if (message.relais_agent && lastBot) {
-      // A person from the team wrote the message just shown: say who.
-      const by = document.createElement("span");
-      by.className = "by";
-      by.textContent = message.relais_agent + " · " + document.body.dataset.brand;
-      lastBot.prepend(by);
-      lastBot.classList.add("agent");
-      return;
-    }
-    if (!message.text && !(message.buttons || message.quick_replies)) return;
-    const li = show("bot", message.text || "");
+  function signed(li, name) {
+    // A person from the team wrote this message: say who.
+    const by = document.createElement("span");
+    by.className = "by";
+    by.textContent = name + " · " + document.body.dataset.brand;
+    li.prepend(by);
+    li.classList.add("agent");
+  }
+  function showBot(text, buttons) {
+    const li = show("bot", text || "");
     lastBot = li;
-    (message.quick_replies || message.buttons || []).forEach(function (button) {
+    (buttons || []).forEach(function (button) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
       b.textContent = button.title;
       b.addEventListener("click", function () { send(button.title, button.payload); });
       li.appendChild(b);
+    });
+    return li;
+  }
+  socket.on("bot_uttered", function (message) {
+    if (message.relais_agent && lastBot) {
+      signed(lastBot, message.relais_agent);
+      return;
+    }
+    if (!message.text && !(message.buttons || message.quick_replies)) return;
+    showBot(message.text, message.quick_replies || message.buttons);
+  });
+  // A resumed conversation (a reload, the tab reopened, the connection back):
+  // the whole of it, with what the team or the bot wrote meanwhile.
+  socket.on("relais_history", function (messages) {
+    list.replaceChildren();
+    lastBot = null;
+    messages.forEach(function (message) {
+      if (message.who === "user") {
+        show("user", message.text);
+        return;
+      }
+      const li = showBot(message.text, message.buttons);
+      if (message.agent) signed(li, message.agent);
     });
   });
   // Inside a brand's site (embed.js frames this page): the close button and
