@@ -10,7 +10,6 @@ rephrasing) leaves that question as a suggestion for editors
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -19,20 +18,22 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.handoff import hand_over, handoff_request
-from actions.replies import conversation_language, utter
+from actions.replies import utter
 from bot.db import get_session_factory
 from bot.faq import suggestions
 from bot.faq.answers import send_answer
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
 from bot.faq.statement import SITUATION_TOPIC, statement_for
+from bot.handoff.decision import (
+    all_to_humans_request,
+    conversation_language,
+    hand_off,
+)
 from bot.handoff.switches import current_switches
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-ALL_TO_HUMANS_REASON = "all_to_humans"
 
 
 def _clicked_topic(tracker: Tracker) -> str | None:
@@ -60,8 +61,7 @@ def all_to_humans(
     dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings
 ) -> list[dict[str, Any]]:
     """The `all-to-humans` switch: every question goes to the queue."""
-    request = dataclasses.replace(handoff_request(tracker), reason=ALL_TO_HUMANS_REASON)
-    return hand_over(dispatcher, settings, request)
+    return hand_off(dispatcher, settings, all_to_humans_request(tracker))
 
 
 class ActionAnswerFaq(Action):
@@ -115,13 +115,13 @@ def learn(tracker: Tracker, settings: Settings, topic: str) -> None:
     )
     if learned is None:
         return
-    text, source = learned
     try:
         with get_session_factory(settings.database_url).begin() as session:
             suggestions.record(
-                session=session, text=text, topic=topic, source=source,
-                language=conversation_language(tracker),
-                conversation_id=tracker.sender_id,
+                session=session, text=learned.text, topic=topic,
+                source=learned.source, language=conversation_language(tracker),
+                conversation_id=tracker.sender_id, evidence=learned.evidence,
+                similarity=learned.similarity,
             )  # fmt: skip
     except SQLAlchemyError as error:
         logger.error("Suggestion for %s not recorded: %s", topic, error)

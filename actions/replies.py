@@ -16,13 +16,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.handoff.decision import conversation_language
 from bot.settings import get_settings
-
-
-def conversation_language(tracker: Tracker) -> str:
-    """The `language` slot (the last message's language), French by default."""
-    language = tracker.get_slot("language")
-    return language if language in ("fr", "en") else "fr"
 
 
 def utter(

@@ -19,9 +19,9 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.replies import conversation_language
 from bot.db import get_session_factory
 from bot.faq.statement import statement_for
+from bot.handoff.decision import conversation_language
 from bot.handoff.queue import open_ticket_for
 from bot.settings import get_settings
 

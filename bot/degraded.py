@@ -13,11 +13,12 @@ what the Rasa process knows by itself:
   decision and the escalation triggers are known;
 - a question the gate is sure of gets its answer from the pack's files, as
   the action server would send it;
-- a request for a human or a sensitive message goes to the queue through the
-  same service the action server uses (the database, else the spool on disk),
-  with the profile's emergency guidance first for health and self-harm; the
-  person is told where they stand and the bot pauses, as `action_handoff`
-  does;
+- a request for a human or a sensitive message is handed off by the same
+  decision `action_handoff` takes (bot/handoff/decision.py): the profile's
+  emergency guidance first for health and self-harm, the queue (the
+  database, else the spool on disk), where the person stands, the pause; the
+  crisis switches hold (`queue-closed`: contacts and the statement;
+  `all-to-humans`: every question to the queue);
 - anything else: the assistant is briefly unavailable, with the contacts.
 
 The message and the replies are written to the conversation's tracker under
@@ -48,11 +49,10 @@ from rasa.shared.core.trackers import EventVerbosity
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-# The same request and the same words as action_handoff.
-from actions.handoff import handoff_request, tell
+from bot.faq.answers import send_answer
 from bot.faq.live import current_pack
-from bot.handoff.service import request_handoff
-from bot.handoff.triggers import URGENT
+from bot.handoff.decision import all_to_humans_request, hand_off, handoff_request
+from bot.handoff.switches import current_switches
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -196,38 +196,37 @@ async def _decide(
     tracker: Tracker,
     language: str,
 ) -> tuple[list[str], bool]:
-    """The replies to send, and whether the bot pauses for a human."""
+    """The replies to send, and whether the bot pauses for a human: the same
+    decision as the action server's (bot/handoff/decision.py)."""
     settings = get_settings()
-    profile = settings.profile
-    values = profile.placeholders(language)
     escalation = parse.get("escalation") or {}
     wants_human = (parse.get("intent") or {}).get("name") == HANDOFF_INTENT
-    topic_key = _sure_topic(parse)
-    topic = current_pack(settings).get(topic_key or "")
-    answer = (
-        (topic.answers.get(language) or topic.answers.get("fr"))
-        if topic is not None and topic.enabled
-        else None
-    )
-    if not escalation.get("reason") and not wants_human:
-        if answer:
-            return [answer.strip()], False
-        return [render(domain, "utter_service_degraded", language, values)], False
-
-    replies: list[str] = []
-    request = handoff_request(tracker)
-    if request.reason in ("health", "self_harm"):
-        replies.append(profile.emergency(request.reason, language))
-    outcome = await asyncio.to_thread(request_handoff, request, settings)
-    # A false trigger must not leave a person without an answer the bot is
-    # sure of (as in action_handoff): answer, keep the ticket, do not pause.
-    keeps_bot = answer is not None and request.priority != URGENT and not wants_human
-    if keeps_bot and answer:
-        replies.append(answer.strip())
+    topic = current_pack(settings).get(_sure_topic(parse) or "")
+    if topic is not None and not topic.enabled:
+        topic = None
     dispatcher = CollectingDispatcher()
-    tell(dispatcher, outcome, settings, language)
-    for said in dispatcher.messages:
-        replies.append(
-            render(domain, str(said.get("response")), language, {**values, **said})
+    events: list[dict[str, Any]] = []
+    if escalation.get("reason") or wants_human:
+        sure = topic if escalation.get("faq_topic") else None
+        events = await asyncio.to_thread(
+            hand_off, dispatcher, settings, handoff_request(tracker), sure
         )
-    return replies, not keeps_bot
+    elif current_switches(settings.database_url).all_to_humans:
+        events = await asyncio.to_thread(
+            hand_off, dispatcher, settings, all_to_humans_request(tracker)
+        )
+    elif topic is not None:
+        await asyncio.to_thread(
+            send_answer, dispatcher, settings, topic, language, tracker.sender_id
+        )
+    else:
+        dispatcher.utter_message(response="utter_service_degraded")
+    values = settings.profile.placeholders(language)
+    replies = [
+        render(domain, str(said["response"]), language, {**values, **said})
+        if said.get("response")
+        else str(said.get("text") or "").strip()
+        for said in dispatcher.messages
+    ]
+    pause = any(event.get("event") == "pause" for event in events)
+    return [reply for reply in replies if reply], pause

@@ -20,6 +20,7 @@ import requests
 from bot.db import get_session_factory, upgrade
 from bot.faq import load_pack
 from bot.handoff import queue
+from bot.handoff.switches import ALL_TO_HUMANS, QUEUE_CLOSED, set_switch
 from bot.profile import load_profile
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENVIRONMENT
@@ -134,3 +135,42 @@ def test_someone_sick_gets_the_emergency_guidance_and_an_urgent_ticket(
         ticket = queue.open_ticket_for(session=session, conversation_id=sender)
         assert ticket is not None
         assert (ticket.reason, ticket.priority) == ("health", "urgent")
+
+
+def test_the_crisis_switches_hold_without_the_action_server(
+    rasa_url: str, env: dict[str, str]
+) -> None:
+    """Issue 28: the degraded path took its own decision and ignored them."""
+    factory = get_session_factory(env["DATABASE_URL"])
+
+    def switch(name: str, enabled: bool) -> None:
+        with factory.begin() as session:
+            set_switch(session=session, name=name, enabled=enabled, author="root")
+
+    def ticket_reason(sender: str) -> str | None:
+        with factory.begin() as session:
+            ticket = queue.open_ticket_for(session=session, conversation_id=sender)
+            return ticket.reason if ticket is not None else None
+
+    # All to humans: an FAQ question goes to the queue, not to the FAQ.
+    switch(ALL_TO_HUMANS, True)
+    try:
+        sender = person()
+        replies = say(rasa_url, sender, "quels produits sont concernés ?")
+        assert PACK["affected_products"].answers["fr"].strip() not in replies
+        assert replies[-1].startswith("Je transmets notre conversation")
+        assert ticket_reason(sender) == "all_to_humans"
+    finally:
+        switch(ALL_TO_HUMANS, False)
+
+    # Queue closed: a request for a human gets the contacts, no ticket, and
+    # the bot stays with the person.
+    switch(QUEUE_CLOSED, True)
+    try:
+        sender = person()
+        replies = say(rasa_url, sender, "je veux parler à quelqu'un")
+        assert any(PROFILE.phone in reply for reply in replies)
+        assert ticket_reason(sender) is None
+        assert not any(e["event"] == "pause" for e in events(rasa_url, sender))
+    finally:
+        switch(QUEUE_CLOSED, False)
