@@ -482,3 +482,38 @@ def test_an_editor_reviews_suggestions_by_topic_and_accepts_into_the_pack(
     assert XSS not in pack["symptoms"].examples["fr"]
     browser.post("/suggestions/accept", data={"csrf": token, "id": ["x"]})
     assert "Unknown suggestion" in browser.get("/suggestions").text
+
+
+def test_accepting_a_whole_topic_takes_only_confirmed_suggestions(
+    app_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: "Accept all" made it easy to teach a topic a question it does
+    not answer. One person's rephrase, only fairly similar, is shown with its
+    evidence and must be chosen by hand."""
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", tmp_path / "pack")
+    monkeypatch.setenv("RELAIS_PACK", str(tmp_path / "pack"))
+    get_settings.cache_clear()
+    weak, clicked = "remboursé comment", "rembourser un pot ouvert ?"
+    with get_session_factory(app_url).begin() as session:
+        suggestions.record(
+            session=session, text=weak, topic="refund", language="fr",
+            source=suggestions.REPHRASE, conversation_id="c1",
+            evidence="comment me faire rembourser ?", similarity=0.56,
+        )  # fmt: skip
+        suggestions.record(
+            session=session, text=clicked, topic="refund", language="fr",
+            source=suggestions.CLARIFICATION, conversation_id="c2",
+        )  # fmt: skip
+    browser, _ = signed_in("eve")
+    page = browser.get("/suggestions").text
+    assert "then asked “comment me faire rembourser ?”" in page
+    assert "(similarity 0.56)" in page and ">check</span>" in page
+    assert "Accept the 1 confirmed as examples of" in page
+    browser.post(
+        "/suggestions/accept-topic", data={"csrf": csrf_of(page), "topic": "refund"}
+    )
+    pack = load_pack.__wrapped__(tmp_path / "pack" / "faq")
+    assert clicked in pack["refund"].examples["fr"]
+    assert weak not in pack["refund"].examples["fr"]
+    page = browser.get("/suggestions").text
+    assert weak in page and "Accept the" not in page and "Accept all" not in page

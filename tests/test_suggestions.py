@@ -108,7 +108,8 @@ def test_what_an_answer_learns_from_the_message_before(
 ) -> None:
     answered = user('/faq{"faq_topic":"children"}' if clicked else REPHRASED, "faq")
     events = [before, {"event": "bot", "text": "…"}, answered]
-    assert suggestions.learned_from(events, clicked=clicked) == expected
+    found = suggestions.learned_from(events, clicked=clicked)
+    assert (found[:2] if found else None) == expected
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,11 @@ def test_a_rephrase_teaches_only_when_it_asks_the_same_thing_soon_after(
         user(then, "faq", at=1000.0 + 60 * minutes_later),
     ]
     found = suggestions.learned_from(events, clicked=False)
-    assert found == ((declined, suggestions.REPHRASE) if learned else None)
+    assert (found[:2] if found else None) == (
+        (declined, suggestions.REPHRASE) if learned else None
+    )
+    if found:  # the evidence an editor is shown
+        assert found.evidence == then and 0.5 <= (found.similarity or 0) <= 1
 
 
 def test_a_rephrase_is_judged_on_the_vectors_rasa_computed() -> None:
@@ -153,10 +158,8 @@ def test_a_rephrase_is_judged_on_the_vectors_rasa_computed() -> None:
         parsed(QUESTION, "nlu_fallback", "unsure_faq"),
         parsed("comment me faire rembourser ?", "faq"),
     ]
-    assert suggestions.learned_from(same, False, encoding_again) == (
-        QUESTION,
-        suggestions.REPHRASE,
-    )
+    learned = suggestions.learned_from(same, False, encoding_again)
+    assert learned is not None and learned[:2] == (QUESTION, suggestions.REPHRASE)
     assert suggestions.learned_from(other, False, encoding_again) is None
 
 
@@ -280,3 +283,24 @@ def test_the_command_line_lists_by_topic_and_accepts_a_whole_topic(
     assert main(["suggestions", "reject", "999", "--agent", "eve"]) == 1
     assert "No suggestion 999" in capsys.readouterr().err
     assert [row[0] for row in pending(database_url)] == ["et si je suis enceinte"]
+
+
+def test_a_rephrase_is_confirmed_by_a_second_person_or_by_being_very_close(
+    database_url: str,
+) -> None:
+    def row(text: str, conversation: str, similarity: float) -> bool:
+        with get_session_factory(database_url).begin() as session:
+            found = suggestions.record(
+                session=session, text=text, topic="symptoms", language="fr",
+                source=suggestions.REPHRASE, conversation_id=conversation,
+                evidence=REPHRASED, similarity=similarity,
+            )  # fmt: skip
+            assert found is not None and found.evidence == REPHRASED
+            return found.confirmed
+
+    assert not row(QUESTION, "c1", 0.55)  # one person, fairly similar
+    assert row(QUESTION, "c2", 0.52)  # a second person made it too
+    assert row("et pour un nourrisson ?", "c3", 0.85)  # very close
+    assert record(database_url, "et si bébé en a mangé") is not None  # a click
+    with get_session_factory(database_url).begin() as session:
+        assert all(r.confirmed for r in suggestions.pending(session=session)[-1:])

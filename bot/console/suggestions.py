@@ -1,7 +1,8 @@
 """The Suggestions page (editors): what people taught the FAQ, to accept or not.
 
 Grouped by topic, the most asked topic first; each question with how many
-people asked it and how it was learned (bot/faq/suggestions.py). Accept writes
+people asked it, how it was learned and the evidence (bot/faq/suggestions.py);
+accepting a whole topic takes its confirmed suggestions only. Accept writes
 the selected questions into the pack as examples (optionally moved to another
 topic); reject keeps them from coming back. `relais publish` then trains.
 """
@@ -42,6 +43,7 @@ def page_state(settings: Settings) -> dict[str, Any]:
                 "topic": topic,
                 "title": pack[topic].title("fr") if topic in pack else None,
                 "asked": sum(row.asked for row in members),
+                "confirmed": sum(1 for row in members if row.confirmed),
                 "rows": [
                     {
                         "id": row.id,
@@ -49,6 +51,9 @@ def page_state(settings: Settings) -> dict[str, Any]:
                         "language": row.language,
                         "asked": row.asked,
                         "how": SOURCE_LABELS.get(row.source, row.source),
+                        "evidence": row.evidence,
+                        "similarity": row.similarity,
+                        "confirmed": row.confirmed,
                         "first": row.first_seen.astimezone(settings.timezone).strftime(
                             "%d/%m %H:%M"
                         ),
@@ -85,7 +90,12 @@ def review(settings: Settings, action: str, viewer: Viewer, form: FormData) -> s
     with factory.begin() as session:
         if action == "accept-topic":
             topic = str(form.get("topic") or "")
-            ids = [row.id for row in suggestions.pending(session=session, topic=topic)]
+            # Only the confirmed ones: an unconfirmed rephrase is chosen by hand.
+            ids = [
+                row.id
+                for row in suggestions.pending(session=session, topic=topic)
+                if row.confirmed
+            ]
         elif action in ("accept", "reject"):
             ids = _ids(form)
         else:

@@ -15,7 +15,12 @@ not sure of it:
 
 Each becomes a suggestion (question -> topic), stored with e-mail addresses
 and phone numbers removed, deduplicated (the same words, case and spacing
-aside, count once per topic, with how many people asked). Editors review them
+aside, count once per topic, with how many people asked), with its evidence:
+for a rephrase, the message that got the answer and how similar the two are.
+A click or an agent's answer is a person's explicit choice; a rephrase is an
+inference, so one person's rephrase that is only fairly similar is
+*unconfirmed*: shown for review one by one, never accepted in bulk ("accept
+the whole topic" takes the confirmed ones only). Editors review them
 with `relais suggestions` or on the console's Suggestions page: accept, reject
 or move to another topic. An accepted suggestion is written into the pack as
 an example (bot.faq.writer: linted first, every file whole); `relais publish`
@@ -31,9 +36,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Column, Float, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +76,20 @@ REPHRASE_WITHIN = 600
 # phrasings of one topic (docs/benchmarks.md): a missed suggestion costs an
 # editor nothing, a wrong one teaches the model a wrong topic (issues 27, 28).
 REPHRASE_SIMILARITY = 0.5
+# A rephrase is confirmed when it is this similar (at 0.7, 0.1 to 0.3 % of
+# pairs of different topics, against 3 to 25 % of one topic's phrasings, on
+# the same sets), or when this many people made it.
+CONFIRMED_SIMILARITY = 0.7
+CONFIRMED_BY = 2
+
+
+class Learned(NamedTuple):
+    """A question an answer resolved, and how we know."""
+
+    text: str
+    source: str
+    evidence: str | None = None  # for a rephrase: the message that got the answer
+    similarity: float | None = None  # for a rephrase: how near the two are
 
 
 class SuggestionError(ValueError):
@@ -95,6 +114,18 @@ class Suggestion(Base):
     decided_by = Column(String(100))
     decided_at = Column(UTCDateTime)
     accepted_topic = Column(String(100))  # the topic it went to (moved or not)
+    evidence = Column(Text)  # a rephrase: the message that got the answer
+    similarity = Column(Float)  # a rephrase: the highest seen, 0 to 1
+
+    @property
+    def confirmed(self) -> bool:
+        """Safe to accept with others: a click, an agent's answer, or a
+        rephrase that is very similar or that several people made."""
+        return (
+            self.source != REPHRASE
+            or self.asked >= CONFIRMED_BY
+            or (self.similarity or 0.0) >= CONFIRMED_SIMILARITY
+        )
 
 
 def scrub(text: str) -> str:
@@ -119,6 +150,8 @@ def record(
     source: str,
     conversation_id: str,
     now: datetime | None = None,
+    evidence: str | None = None,
+    similarity: float | None = None,
 ) -> Suggestion | None:
     """Counts one person's question as a candidate example of `topic`.
 
@@ -146,12 +179,16 @@ def record(
                 existing.asked += 1
                 existing.last_conversation = conversation_id
             existing.last_seen = now
+            if similarity is not None and similarity > (existing.similarity or 0.0):
+                existing.similarity = similarity
+                existing.evidence = scrub(evidence or "")[:MAX_TEXT] or None
             session.flush()
             return existing
         suggestion = Suggestion(
             text=text, key=key, language=language, topic=topic, source=source,
             asked=1, last_conversation=conversation_id, first_seen=now,
             last_seen=now, status=PENDING,
+            evidence=scrub(evidence or "")[:MAX_TEXT] or None, similarity=similarity,
         )  # fmt: skip
         try:
             with session.begin_nested():
@@ -173,7 +210,7 @@ def learned_from(
     events: Sequence[dict[str, Any]],
     clicked: bool,
     similar: Callable[[str, str], float] = similarity,
-) -> tuple[str, str] | None:
+) -> Learned | None:
     """The question an FAQ answer just resolved, and how, from a tracker's events.
 
     Args:
@@ -182,9 +219,9 @@ def learned_from(
         similar: How nearly two texts mean the same (0 to 1).
 
     Returns:
-        (question text, source), or None when the message before was not a
-        question the bot declined, or (without a click) not the same
-        question as the one answered.
+        The question and how it was learned, or None when the message
+        before was not a question the bot declined, or (without a click) not
+        the same question as the one answered.
     """
     users = [event for event in events if event.get("event") == "user"]
     if len(users) < 2:
@@ -199,33 +236,34 @@ def learned_from(
     if (parse.get("gate") or {}).get("reason") in _NOT_A_QUESTION:
         return None
     if clicked:
-        return text, CLARIFICATION
-    if not _same_question(before, answered, similar):
+        return Learned(text, CLARIFICATION)
+    near = _rephrase_similarity(before, answered, similar)
+    if near is None or near < REPHRASE_SIMILARITY:
         return None
-    return text, REPHRASE
+    return Learned(text, REPHRASE, str(answered.get("text") or ""), round(near, 3))
 
 
-def _same_question(
+def _rephrase_similarity(
     before: dict[str, Any],
     answered: dict[str, Any],
     similar: Callable[[str, str], float],
-) -> bool:
-    """The answered message asks again what `before` asked: soon after, and
-    meaning nearly the same."""
+) -> float | None:
+    """How nearly the answered message means what `before` asked (0 to 1),
+    or None when it came too late to be the same question asked again."""
     asked, again = before.get("timestamp"), answered.get("timestamp")
     if asked is not None and again is not None and again - asked > REPHRASE_WITHIN:
-        return False
+        return None
     text = str(answered.get("text") or "")
     if not text:
-        return False
+        return None
     # The vectors the Rasa process computed when it parsed each message.
     first, second = (
         encoder.from_text((event.get("parse_data") or {}).get(encoder.PARSE_KEY))
         for event in (before, answered)
     )
     if first is not None and second is not None:
-        return float(first @ second) >= REPHRASE_SIMILARITY
-    return similar(str(before.get("text") or ""), text) >= REPHRASE_SIMILARITY
+        return float(first @ second)
+    return similar(str(before.get("text") or ""), text)
 
 
 def question_before_reply(events: Sequence[dict[str, Any]]) -> str | None:
