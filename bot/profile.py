@@ -75,6 +75,8 @@ class Profile:
     colours: Colours = field(default_factory=Colours)
     # Most questions answered with the wrong topic (optional; 0.03).
     wrong_answers_at_most: float = 0.03
+    # The console's language for accounts that have not chosen one.
+    console_language: str = "fr"
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -136,7 +138,20 @@ def load_profile(pack_dir: Path) -> Profile:
         wrong_answers_at_most=_wrong_answers(
             path, content.get("wrong_answers_at_most")
         ),
+        console_language=_console_language(path, content.get("console_language")),
     )
+
+
+def _console_language(path: Path, value: Any) -> str:
+    """`console_language:` fr (the default) or en."""
+    if value is None:
+        return "fr"
+    language = str(value).strip().lower()
+    if language not in LANGUAGES:
+        raise ProfileError(
+            f"{path}: console_language {value!r} must be one of " + ", ".join(LANGUAGES)
+        )
+    return language
 
 
 def _wrong_answers(path: Path, value: Any) -> float:

@@ -91,6 +91,9 @@ class Settings:
     # Four-eyes approval (RELAIS_FOUR_EYES): a change to what the brand says
     # in public is a draft until a second editor or an admin approves it.
     four_eyes: bool = False
+    # The console's language for accounts that have not chosen one
+    # (RELAIS_CONSOLE_LANGUAGE, else the profile's console_language: fr).
+    console_language: str = "fr"
     # What publishes train on and load from (RELAIS_PROJECT): config.yml,
     # domain.yml, data/ and models/.
     project_dir: Path = PROJECT_ROOT
@@ -283,6 +286,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "with config.yml, domain.yml, data/ and models/."
         )
 
+    console_language = (
+        env.get("RELAIS_CONSOLE_LANGUAGE", "").strip().lower()
+        or profile.console_language
+    )
+    if console_language not in ("fr", "en"):
+        raise SettingsError(
+            f"RELAIS_CONSOLE_LANGUAGE must be fr or en, not {console_language!r}."
+        )
     four_eyes_value = env.get("RELAIS_FOUR_EYES", "").strip().lower() or "off"
     if four_eyes_value not in _YES | _NO:
         raise SettingsError(
@@ -319,6 +330,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_proxies=trusted_proxies,
         console_host=console_host,
         four_eyes=four_eyes_value in _YES,
+        console_language=console_language,
         project_dir=project_dir,
         model_cache=model_cache_from(env),
         console_port=console_port,

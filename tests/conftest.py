@@ -37,6 +37,9 @@ TEST_ENVIRONMENT = {
     "RELAIS_TIMEZONE": "Europe/Paris",
     "RELAIS_CONSOLE_SECRET": "test-console-secret",
     "RELAIS_ACTIONS_SECRET": "test-actions-secret",
+    # The console in English for the tests that read its pages; the French
+    # console (the default) has tests of its own (tests/test_console_language.py).
+    "RELAIS_CONSOLE_LANGUAGE": "en",
 }
 
 

@@ -73,13 +73,20 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     database_url = f"sqlite:///{work / 'relais.db'}"
     upgrade(database_url)
     with get_session_factory(database_url).begin() as session:
-        for name, role in (("camille", "agent"), ("eve", "editor"), ("fay", "editor")):
+        for name, role, language in (
+            ("camille", "agent", None),
+            ("dora", "agent", None),
+            ("lea", "agent", "fr"),  # reads the console in French
+            ("eve", "editor", None),
+            ("fay", "editor", None),
+        ):
             accounts.add_agent(
                 session=session,
                 name=name,
                 role=role,
                 password=PASSWORD,
                 display_name=name.capitalize(),
+                language=language,
             )
     env = {
         **os.environ,
@@ -187,6 +194,8 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     expect(console.locator("#transcript")).to_contain_text("Quels lots sont concernés")
     console.click("#claim-button")
     expect(console.locator(".flash")).to_contain_text("You have this conversation")
+    # A web-chat conversation: no WhatsApp invitation to offer.
+    expect(console.locator("#invite-form")).to_be_hidden()
     console.fill("#reply-text", "Bonjour, ici Camille de Montval. Je vous écoute.")
     console.click("#send-button")
     bot_says(chat, "ici Camille de Montval")
@@ -195,6 +204,23 @@ def test_a_person_and_a_community_manager_in_two_browsers(
         "Camille · Montval", timeout=WAIT_MS
     )
     shoot(chat, "05-chat-agent-reply-live")
+
+    # 4b. The person closes the tab; the agent's next reply waits for them:
+    # reopened in the same browser, the chat shows the conversation so far.
+    person = chat.context
+    chat.close()
+    console.fill("#reply-text", "Je vérifie votre lot et je reviens vers vous.")
+    console.click("#send-button")
+    expect(console.locator(".flash")).to_contain_text("Sent.")
+    chat = person.new_page()
+    chat.goto(f"{console_url}/chat")
+    bot_says(chat, "Je vérifie votre lot")
+    expect(chat.locator(".message.agent .by").last).to_have_text(
+        "Camille · Montval", timeout=WAIT_MS
+    )
+    expect(chat.locator(".message.user").first).to_have_text(LOTS)
+    bot_says(chat, "L26304")
+    shoot(chat, "05b-chat-reply-waiting-after-reopening")
 
     # 5. What the person writes now reaches the agent live, not the bot.
     ask(chat, "J'ai encore le ticket de caisse.")
@@ -212,6 +238,91 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     ask(chat, "comment me faire rembourser ?")
     bot_says(chat, PACK["refund"].answers["fr"].split("\n")[0][:40])
     shoot(chat, "07-chat-bot-answers-again")
+
+    # 7. An account closed while its queue page is open: the page goes to
+    # sign-in instead of saying "reconnecting…" forever.
+    other = browser.new_context().new_page()
+    sign_in(other, console_url, "dora", "/")
+    expect(other.locator("#live-state")).to_have_text("live", timeout=WAIT_MS)
+    with get_session_factory(f"sqlite:///{servers.work / 'relais.db'}").begin() as db:
+        accounts.disable(session=db, name="dora", by="root")
+    expect(other).to_have_url(re.compile(r"/login\?next=(/|%2F)"), timeout=WAIT_MS)
+    other.context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def fits_the_phone(page: Page) -> None:
+    """Nothing on the page is wider than the phone's screen."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide on a 390 px phone"
+
+
+def on_screen(page: Page, selector: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    if box is None or box["x"] < 0 or box["x"] + box["width"] > PHONE["width"]:
+        shoot(page, "failed-off-screen")
+    assert box is not None, f"{selector} is not shown"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
+        f"{selector} is off-screen: {box}"
+    )
+
+
+def test_a_community_manager_on_call_answers_from_a_phone(
+    servers: Servers, browser: Browser
+) -> None:
+    """Issue 28: at 390 px the queue hid the last message and the language,
+    and clipped "Sign out"; the topic editor overflowed. Léa reads the
+    console in French."""
+    console_url = servers.console_url
+    chat = browser.new_context(locale="fr-FR").new_page()
+    chat.goto(f"{console_url}/chat")
+    question = "je voudrais parler à un conseiller s'il vous plaît"
+    ask(chat, question)
+    bot_says(chat, "dans la file")
+
+    phone = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    page = phone.new_page()
+    sign_in(page, console_url, "lea", "/")
+    row = page.locator("#tickets tr", has_text=question)
+    expect(row).to_be_visible(timeout=WAIT_MS)
+    fits_the_phone(page)
+    row_id = row.get_attribute("data-id")
+    for part in ("c-last", "c-language", "c-reason", "c-waiting"):
+        on_screen(page, f'#tickets tr[data-id="{row_id}"] .{part}')
+    on_screen(page, "#sign-out")
+    shoot(page, "30-phone-queue")
+
+    # Codes are words, in French.
+    expect(row.locator(".c-reason")).to_have_text("A demandé un humain")
+    expect(row.locator(".c-channel")).to_have_text("chat du site")
+    expect(page.locator("#live-state")).to_have_text("en direct", timeout=WAIT_MS)
+    row.locator("a").tap()
+    page.locator("#claim-button").tap()
+    expect(page.locator(".flash")).to_contain_text("Cette conversation est à vous")
+    fits_the_phone(page)
+    on_screen(page, "#send-button")
+    page.fill("#reply-text", "Bonjour, ici Léa, je m'occupe de vous.")
+    page.locator("#send-button").tap()
+    bot_says(chat, "je m'occupe de vous")
+    expect(page.locator("#transcript")).to_contain_text(question)
+    shoot(page, "31-phone-conversation")
+    page.locator("#close-button").tap()
+    expect(page.locator(".flash")).to_contain_text("le bot répond de nouveau")
+
+    # An editor changes an answer from a phone: the editor fits too.
+    editor = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    topic = editor.new_page()
+    sign_in(topic, console_url, "eve", "/topics/lot_numbers")
+    expect(topic.locator("#topic-form")).to_be_visible(timeout=WAIT_MS)
+    fits_the_phone(topic)
+    on_screen(topic, "#save-topic")
+    shoot(topic, "32-phone-topic-editor")
+    phone.close()
+    editor.close()
 
 
 def test_in_english_with_did_you_mean_buttons_and_hostile_html(

@@ -559,6 +559,8 @@ def test_the_statement_waits_for_a_second_person(checked_desk: Path) -> None:
     )
     page = eve.get("/editor").text
     assert "saved as a draft" in page and 'id="approve-statement"' not in page
+    # The page says what four-eyes means, not "live at once" (issue 28).
+    assert "live at once" not in page and "once another editor" in page
     assert statements.statement_for(get_settings(), "fr") is None
     fay, fay_token = signed_in("fay")
     page = fay.get("/editor").text

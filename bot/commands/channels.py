@@ -19,7 +19,6 @@ import sys
 import requests
 
 from bot.channels.config import ChannelSettings
-from bot.channels.telegram import api_url
 from bot.settings import Settings
 
 CHANNELS = (
@@ -78,6 +77,9 @@ def register_telegram(channels: ChannelSettings, url: str) -> int:
             file=sys.stderr,
         )
         return 2
+    # Imported here: the channel loads Rasa, which `relais --help` need not.
+    from bot.channels.telegram import api_url
+
     target = webhook_url(url, "telegram")
     try:
         answer = requests.post(

@@ -66,6 +66,8 @@ class Agent(Base):
     disabled_by = Column(String(100))
     # Sessions signed in under an older version have ended.
     session_version = Column(Integer, nullable=False, default=0)
+    # The console's language this person chose (fr, en); None: the default.
+    language = Column(String(2))
 
     @property
     def is_disabled(self) -> bool:
@@ -98,8 +100,17 @@ def validate_password(password: str) -> None:
         )
 
 
+CONSOLE_LANGUAGES = ("fr", "en")
+
+
 def add_agent(
-    *, session: Session, name: str, role: str, password: str, display_name: str = ""
+    *,
+    session: Session,
+    name: str,
+    role: str,
+    password: str,
+    display_name: str = "",
+    language: str | None = None,
 ) -> Agent:
     """Creates an account; the name is lower-case letters, digits, . _ -"""
     name = name.strip().lower()
@@ -119,8 +130,21 @@ def add_agent(
         role=role,
         password_hash=_hasher.hash(password),
         created_at=utcnow(),
+        language=language if language in CONSOLE_LANGUAGES else None,
     )
     session.add(agent)
+    session.flush()
+    return agent
+
+
+def set_language(*, session: Session, name: str, language: str) -> Agent:
+    """The language the console speaks to this account."""
+    if language not in CONSOLE_LANGUAGES:
+        raise AccountError(f"The console speaks {' or '.join(CONSOLE_LANGUAGES)}.")
+    agent = find_agent(session=session, name=name)
+    if agent is None:
+        raise AccountError(f"There is no account named {name}.")
+    agent.language = language
     session.flush()
     return agent
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -42,8 +43,8 @@ from bot.console import reports as report_pages
 from bot.console import suggestions as suggestion_pages
 from bot.console import team as team_pages
 from bot.console import topics as topic_pages
+from bot.console.i18n import Words
 from bot.console.pages import render_page as _page
-from bot.console.pages import templates
 from bot.console.security import (
     SecurityHeaders,
     Viewer,
@@ -120,28 +121,50 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
         }
 
 
-def _turns_json(turns: list[agent_ops.Turn], settings: Settings) -> list[dict]:
-    return [
-        {
-            "who": turn.who,
-            "text": turn.text,
-            "at": turn.at.astimezone(settings.timezone).strftime("%H:%M:%S")
-            if turn.at
-            else "",
+def _turn_words(turn: agent_ops.Turn, words: Words) -> tuple[str, str]:
+    """Who wrote the turn and its text, in the viewer's language (what the
+    person, the bot and agents wrote stays as written)."""
+    kind, _, name = turn.who.partition(" ")
+    who = " ".join(part for part in (words.code("who", kind), name) if part)
+    if kind != "event":
+        return who, turn.text
+    if turn.template and turn.values:
+        values = {
+            key: words.code(key, value) if key in ("reason", "priority") else value
+            for key, value in turn.values.items()
         }
-        for turn in turns
-    ]
+        return who, words.gettext(turn.template, **values)
+    return who, words.gettext(turn.text)
+
+
+def _turns_json(
+    turns: list[agent_ops.Turn], settings: Settings, words: Words
+) -> list[dict]:
+    shown = []
+    for turn in turns:
+        who, text = _turn_words(turn, words)
+        shown.append(
+            {
+                "who": turn.who,
+                "who_words": who,
+                "text": text,
+                "at": turn.at.astimezone(settings.timezone).strftime("%H:%M:%S")
+                if turn.at
+                else "",
+            }
+        )
+    return shown
 
 
 def conversation(
-    settings: Settings, ticket: Ticket
+    settings: Settings, ticket: Ticket, words: Words
 ) -> tuple[list[dict], str | None, dict[str, Any]]:
     """The transcript from Rasa (or the ticket's saved turns if Rasa is
     down), and what the ticket's channel still lets an agent send."""
     turns, rasa_error = agent_ops.transcript_or_saved(_rasa(settings), ticket)
     window = agent_ops.window_of(ticket, turns, settings.channels)
     return (
-        _turns_json(turns, settings),
+        _turns_json(turns, settings, words),
         rasa_error,
         {
             "channel": CHANNEL_NAMES.get(ticket.channel, ticket.channel),
@@ -237,13 +260,17 @@ async def login_page(request: Request) -> Response:
 
     result = await run_in_threadpool(attempt)
     if result.agent is None:
+        words = Words(settings.console_language)
         if result.wait is not None:
             seconds = max(1, int(result.wait.total_seconds() + 0.999))
-            message = f"Too many failed attempts: wait {seconds} s and try again."
+            message = words.gettext(
+                "Too many failed attempts: wait {seconds} s and try again.",
+                seconds=seconds,
+            )
         elif result.disabled:
-            message = "This account is disabled: ask an admin."
+            message = words.gettext("This account is disabled: ask an admin.")
         else:
-            message = "Wrong name or password."
+            message = words.gettext("Wrong name or password.")
         return _page(request, "login.html", None, next=target, error=message,
                      name=name, status_code=429 if result.wait else 401)  # fmt: skip
     csrf_token(request)  # a fresh token for the new session
@@ -269,6 +296,31 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+@requires(frozenset(accounts.ROLES))
+async def choose_language(request: Request, viewer: Viewer, form: FormData) -> Response:
+    """The header's switch: this account's console speaks French or English,
+    on every device it signs in on."""
+    settings = settings_of(request)
+    language = str(form.get("language") or "")
+
+    def save() -> None:
+        with get_session_factory(settings.database_url).begin() as session:
+            accounts.set_language(session=session, name=viewer.name, language=language)
+
+    try:
+        await run_in_threadpool(save)
+    except accounts.AccountError as error:
+        flash(request, str(error), "error")
+    # Back to the page the switch was on (this site's pages only).
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = not referer.netloc or referer.netloc == request.url.netloc
+    target = referer.path if same_site and referer.path.startswith("/") else "/"
+    if target.startswith("//"):
+        target = "/"
+    query = f"?{referer.query}" if same_site and referer.query else ""
+    return RedirectResponse(target + query, status_code=303)
+
+
 @requires(QUEUE)
 async def queue_page(request: Request, viewer: Viewer) -> Response:
     snapshot = await run_in_threadpool(queue_snapshot, settings_of(request))
@@ -290,7 +342,10 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         )
     except queue.TicketNotFound:
         raise HTTPException(404, f"There is no ticket {ticket_id}.") from None
-    turns, rasa_error, window = await run_in_threadpool(conversation, settings, ticket)
+    words = Words(viewer.language)
+    turns, rasa_error, window = await run_in_threadpool(
+        conversation, settings, ticket, words
+    )
     return _page(
         request,
         "ticket.html",
@@ -306,10 +361,10 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
     )
 
 
-def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
+def ticket_state(settings: Settings, ticket_id: int, words: Words) -> dict[str, Any]:
     # Polled twice a second per open page: no account list here.
     ticket, notes, _ = _load_ticket(settings, ticket_id, with_colleagues=False)
-    turns, rasa_error, window = conversation(settings, ticket)
+    turns, rasa_error, window = conversation(settings, ticket, words)
     return {
         "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock
         "turns": turns,
@@ -322,54 +377,70 @@ def ticket_state(settings: Settings, ticket_id: int) -> dict[str, Any]:
 @requires(QUEUE)
 async def ticket_events(request: Request, viewer: Viewer) -> Response:
     ticket_id = _ticket_id(request)
-    return event_stream(stream(request, ticket_state, settings_of(request), ticket_id))
+    return event_stream(
+        stream(
+            request, ticket_state, settings_of(request), ticket_id,
+            Words(viewer.language),
+        )
+    )  # fmt: skip
 
 
 # --- ticket actions ------------------------------------------------------------
 
 
 def _do(
-    settings: Settings, action: str, ticket_id: int, viewer: Viewer, form: FormData
+    settings: Settings,
+    action: str,
+    ticket_id: int,
+    viewer: Viewer,
+    form: FormData,
+    words: Words,
 ) -> str:
-    """Runs one action; returns what to tell the agent."""
+    """Runs one action; returns what to tell the agent, in their language."""
     factory = get_session_factory(settings.database_url)
     agent, signature = viewer.name, viewer.display_name
     if action == "claim":
         with factory.begin() as session:
             queue.claim(session=session, ticket_id=ticket_id, agent=agent)
-        return "You have this conversation: the person is waiting for you."
+        return words.gettext(
+            "You have this conversation: the person is waiting for you."
+        )
     if action == "release":
         with factory.begin() as session:
             queue.release(session=session, ticket_id=ticket_id, agent=agent)
-        return "Back in the queue, in its place."
+        return words.gettext("Back in the queue, in its place.")
     if action == "close":
         agent_ops.close(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent,
                         channels=settings.channels)  # fmt: skip
-        return "Closed: the bot answers this person again."
+        return words.gettext("Closed: the bot answers this person again.")
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                         agent=agent, text=str(form.get("text") or ""),
                         signature=signature, pack=current_pack(settings),
                         channels=settings.channels,
                         zone=settings.timezone)  # fmt: skip
-        return "Sent."
+        return words.gettext("Sent.")
     if action == "invite":
         agent_ops.invite(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                          agent=agent, channels=settings.channels,
                          zone=settings.timezone)  # fmt: skip
-        return "Invitation sent: when the person answers, you can write to them."
+        return words.gettext(
+            "Invitation sent: when the person answers, you can write to them."
+        )
     if action == "note":
         with factory.begin() as session:
             queue.add_note(session=session, ticket_id=ticket_id, author=agent,
                            text=str(form.get("text") or ""))  # fmt: skip
-        return "Note added."
+        return words.gettext("Note added.")
     if action == "take-over":
         if viewer.role != accounts.ADMIN:
             raise HTTPException(403, "Only an admin can take a conversation over.")
         with factory.begin() as session:
             queue.take_over(session=session, ticket_id=ticket_id, admin=agent)
-        return "You have this conversation now: the person is waiting for you."
+        return words.gettext(
+            "You have this conversation now: the person is waiting for you."
+        )
     if action == "transfer":
         to = str(form.get("to") or "")
         with factory.begin() as session:
@@ -382,7 +453,7 @@ def _do(
                     f"{to}'s account is closed: choose someone else."
                 )
             queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
-        return f"Transferred to {to}."
+        return words.gettext("Transferred to {to}.", to=to)
     raise HTTPException(404, "No such action.")
 
 
@@ -392,9 +463,10 @@ async def ticket_action(request: Request, viewer: Viewer, form: FormData) -> Res
     action = str(request.path_params["action"])
     settings = settings_of(request)
     status = 200
+    words = Words(viewer.language)
     try:
         message = await run_in_threadpool(
-            _do, settings, action, ticket_id, viewer, form
+            _do, settings, action, ticket_id, viewer, form, words
         )
         kind = "info"
     except queue.TicketNotFound as error:
@@ -427,9 +499,14 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
 
     ticket_id = await run_in_threadpool(claim)
     if ticket_id is None:
-        flash(request, "Nobody is waiting.")
+        flash(request, Words(viewer.language).gettext("Nobody is waiting."))
         return RedirectResponse("/", status_code=303)
-    flash(request, "You have this conversation: the person is waiting for you.")
+    flash(
+        request,
+        Words(viewer.language).gettext(
+            "You have this conversation: the person is waiting for you."
+        ),
+    )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
@@ -445,12 +522,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     detail = getattr(exc, "detail", "Something went wrong.")
     if "text/html" in request.headers.get("accept", ""):
         viewer = await current_viewer(request)
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"viewer": viewer, "csrf": csrf_token(request), "flash": None,
-             "status": status, "detail": detail},
-            status_code=status,
+        return _page(
+            request, "error.html", viewer, status_code=status, status=status,
+            detail=detail,
         )  # fmt: skip
     return JSONResponse({"error": detail}, status_code=status)
 
@@ -509,6 +583,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/", queue_page),
         Route("/login", login_page, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/account/language", choose_language, methods=["POST"]),
         Route("/queue/events", queue_events),
         Route("/queue/next", take_next, methods=["POST"]),
         Route("/tickets/{ticket_id:int}", ticket_page),

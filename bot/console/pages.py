@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from bot.console.i18n import Words
 from bot.console.security import Viewer, csrf_token, take_flash
 from bot.db import get_session_factory, utcnow
 from bot.insights import spikes
@@ -24,6 +25,17 @@ _environment = jinja2.Environment(
 templates = Jinja2Templates(env=_environment)
 
 
+# What the pages' scripts write themselves (static/*.js), translated once per
+# page: the scripts look them up by their English text.
+SCRIPT_TEXTS = (
+    "live",
+    "reconnecting…",
+    "queue unreachable: {error}",
+    "Nobody is waiting.",
+    "{agent} has this conversation: only they can answer it.",
+    "This conversation is closed.",
+    "This conversation was abandoned.",
+)
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)
 
@@ -43,6 +55,13 @@ def spike_banners(request: Request, viewer: Viewer | None) -> list[dict[str, Any
         return []  # the page itself says if the database is down
 
 
+def words_for(request: Request, viewer: Viewer | None) -> Words:
+    """The console's words for this person (signed out: the default language)."""
+    if viewer is not None:
+        return Words(viewer.language)
+    return Words(request.app.state.settings.console_language)
+
+
 def render_page(
     request: Request,
     template: str,
@@ -50,6 +69,7 @@ def render_page(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
+    words = words_for(request, viewer)
     return templates.TemplateResponse(
         request,
         template,
@@ -58,6 +78,15 @@ def render_page(
             "csrf": csrf_token(request),
             "flash": take_flash(request),
             "spikes": spike_banners(request, viewer),
+            "lang": words.language,
+            "_": words.gettext,
+            "ngettext": words.ngettext,
+            "code": words.code,
+            # The words the pages' scripts show (server-sent updates).
+            "script_words": {
+                "codes": words.codes(),
+                "texts": {text: words.gettext(text) for text in SCRIPT_TEXTS},
+            },
             **context,
         },
         status_code=status_code,

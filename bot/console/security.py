@@ -38,6 +38,7 @@ class Viewer:
     name: str
     display_name: str
     role: str
+    language: str = "fr"  # the console's language for this person
 
 
 def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
@@ -111,7 +112,12 @@ def _load_viewer(settings: Settings, name: str, version: int) -> Viewer | None:
         agent = accounts.find_agent(session=session, name=name)
         if agent is None or agent.is_disabled or agent.session_version != version:
             return None
-        return Viewer(agent.name, agent.display_name, agent.role)
+        return Viewer(
+            agent.name,
+            agent.display_name,
+            agent.role,
+            agent.language or settings.console_language,
+        )
 
 
 async def current_viewer(request: Request) -> Viewer | None:

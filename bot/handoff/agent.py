@@ -39,6 +39,10 @@ class Turn:
     at: datetime | None
     who: str  # "user", "bot", "agent <name>" or "event"
     text: str
+    # An event's words before its values were put in, for the console to
+    # translate (bot/console/i18n.py): "trigger: {reason} ({priority}) on …".
+    template: str | None = None
+    values: dict[str, str] | None = None
 
 
 def _when(timestamp: Any) -> datetime | None:
@@ -59,8 +63,10 @@ def transcript(tracker: dict[str, Any]) -> list[Turn]:
             if escalation.get("reason"):
                 reason, priority = escalation["reason"], escalation.get("priority")
                 evidence = escalation.get("evidence")
+                template = "trigger: {reason} ({priority}) on “{evidence}”"
+                values = {"reason": reason, "priority": priority, "evidence": evidence}
                 turns.append(
-                    Turn(at, "event", f"trigger: {reason} ({priority}) on “{evidence}”")
+                    Turn(at, "event", template.format(**values), template, values)
                 )
         elif kind == "bot":
             agent = (event.get("metadata") or {}).get("agent")
@@ -220,6 +226,11 @@ def invite(
     with factory.begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
         queue.require_holder(ticket, agent)
+    if ticket.channel != "whatsapp":
+        raise queue.QueueError(
+            "Invitations are a WhatsApp template; this conversation is not on "
+            "WhatsApp: reply to it directly."
+        )
     tracker = rasa.tracker(ticket.conversation_id)
     window = window_of(ticket, transcript(tracker), channels)
     if window.state != TEMPLATE or window.template is None:

@@ -142,7 +142,8 @@ def line_chart(
     body = _axes(times, tz, top, box, y_format) + _legend(series, left, 14)
     for item in series:
         path, pen_down = [], False
-        for index, value in enumerate(item.values):
+        values = list(item.values)
+        for index, value in enumerate(values):
             if value is None:
                 pen_down = False
                 continue
@@ -150,10 +151,19 @@ def line_chart(
             y = lower - (lower - upper) * min(value, top) / top
             path.append(f"{'L' if pen_down else 'M'}{x:.1f} {y:.1f}")
             pen_down = True
-        body.append(
-            f'<path d="{" ".join(path)}" fill="none" stroke="{item.colour}" '
-            'stroke-width="1.6" stroke-linejoin="round"/>'
-        )
+            # A value with no neighbour (one hour with messages, between
+            # hours without) draws no line: a dot shows it.
+            before = values[index - 1] if index > 0 else None
+            after = values[index + 1] if index + 1 < len(values) else None
+            if before is None and after is None:
+                body.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{item.colour}"/>'
+                )
+        if path:
+            body.append(
+                f'<path d="{" ".join(path)}" fill="none" stroke="{item.colour}" '
+                'stroke-width="1.6" stroke-linejoin="round"/>'
+            )
     return _frame(width, height, title, description, body)
 
 
@@ -167,16 +177,19 @@ def share_chart(
     width: int = 900,
     height: int = 200,
 ) -> Markup:
-    """A share (0 to 1) over time, in per cent, its top fitted to the data."""
+    """A share (0 to 1) over time, in per cent, its top fitted to the data
+    (a top under 5 % is labelled to a tenth: 0.2 %, 0.4 %…, not 0 %, 0 %…)."""
     peak = max((share for share in shares if share), default=0.01)
+    top = nice_ceiling(100 * peak) / 100
+    digits = 1 if top < 0.05 else 0
     return line_chart(
         times,
         [Series(name, shares, COLOURS["negative"])],
         tz,
         title,
         description,
-        y_format=lambda v: f"{100 * v:.0f} %",
-        top=nice_ceiling(100 * peak) / 100,
+        y_format=lambda v: f"{100 * v:.{digits}f} %",
+        top=top,
         width=width,
         height=height,
     )

@@ -4,6 +4,7 @@
 (function () {
   const body = document.getElementById("tickets");
   const live = document.getElementById("live-state");
+  const words = window.relaisWords;
 
   function minutes(seconds) {
     if (seconds === null || seconds === undefined) return "–";
@@ -11,9 +12,10 @@
     return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0");
   }
 
-  function cell(row, text) {
+  function cell(row, text, name) {
     const td = document.createElement("td");
     td.textContent = text;
+    if (name) td.className = "c-" + name;
     row.appendChild(td);
     return td;
   }
@@ -31,30 +33,34 @@
       const link = document.createElement("a");
       link.href = "/tickets/" + t.id;
       link.textContent = t.id;
-      cell(row, "").appendChild(link);
-      [t.priority, t.status, minutes(t.waiting_seconds), t.reason].forEach(function (text) { cell(row, text); });
-      const mood = cell(row, t.mood === "neutral" ? "" : t.mood);
-      mood.className = "mood mood-" + t.mood;
-      [t.language, t.channel, t.agent || "", t.last_message].forEach(function (text) { cell(row, text); });
+      cell(row, "", "id").appendChild(link);
+      cell(row, words.code("priority", t.priority), "priority");
+      cell(row, words.code("status", t.status), "status");
+      cell(row, minutes(t.waiting_seconds), "waiting");
+      cell(row, words.code("reason", t.reason), "reason");
+      const mood = cell(row, words.code("mood", t.mood));
+      mood.className = "c-mood mood mood-" + t.mood;
+      cell(row, words.code("language", t.language), "language");
+      cell(row, words.code("channel", t.channel), "channel");
+      cell(row, t.agent || "", "agent");
+      cell(row, t.last_message, "last");
       return row;
     });
     if (rows.length === 0) {
       const row = document.createElement("tr");
       row.className = "empty";
-      const td = cell(row, "Nobody is waiting.");
+      const td = cell(row, words.text("Nobody is waiting."));
       td.colSpan = 10;
       rows.push(row);
     }
     body.replaceChildren.apply(body, rows);
   }
 
-  const events = new EventSource("/queue/events");
-  events.onmessage = function (event) {
-    const data = JSON.parse(event.data);
-    if (data.error) { live.textContent = "queue unreachable: " + data.error; live.className = "live down"; return; }
-    live.textContent = "live";
-    live.className = "live";
+  window.relaisStream("/queue/events", function (data) {
+    if (data.error) { live.textContent = words.text("queue unreachable: {error}", {error: data.error}); live.className = "live down"; return; }
     render(data);
-  };
-  events.onerror = function () { live.textContent = "reconnecting…"; live.className = "live down"; };
+  }, function (state) {
+    live.textContent = words.text(state === "live" ? "live" : "reconnecting…");
+    live.className = state === "live" ? "live" : "live down";
+  });
 })();

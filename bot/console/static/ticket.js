@@ -7,11 +7,12 @@
   const transcript = document.getElementById("transcript");
   const notes = document.getElementById("notes");
   const reply = document.getElementById("reply-text");
+  const words = window.relaisWords;
 
   function turnItem(turn) {
     const li = document.createElement("li");
     li.className = "turn " + turn.who.split(" ")[0];
-    [["at", turn.at], ["who", turn.who], ["text", turn.text]].forEach(function (part, i) {
+    [["at", turn.at], ["who", turn.who_words], ["text", turn.text]].forEach(function (part, i) {
       const span = document.createElement("span");
       span.className = part[0];
       span.textContent = part[1];
@@ -37,16 +38,17 @@
     transcript.replaceChildren.apply(transcript, state.turns.map(turnItem));
     if (atBottom) transcript.scrollTop = transcript.scrollHeight;
     notes.replaceChildren.apply(notes, state.notes.map(noteItem));
-    document.getElementById("status").textContent = state.ticket.status;
+    document.getElementById("status").textContent = words.code("status", state.ticket.status);
     document.getElementById("holder").textContent = state.ticket.agent ? " — " + state.ticket.agent : "";
     // Someone else took it (or it closed) while this page was open.
     const mine = state.ticket.status === "assigned" && state.ticket.agent === root.dataset.viewer;
     const elsewhere = document.getElementById("held-elsewhere");
     if (state.ticket.status === "assigned" && !mine) {
-      elsewhere.textContent = state.ticket.agent + " has this conversation: only they can answer it.";
+      elsewhere.textContent = words.text("{agent} has this conversation: only they can answer it.", {agent: state.ticket.agent});
       elsewhere.hidden = false;
     } else if (state.ticket.status === "closed" || state.ticket.status === "abandoned") {
-      elsewhere.textContent = "This conversation is " + state.ticket.status + ".";
+      elsewhere.textContent = words.text(state.ticket.status === "closed"
+        ? "This conversation is closed." : "This conversation was abandoned.");
       elsewhere.hidden = false;
     }
     // Messenger, Instagram, WhatsApp: what the channel still takes.
@@ -61,11 +63,9 @@
     }
   }
 
-  const events = new EventSource("/tickets/" + root.dataset.id + "/events");
-  events.onmessage = function (event) {
-    const data = JSON.parse(event.data);
+  window.relaisStream("/tickets/" + root.dataset.id + "/events", function (data) {
     if (!data.error) render(data);
-  };
+  }, function () {});
 
   document.getElementById("canned-search").addEventListener("input", function (event) {
     const query = event.target.value.trim().toLowerCase();

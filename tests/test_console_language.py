@@ -1,0 +1,139 @@
+"""The console in French and English (bot/console/i18n.py, issue 28).
+
+Community managers work in French first: an account that has not chosen
+reads the console in the profile's language (French for the shipped packs);
+each account can switch, and keeps its choice. Codes the database holds are
+shown as words, counts agree with their nouns.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.console import accounts
+from bot.console.i18n import LOCALE_DIR, Words, catalogue
+from bot.console.pages import SCRIPT_TEXTS
+from bot.db import get_session_factory
+from bot.handoff import queue
+from bot.settings import get_settings
+from tests.test_console import PASSWORD, app_url, client, csrf_of  # noqa: F401
+
+CONSOLE = Path(__file__).parents[1] / "bot" / "console"
+MARKED = re.compile(r'''(?:\b_|gettext)\(\s*"((?:[^"\\]|\\.)*)"''')
+PLURALS = re.compile(r'''ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*"((?:[^"\\]|\\.)*)"''')
+# What the transcript says happened (bot/handoff/agent.py).
+EVENTS = ("handed to a human", "bot paused", "bot resumed",
+          "trigger: {reason} ({priority}) on “{evidence}”")  # fmt: skip
+
+
+def marked_texts() -> set[str]:
+    texts = set(SCRIPT_TEXTS) | set(EVENTS)
+    for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        texts |= set(MARKED.findall(source))
+        texts |= {text for pair in PLURALS.findall(source) for text in pair}
+    return texts
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_marked_text_has_its_french_with_the_same_fields() -> None:
+    french = catalogue("fr")
+    missing = sorted(text for text in marked_texts() if text not in french)
+    assert not missing, f"{LOCALE_DIR / 'fr.yml'} lacks: {missing}"
+    wrong = [text for text in marked_texts() if fields(french[text]) != fields(text)]
+    assert not wrong, f"the French names other fields: {wrong}"
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    singular, plural = "{n} person", "{n} people"
+    assert Words("fr").ngettext(singular, plural, 0) == "0 personne"
+    assert Words("fr").ngettext(singular, plural, 1) == "1 personne"
+    assert Words("fr").ngettext(singular, plural, 2) == "2 personnes"
+    assert Words("en").ngettext(singular, plural, 1) == "1 person"
+    assert Words("en").ngettext(singular, plural, 0) == "0 people"
+
+
+@pytest.fixture
+def french_default(
+    app_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """The console's default as shipped: the profile's language, French."""
+    monkeypatch.delenv("RELAIS_CONSOLE_LANGUAGE")
+    get_settings.cache_clear()
+    with get_session_factory(app_url).begin() as session:
+        queue.enqueue(session=session, request=queue.HandoffRequest(
+            "visitor-2", "socketio", "fr", "asked_for_human", "normal",
+            "je veux parler à quelqu'un", []))  # fmt: skip
+    return app_url
+
+
+def sign_in(name: str):  # type: ignore[no-untyped-def]
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    browser.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf": token, "next": "/"}
+    )
+    return browser
+
+
+def test_the_console_speaks_french_by_default_with_codes_as_words(
+    french_default: str,
+) -> None:
+    login = client().get("/login").text
+    assert '<html lang="fr">' in login and "Mot de passe" in login
+    alice = sign_in("alice")
+    page = html.unescape(alice.get("/").text)
+    assert '<html lang="fr">' in page
+    assert "File d'attente" in page and "Personne n'attend" not in page
+    row = page[page.index('data-id="2"') :]
+    row = row[: row.index("</tr>")]
+    for word in ("A demandé un humain", "chat du site", "Français", "en attente"):
+        assert word in row
+    for code in ("asked_for_human", "socketio", ">fr<", ">waiting<"):
+        assert code not in row
+    # The words the page's script uses for live updates, in French too.
+    script = re.search(r'id="console-words">(.*?)</script>', alice.get("/").text)
+    assert script is not None
+    words = json.loads(script.group(1))
+    assert words["codes"]["reason.self_harm"] == "Détresse"
+    assert words["texts"]["Nobody is waiting."] == "Personne n'attend."
+
+    # Acting on a ticket answers in French.
+    token = csrf_of(alice.get("/").text)
+    alice.post("/tickets/2/claim", data={"csrf": token})
+    ticket = html.unescape(alice.get("/tickets/2").text)
+    assert "Cette conversation est à vous : la personne vous attend." in ticket
+    assert "Prendre en charge" not in ticket and "Clore et rendre la main" in ticket
+
+
+def test_each_account_chooses_its_language_and_keeps_it(french_default: str) -> None:
+    bob = sign_in("bob")
+    page = bob.get("/tickets/2").text
+    bob.post(
+        "/account/language",
+        data={"csrf": csrf_of(page), "language": "en"},
+        headers={"referer": "http://testserver/tickets/2"},
+    )
+    assert '<html lang="en">' in bob.get("/tickets/2").text
+    assert "Claim" in bob.get("/tickets/2").text
+    # On another device, the same choice; other accounts keep the default.
+    assert '<html lang="en">' in sign_in("bob").get("/").text
+    assert '<html lang="fr">' in sign_in("alice").get("/").text
+    refused = bob.post(
+        "/account/language",
+        data={"csrf": csrf_of(bob.get("/").text), "language": "de"},
+    )
+    assert refused.status_code == 303
+    assert "The console speaks fr or en" in html.unescape(bob.get("/").text)
+    with get_session_factory(french_default).begin() as session:
+        assert accounts.find_agent(session=session, name="bob").language == "en"  # type: ignore[union-attr]
