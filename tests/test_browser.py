@@ -359,7 +359,7 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
     console.click("button[type=submit]")
     row = console.locator("#tickets tr", has_text="window.hacked")
     expect(row).to_be_visible(timeout=WAIT_MS)
-    expect(row).to_contain_text("en")
+    expect(row.locator(".c-language")).to_have_text("English")
     row.locator("a").click()
     expect(console.locator("#transcript")).to_contain_text(hostile, timeout=WAIT_MS)
     assert console.evaluate("window.hacked") is None

@@ -80,7 +80,7 @@ def test_an_admin_closes_an_account_from_the_console(team: str) -> None:
     response = admin.post("/team/alice/disable", data={"csrf": csrf(admin)})
     assert response.status_code == 303
     flashed = admin.get("/team", headers={"accept": "text/html"}).text
-    assert "2 conversation(s) back in the queue" in flashed
+    assert "2 conversations back in the queue" in flashed
     assert "disabled by root" in flashed
 
     # Her open session ended at once: the next page is the sign-in page.

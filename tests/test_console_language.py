@@ -11,29 +11,38 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import string
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.console import accounts
 from bot.console.i18n import LOCALE_DIR, Words, catalogue
 from bot.console.pages import SCRIPT_TEXTS
+from bot.console.suggestions import SOURCE_LABELS
 from bot.db import get_session_factory
 from bot.handoff import queue
-from bot.settings import get_settings
+from bot.settings import PROJECT_ROOT, get_settings
 from tests.test_console import PASSWORD, app_url, client, csrf_of  # noqa: F401
+from tests.test_editing import form_of
 
 CONSOLE = Path(__file__).parents[1] / "bot" / "console"
 MARKED = re.compile(r'''(?:\b_|gettext)\(\s*"((?:[^"\\]|\\.)*)"''')
-PLURALS = re.compile(r'''ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*"((?:[^"\\]|\\.)*)"''')
+TEXT = r'"((?:[^"\\]|\\.)*)"'
+# Both texts of ngettext("…", "…", n), with or without a lint comment between.
+PLURALS = re.compile(rf"ngettext\(\s*{TEXT}\s*,\s*(?:#[^\n]*\n\s*)?{TEXT}")
 # What the transcript says happened (bot/handoff/agent.py).
 EVENTS = ("handed to a human", "bot paused", "bot resumed",
           "trigger: {reason} ({priority}) on “{evidence}”")  # fmt: skip
 
 
 def marked_texts() -> set[str]:
-    texts = set(SCRIPT_TEXTS) | set(EVENTS)
+    # Texts the templates translate from a variable: the transcript's events,
+    # a version's state, how a suggestion was learned.
+    texts = set(SCRIPT_TEXTS) | set(EVENTS) | set(SOURCE_LABELS.values())
+    texts |= {"draft", "rejected", "replaced", "approved"}
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
         source = path.read_text(encoding="utf-8")
         texts |= set(MARKED.findall(source))
@@ -46,6 +55,9 @@ def fields(text: str) -> set[str]:
 
 
 def test_every_marked_text_has_its_french_with_the_same_fields() -> None:
+    # Read as written: YAML would take a bare ON or no for a boolean.
+    raw = yaml.safe_load((LOCALE_DIR / "fr.yml").read_text(encoding="utf-8"))
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items())
     french = catalogue("fr")
     missing = sorted(text for text in marked_texts() if text not in french)
     assert not missing, f"{LOCALE_DIR / 'fr.yml'} lacks: {missing}"
@@ -137,3 +149,48 @@ def test_each_account_chooses_its_language_and_keeps_it(french_default: str) -> 
     assert "The console speaks fr or en" in html.unescape(bob.get("/").text)
     with get_session_factory(french_default).begin() as session:
         assert accounts.find_agent(session=session, name="bob").language == "en"  # type: ignore[union-attr]
+
+
+def topic_form(browser) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return form_of(browser.get("/topics/lot_numbers").text)
+
+
+PAGES = {
+    "/": "File d'attente",
+    "/tickets/2": "Réponses de la FAQ",
+    "/overview": "Sujets les plus demandés",
+    "/gaps": "Aucune question sans réponse",
+    "/team": "Nom affiché",
+    "/topics": "Sujets de la FAQ",
+    "/topics/lot_numbers": "Rétablir cette version",
+    "/topics/new": "Ajouter le sujet",
+    "/editor": "Interrupteurs de crise",
+    "/suggestions": "Aucune suggestion en attente",
+}
+
+
+def test_every_page_reads_in_french_and_in_english(
+    french_default: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", tmp_path / "pack")
+    monkeypatch.setenv("RELAIS_PACK", str(tmp_path / "pack"))
+    get_settings.cache_clear()
+    root = sign_in("root")
+    root.post(  # a version to restore on the topic's page
+        "/topics/lot_numbers",
+        data={**topic_form(root), "csrf": csrf_of(root.get("/topics").text),
+              "answer_fr": "Lots L26304 à L26330."},
+    )  # fmt: skip
+    for language in ("fr", "en"):
+        root.post(
+            "/account/language",
+            data={"csrf": csrf_of(root.get("/").text), "language": language},
+        )
+        for path, french in PAGES.items():
+            page = root.get(path, headers={"accept": "text/html"})
+            assert page.status_code == 200, (language, path, page.text[-500:])
+            text = html.unescape(page.text)
+            assert f'<html lang="{language}">' in text, path
+            assert (french in text) == (language == "fr"), (language, path, french)

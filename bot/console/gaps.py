@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.console import accounts
+from bot.console.i18n import Words
 from bot.console.overview import EVERYONE, window
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
@@ -42,8 +43,10 @@ DRAFT_PHRASINGS = 20
 REVIEW_AFTER = timedelta(days=7)
 
 
-def gaps_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
-    start, end, period = window(settings, params)
+def gaps_context(
+    settings: Settings, params: dict[str, str], words: Words
+) -> dict[str, Any]:
+    start, end, period = window(settings, params, words)
     pack = current_pack(settings)
     with get_session_factory(settings.database_url).begin() as session:
         groups = gaps.groups_between(session, start, end, pack)
@@ -68,12 +71,12 @@ def gaps_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
                 ),
                 "examples": group.examples,
                 "phrasings": [text for text, _ in group.phrasings[:DRAFT_PHRASINGS]],
-                "nearest": nearest.title("en") if nearest else None,
+                "nearest": nearest.title(words.language) if nearest else None,
                 "nearest_key": group.nearest_topic,
                 "similarity": group.similarity,
                 "trend": charts.sparkline(
                     [group.per_hour.get(hour, 0) for hour in hours],
-                    f"Messages per hour: {group.label}",
+                    words.gettext("Messages per hour: {label}", label=group.label),
                 ),
             }
         )
@@ -92,7 +95,9 @@ async def gaps_page(request: Request, viewer: Viewer) -> Response:
         for k in ("period", "day")
         if request.query_params.get(k)
     }
-    context = await run_in_threadpool(gaps_context, settings_of(request), params)
+    context = await run_in_threadpool(
+        gaps_context, settings_of(request), params, Words(viewer.language)
+    )
     return render_page(request, "gaps.html", viewer, **context)
 
 
@@ -232,8 +237,10 @@ async def draft_save(request: Request, viewer: Viewer, form: FormData) -> Respon
         )
     flash(
         request,
-        f"Topic {key} saved, disabled: check it, enable it, and publish (Editors "
-        "page) for the bot to answer it.",
+        Words(viewer.language).gettext(
+            "Topic {key} saved, disabled: check it, enable it, and publish (Editors page) for the bot to answer it.",  # noqa: E501
+            key=key,
+        ),
     )
     return RedirectResponse(f"/topics/{key}", status_code=303)
 

@@ -102,11 +102,11 @@ class Words:
         self.language = choose(language)
         self._table = catalogue(self.language)
 
-    def gettext(self, text: str, **values: Any) -> str:
-        translated = self._table.get(text, text)
+    def gettext(self, message: str, /, **values: Any) -> str:
+        translated = self._table.get(message, message)
         return translated.format(**values) if values else translated
 
-    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
         # French counts 0 and 1 in the singular ("0 message", "1 message").
         one = n <= 1 if self.language == "fr" else n == 1
         return self.gettext(singular if one else plural, n=n, **values)

@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.console import accounts
-from bot.console.pages import render_page, templates
+from bot.console.i18n import Words
+from bot.console.pages import render_page, templates, words_for
 from bot.console.security import Viewer, requires, settings_of
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
@@ -40,10 +41,11 @@ PERIODS = {
 }
 TOP_TOPICS = 10
 REFRESH_SECONDS = 30
+ENGLISH = Words("en")
 
 
 def window(
-    settings: Settings, params: dict[str, str]
+    settings: Settings, params: dict[str, str], words: Words = ENGLISH
 ) -> tuple[datetime, datetime, str]:
     """The period a request asks for: (start, end, how to say it)."""
     day = params.get("day")
@@ -52,20 +54,30 @@ def window(
             local = datetime.combine(date.fromisoformat(day), datetime.min.time())
         except ValueError:
             raise HTTPException(
-                400, f"“{day}” is not a day: write it 2026-11-28."
+                400,
+                words.gettext("“{day}” is not a day: write it 2026-11-28.", day=day),
             ) from None
         start = local.replace(tzinfo=settings.timezone)
-        return start, start + timedelta(days=1), start.strftime("%A %d %B %Y")
+        return start, start + timedelta(days=1), start.strftime("%d/%m/%Y")
     period = params.get("period") or "24h"
     if period not in PERIODS:
-        raise HTTPException(400, f"The period is one of {', '.join(PERIODS)}.")
+        raise HTTPException(
+            400,
+            words.gettext(
+                "The period is one of {periods}.", periods=", ".join(PERIODS)
+            ),
+        )
     end = bucket_start(utcnow()) + overview.STEP
-    return end - PERIODS[period], end, f"last {period}"
+    return end - PERIODS[period], end, words.gettext("last {period}", period=period)
 
 
-def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
-    """The figures and charts of the period `params` asks for."""
-    start, end, period = window(settings, params)
+def panel_context(
+    settings: Settings, params: dict[str, str], words: Words = ENGLISH
+) -> dict[str, Any]:
+    """The figures and charts of the period `params` asks for, in `words`."""
+    _ = words.gettext
+    language = words.language
+    start, end, period = window(settings, params, words)
     with get_session_factory(settings.database_url).begin() as session:
         figures = overview.figures_for(session, start, end)
     tz = settings.timezone
@@ -76,59 +88,66 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         times_5,
         [
             charts.Series(
-                "Messages",
+                _("Messages"),
                 [n for _, n, _ in figures.per_5min],
                 charts.COLOURS["messages"],
             ),
             charts.Series(
-                "Conversations",
+                _("Conversations"),
                 [c for _, _, c in figures.per_5min],
                 charts.COLOURS["conversations"],
             ),
         ],
         tz,
-        "Messages and conversations per 5 minutes",
-        f"{figures.messages} messages, {figures.conversations} conversations, "
-        f"{period}.",
+        _("Messages and conversations per 5 minutes"),
+        _(
+            "{messages} messages, {conversations} conversations, {period}.",
+            messages=figures.messages,
+            conversations=figures.conversations,
+            period=period,
+        ),
     )
     outcomes = charts.stacked_bars(
         hours,
         [
             charts.Series(
-                label(group),
+                label(group, language),
                 [groups[group] for _, groups, _, _ in figures.per_hour],
                 charts.COLOURS[group],
             )
             for group in overview.OUTCOME_GROUPS
         ],
         tz,
-        "Messages per hour, by what became of them",
-        "Answered by the bot, did you mean, not understood, with the team, per hour.",
+        _("Messages per hour, by what became of them"),
+        _("Answered, did you mean, not understood, with the team: per hour."),
     )
     queue = charts.line_chart(
         times_5,
         [
             charts.Series(
-                "Waiting", [n for _, n in figures.queue], charts.COLOURS["queue"]
+                _("Waiting"), [n for _, n in figures.queue], charts.COLOURS["queue"]
             )
         ],
         tz,
-        "Queue length",
-        "People waiting for a human, every 5 minutes.",
+        _("Queue length"),
+        _("People waiting for a human, every 5 minutes."),
         width=460,
         height=200,
     )
     mood = charts.share_chart(
         hours,
         [share for *_, share in figures.per_hour],
-        "Negative or angry",
+        _("Negative or angry"),
         tz,
-        "Share of negative messages per hour",
-        f"{percent(figures.negative_share)} negative over the period.",
+        _("Share of negative messages per hour"),
+        _(
+            "{share} negative over the period.",
+            share=percent(figures.negative_share),
+        ),
         width=460,
     )
     topics = [
-        (pack[key].title("en") if key in pack else key, count)
+        (pack[key].title(language) if key in pack else key, count)
         for key, count in figures.topics.most_common(TOP_TOPICS)
     ]
     return {
@@ -136,49 +155,63 @@ def panel_context(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
         "params": params,
         "figures": figures,
         "cards": [
-            ("Messages", count(figures.messages), period),
-            ("Conversations", count(figures.conversations), "started"),
-            ("Handled by the bot", percent(figures.deflection), "no human needed"),
-            ("“Did you mean”", percent(figures.did_you_mean_rate), "of messages"),
-            ("Handed to humans", count(sum(figures.handoffs.values())), "tickets"),
+            (_("Messages"), count(figures.messages), period),
+            (_("Conversations"), count(figures.conversations), _("started")),
             (
-                "Time to a human",
+                _("Handled by the bot"),
+                percent(figures.deflection),
+                _("no human needed"),
+            ),
+            (_("“Did you mean”"), percent(figures.did_you_mean_rate), _("of messages")),
+            (
+                _("Handed to humans"),
+                count(sum(figures.handoffs.values())),
+                _("tickets"),
+            ),
+            (
+                _("Time to a human"),
                 duration(figures.to_human.median),
-                f"median · p90 {duration(figures.to_human.p90)}",
+                _("median · p90 {p90}", p90=duration(figures.to_human.p90)),
             ),
             (
-                "Handling time",
+                _("Handling time"),
                 duration(figures.handling.median),
-                f"median · p90 {duration(figures.handling.p90)}",
+                _("median · p90 {p90}", p90=duration(figures.handling.p90)),
             ),
             (
-                "Negative",
+                _("Negative"),
                 percent(figures.negative_share),
-                f"of messages · angry {percent(figures.angry_share)}",
+                _("of messages · angry {share}", share=percent(figures.angry_share)),
             ),
         ],
         "volume": volume,
         "outcomes": outcomes,
         "queue": queue,
         "mood": mood,
-        "topics": charts.hbars(topics, "Top topics answered"),
+        "topics": charts.hbars(topics, _("Top topics answered")),
         "reasons": charts.hbars(
-            [(label(f"reason.{k}"), v) for k, v in figures.handoffs.most_common()],
-            "Handoffs by reason",
+            [
+                (label(f"reason.{k}", language), v)
+                for k, v in figures.handoffs.most_common()
+            ],
+            _("Handoffs by reason"),
             colour=charts.COLOURS["humans"],
         ),
         "priorities": charts.hbars(
             [
-                (label(f"priority.{k}"), figures.priorities[k])
+                (label(f"priority.{k}", language), figures.priorities[k])
                 for k in ("urgent", "high", "normal")
                 if figures.priorities[k]
             ],
-            "Handoffs by priority",
+            _("Handoffs by priority"),
             colour=charts.COLOURS["humans"],
         ),
         "languages": charts.hbars(
-            [(label(f"language.{k}"), v) for k, v in figures.languages.most_common()],
-            "Messages by language",
+            [
+                (label(f"language.{k}", language), v)
+                for k, v in figures.languages.most_common()
+            ],
+            _("Messages by language"),
             colour=charts.COLOURS["conversations"],
         ),
     }
@@ -195,7 +228,10 @@ def _params(request: Request) -> dict[str, str]:
 @requires(EVERYONE)
 async def overview_page(request: Request, viewer: Viewer) -> Response:
     context = await run_in_threadpool(
-        panel_context, settings_of(request), _params(request)
+        panel_context,
+        settings_of(request),
+        _params(request),
+        words_for(request, viewer),
     )
     return render_page(
         request,
@@ -209,13 +245,14 @@ async def overview_page(request: Request, viewer: Viewer) -> Response:
 
 @requires(EVERYONE)
 async def overview_panel(request: Request, viewer: Viewer) -> Response:
+    words = words_for(request, viewer)
     context = await run_in_threadpool(
-        panel_context, settings_of(request), _params(request)
+        panel_context, settings_of(request), _params(request), words
     )
     return templates.TemplateResponse(
         request,
         "overview_panel.html",
-        context,
+        {**context, "_": words.gettext},
         headers={"Cache-Control": "no-store"},
     )
 

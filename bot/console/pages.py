@@ -35,6 +35,8 @@ SCRIPT_TEXTS = (
     "{agent} has this conversation: only they can answer it.",
     "This conversation is closed.",
     "This conversation was abandoned.",
+    "No problem found.",
+    "The lint could not be reached; it runs again when you save.",
 )
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)

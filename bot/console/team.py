@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.console import accounts
+from bot.console.i18n import Words
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory
@@ -30,7 +31,7 @@ from bot.settings import Settings
 ADMINS = frozenset({"admin"})
 
 
-def team_state(settings: Settings) -> list[dict[str, Any]]:
+def team_state(settings: Settings, words: Words) -> list[dict[str, Any]]:
     with get_session_factory(settings.database_url).begin() as session:
         held = Counter(
             session.execute(
@@ -44,8 +45,13 @@ def team_state(settings: Settings) -> list[dict[str, Any]]:
                 "role": agent.role,
                 "disabled": agent.is_disabled,
                 "disabled_note": (
-                    f"by {agent.disabled_by}, "
-                    f"{agent.disabled_at.astimezone(settings.timezone):%d/%m %H:%M}"
+                    words.gettext(
+                        "by {name}, {at}",
+                        name=agent.disabled_by,
+                        at=agent.disabled_at.astimezone(settings.timezone).strftime(
+                            "%d/%m %H:%M"
+                        ),
+                    )
                     if agent.is_disabled
                     else ""
                 ),
@@ -57,22 +63,27 @@ def team_state(settings: Settings) -> list[dict[str, Any]]:
 
 @requires(ADMINS)
 async def team_page(request: Request, viewer: Viewer) -> Response:
-    rows = await run_in_threadpool(team_state, settings_of(request))
+    rows = await run_in_threadpool(
+        team_state, settings_of(request), Words(viewer.language)
+    )
     return render_page(request, "team.html", viewer, accounts=rows)
 
 
 def _change(settings: Settings, viewer: Viewer, name: str, action: str) -> str:
+    words = Words(viewer.language)
     with get_session_factory(settings.database_url).begin() as session:
         if action == "disable":
             agent, returned = accounts.disable(
                 session=session, name=name, by=viewer.name
             )
-            return (
-                f"{agent.name} is disabled: signed out everywhere, "
-                f"{returned} conversation(s) back in the queue."
+            return words.ngettext(
+                "{name} is disabled: signed out everywhere, {n} conversation back in the queue.",  # noqa: E501
+                "{name} is disabled: signed out everywhere, {n} conversations back in the queue.",  # noqa: E501
+                returned,
+                name=agent.name,
             )
         agent = accounts.enable(session=session, name=name)
-        return f"{agent.name} can sign in again."
+        return words.gettext("{name} can sign in again.", name=agent.name)
 
 
 @requires(ADMINS)

@@ -40,11 +40,11 @@
         lint.replaceChildren();
         verdict.problems.forEach(function (p) { lint.appendChild(item("error", p)); });
         verdict.findings.forEach(function (f) { lint.appendChild(item(f.level, f.level + ": " + f.message)); });
-        if (!lint.children.length) lint.appendChild(item("ok", "No problem found."));
+        if (!lint.children.length) lint.appendChild(item("ok", window.relaisWords.text("No problem found.")));
       })
       .catch(function () {
         if (mine !== asked) return;
-        lint.replaceChildren(item("warning", "The lint could not be reached; it runs again when you save."));
+        lint.replaceChildren(item("warning", window.relaisWords.text("The lint could not be reached; it runs again when you save.")));
       });
   }
 
