@@ -1,7 +1,7 @@
 """Handing a conversation to a human: `action_handoff`.
 
 The request-for-a-human rule, the second-miss rule and every sensitive message
-(bot.handoff.triggers, via the EscalationDetector) run this one action. What
+(bot.nlu.triggers, via the EscalationDetector) run this one action. What
 it does — emergency guidance first, the queue, the pause, the crisis switches,
 the answer kept for a false trigger — is decided in bot/handoff/decision.py,
 which the degraded path (bot/degraded.py) calls too.

@@ -20,7 +20,7 @@ told anything. Here (bot/channels/guard.py's guard, for REST and socket.io):
   connection closed is still handled.
 
 "Looks urgent" is only about the order of the line, so it is a word list
-(the health and self-harm words of bot/handoff/triggers.py and more, in both
+(the health and self-harm words of bot/nlu/triggers.py and more, in both
 languages, with and without accents) that costs microseconds: a false alarm
 only moves a message forward, and the NLU pipeline still decides, with its
 full detector, what the message is.
@@ -39,8 +39,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.handoff.triggers import SYMPTOM_SEEDS, fold
 from bot.nlu.language import words
+from bot.nlu.triggers import SYMPTOM_SEEDS, fold
 
 logger = logging.getLogger(__name__)
 

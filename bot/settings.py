@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
-from bot.channels.config import (
+from bot.channel_settings import (
     ChannelSettings,
     ChannelSettingsError,
     load_channel_settings,
@@ -107,7 +107,7 @@ class Settings:
     # Where the action server listens (RELAIS_ACTIONS_HOST): loopback unless
     # Rasa runs on other machines.
     actions_host: str = "127.0.0.1"
-    # Messenger, Instagram, WhatsApp and Telegram (bot/channels/config.py).
+    # Messenger, Instagram, WhatsApp and Telegram (bot/channel_settings.py).
     channels: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property

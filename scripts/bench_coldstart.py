@@ -50,7 +50,7 @@ from bench_nlu import rasa_default_config, training_data
 from rasa.utils.log_utils import configure_structlog
 
 from bot.faq.pack import parse_examples
-from bot.nlu.evaluation import HeldOutQuestion, load_questions, predicted_answer
+from bot.publish.evaluation import HeldOutQuestion, load_questions, predicted_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench-coldstart"

@@ -41,7 +41,7 @@ def measure(model: Path, encoder_on: bool) -> dict[str, float]:
     from rasa.utils.log_utils import configure_structlog
 
     from bot.nlu import encoder
-    from bot.nlu.evaluation import load_questions
+    from bot.publish.evaluation import load_questions
 
     configure_structlog(logging.WARNING)
     if not encoder_on:

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 from bot.db import get_engine, get_session_factory, upgrade
+from bot.events.sql import watch_once
 from bot.faq.pack import load_pack, parse_examples
-from bot.handoff.watcher import watch_once
 from bot.insights import gaps, overview
 from bot.insights.facts import bucket_start
 from bot.insights.generator import Day

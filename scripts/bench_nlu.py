@@ -25,7 +25,13 @@ from statistics import median
 import rasa.cli
 from rasa.utils.log_utils import configure_structlog
 
-from bot.nlu.evaluation import TARGETS, Scores, evaluate_model, load_questions, meets
+from bot.publish.evaluation import (
+    TARGETS,
+    Scores,
+    evaluate_model,
+    load_questions,
+    meets,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.db import upgrade  # noqa: E402
-from bot.nlu.evaluation import load_questions  # noqa: E402
+from bot.publish.evaluation import load_questions  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT  # noqa: E402
 from tests.servers import (  # noqa: E402
     free_port,

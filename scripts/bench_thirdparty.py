@@ -63,8 +63,8 @@ from packsets import ROOT, Cut, PackSet, all_packs, cut
 from bot.nlu import topics
 from bot.nlu.calibration import GRID, Sample, calibrate, limits_for
 from bot.nlu.calibration import SIZES as CALIBRATION_SIZES
-from bot.nlu.evaluation import HeldOutQuestion
 from bot.nlu.topics import NOT_IN_FAQ, DerivedThreshold
+from bot.publish.evaluation import HeldOutQuestion
 
 OUT = ROOT / "var" / "bench-thirdparty"
 SIZES = (1, 2, 3, 8)

@@ -27,8 +27,8 @@ import spacy
 import yaml
 
 from bot.faq.pack import load_pack, parse_examples
-from bot.nlu.evaluation import load_questions
 from bot.nlu.topics import NOT_IN_FAQ, Question, answer_sentences
+from bot.publish.evaluation import load_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DATA = Path(

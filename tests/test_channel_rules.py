@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels.config import (
+from bot.channel_settings import (
     ChannelSettings,
     ChannelSettingsError,
     load_channel_settings,
@@ -27,9 +27,9 @@ from bot.channels.shaping import (
     utf8_bytes,
 )
 from bot.channels.telegram import TelegramInput, callback_data, from_callback_data
-from bot.channels.window import CLOSED, NONE, OPEN, TAGGED, TEMPLATE, reply_window
 from bot.faq.buttons import clarification_buttons, faq_payload
 from bot.faq.pack import load_pack
+from bot.handoff.window import CLOSED, NONE, OPEN, TAGGED, TEMPLATE, reply_window
 from bot.settings import PLACEHOLDER_SECRETS, PROJECT_ROOT, get_settings
 from tests.providers import sign
 

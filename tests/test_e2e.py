@@ -24,10 +24,10 @@ import socketio
 from sqlalchemy import select
 
 from bot.db import get_session_factory, upgrade
+from bot.events.sql import watch_once
 from bot.faq import load_pack
 from bot.handoff import queue
 from bot.handoff.models import Ticket
-from bot.handoff.watcher import watch_once
 from bot.insights.models import MessageFact
 from bot.nlu import encoder
 from bot.settings import PROJECT_ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.nlu.evaluation import (
+from bot.publish.evaluation import (
     HeldOutQuestion,
     Scores,
     load_questions,

@@ -12,7 +12,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from bot.faq import FaqError, load_pack
 from bot.faq.pack import parse_topic_file
-from bot.nlu.evaluation import load_questions
+from bot.publish.evaluation import load_questions
 from bot.settings import PROJECT_ROOT
 
 FAQ_DIR = PROJECT_ROOT / "packs" / "dairy-recall" / "faq"

@@ -19,9 +19,9 @@ import yaml
 from sqlalchemy import select
 
 from bot.db import get_engine, get_session_factory, upgrade, utcnow
+from bot.events.sql import watch_once
 from bot.faq.lint import ERROR, lint_pack
 from bot.faq.pack import load_pack
-from bot.handoff.watcher import watch_once
 from bot.insights import facts, gaps, spikes
 from bot.insights.generator import Day
 from bot.insights.models import GapSpike

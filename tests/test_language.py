@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.faq import load_pack
-from bot.nlu.evaluation import load_questions
 from bot.nlu.language import FrenchEnglishModel, detect, is_foreign
+from bot.publish.evaluation import load_questions
 from bot.settings import PROJECT_ROOT
 
 

@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 from bot.console import accounts
 from bot.console.app import create_app
 from bot.db import get_engine, get_session_factory, upgrade
+from bot.events.sql import watch_once
 from bot.handoff.models import Ticket
-from bot.handoff.watcher import watch_once
 from bot.insights import facts, overview
 from bot.insights.generator import Day, Truth, broker_events
 from bot.insights.models import HANDOFF, MessageFact, StatBucket

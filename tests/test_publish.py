@@ -34,9 +34,9 @@ from bot.db import get_engine, get_session_factory, upgrade
 from bot.faq import load_pack
 from bot.faq.buttons import faq_payload
 from bot.faq.pack import parse_topic_file
-from bot.nlu.evaluation import load_questions
 from bot.publish import history
 from bot.publish.compare import Figures, refusals
+from bot.publish.evaluation import load_questions
 from bot.publish.fingerprint import training_fingerprint
 from bot.publish.history import ModelPublish
 from bot.publish.service import (

@@ -58,12 +58,12 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
+    import bot.events.sql
     import bot.faq.audit
     import bot.faq.statement
     import bot.faq.suggestions
     import bot.faq.versions
     import bot.handoff.switches
-    import bot.handoff.watcher
     import bot.publish.history
     import bot.publish.jobs  # noqa: F401
 

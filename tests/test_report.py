@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.db import get_engine, get_session_factory, upgrade, utcnow
+from bot.events.sql import watch_once
 from bot.faq import statement as statements
 from bot.faq.audit import record_answer
 from bot.faq.pack import load_pack
 from bot.handoff import switches
 from bot.handoff.models import Ticket
-from bot.handoff.watcher import watch_once
 from bot.insights import overview, spikes
 from bot.insights.generator import Day, Truth, broker_events, tracker_events
 from bot.insights.models import MessageFact, StatBucket
@@ -362,7 +362,7 @@ def test_purge_keeps_what_the_watcher_has_not_read(tmp_path: Path) -> None:
     day = Day(PACK, DAY_START, 30, SPIKE_AT, spike_per_hour=1, seed=5)
     with get_session_factory(url).begin() as session:
         day.write(session=session, tracker_url=None, broker_url=events)
-    from bot.insights.purge import Removed, purge_broker
+    from bot.retention import Removed, purge_broker
 
     removed = Removed()
     with get_session_factory(url).begin() as session:

@@ -15,7 +15,6 @@ from bot.faq import load_pack
 from bot.faq.pack import parse_examples
 from bot.nlu.calibration import limits_for
 from bot.nlu.components import TOPIC_MODEL_FILE
-from bot.nlu.evaluation import load_questions
 from bot.nlu.topics import (
     NOT_IN_FAQ,
     DerivedThreshold,
@@ -24,6 +23,7 @@ from bot.nlu.topics import (
     answer_sentences,
     margin_of,
 )
+from bot.publish.evaluation import load_questions
 from bot.settings import PROJECT_ROOT
 from tests.projects import MODEL
 

@@ -26,7 +26,7 @@ import yaml
 from spacy.language import Language
 
 from bot.faq.pack import parse_examples
-from bot.handoff.triggers import REASON_PRIORITIES, TriggerDetector
+from bot.nlu.triggers import REASON_PRIORITIES, TriggerDetector
 
 ROOT = Path(__file__).parent.parent
 TRIGGERS = Path(__file__).parent / "triggers"

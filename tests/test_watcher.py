@@ -15,7 +15,8 @@ from rasa.core.brokers.sql import SQLEventBroker
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import get_session_factory
-from bot.handoff import queue, rabbit, watcher
+from bot.events import rabbit, records, sql, watcher
+from bot.handoff import queue
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -47,25 +48,25 @@ def test_a_waiting_person_who_reports_symptoms_becomes_urgent(
     broker.publish({"event": "action", "sender_id": "waiting", "name": "action_listen"})
     broker.publish(user_event("somebody-else", "mon fils vomit", "health"))
     broker.publish(user_event("waiting", "toujours là ?"))
-    count, urgent = watcher.watch_once(database_url, events_url)
+    count, urgent = sql.watch_once(database_url, events_url)
     assert (count, urgent) == (3, [])
     with get_session_factory(database_url).begin() as session:
         ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
         assert (ticket.last_message, ticket.priority) == ("toujours là ?", "normal")
 
     broker.publish(user_event("waiting", "mon fils vomit depuis ce matin", "health"))
-    count, urgent = watcher.watch_once(database_url, events_url)
+    count, urgent = sql.watch_once(database_url, events_url)
     assert count == 1
-    assert urgent == [watcher.Urgent("waiting", "health", "fr")]
+    assert urgent == [records.Urgent("waiting", "health", "fr")]
     with get_session_factory(database_url).begin() as session:
         ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
         assert (ticket.priority, ticket.reason) == ("urgent", "health")
         assert ticket.last_message == "mon fils vomit depuis ce matin"
 
     # Nothing is handled twice, and an already urgent ticket sends no new alert.
-    assert watcher.watch_once(database_url, events_url) == (0, [])
+    assert sql.watch_once(database_url, events_url) == (0, [])
     broker.publish(user_event("waiting", "il vomit encore", "health"))
-    assert watcher.watch_once(database_url, events_url) == (1, [])
+    assert sql.watch_once(database_url, events_url) == (1, [])
 
 
 def publish_to_rabbitmq(events: list[dict], queue_name: str) -> None:
@@ -142,7 +143,7 @@ def test_events_from_rabbitmq_update_waiting_tickets_once(
             [user_event("waiting", "mon fils vomit depuis ce matin", "health")],
             rabbit_queue,
         )
-        assert source.read() == (1, [watcher.Urgent("waiting", "health", "fr")])
+        assert source.read() == (1, [records.Urgent("waiting", "health", "fr")])
         with get_session_factory(database_url).begin() as session:
             ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
             assert (ticket.priority, ticket.reason) == ("urgent", "health")

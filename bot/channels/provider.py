@@ -34,7 +34,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.config import ChannelSettings
+from bot.channel_settings import ChannelSettings
 from bot.channels.guard import Guard, Handler
 from bot.channels.seen import Seen
 from bot.channels.shaping import Limits, split_for_buttons, split_text

@@ -50,7 +50,7 @@ from socketio import AsyncRedisManager
 
 from bot.channels.guard import Guard, Handler
 from bot.channels.provider import AGENT_KEY, conversation_id
-from bot.channels.window import CHANNEL_NAMES
+from bot.handoff.window import CHANNEL_NAMES
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.settings import get_settings
 

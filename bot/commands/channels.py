@@ -18,7 +18,7 @@ import sys
 
 import requests
 
-from bot.channels.config import ChannelSettings
+from bot.channel_settings import ChannelSettings
 from bot.settings import Settings
 
 CHANNELS = (

@@ -2,7 +2,7 @@
 
     relais purge --older-than 90d [--dry-run] [--endpoints endpoints.yml]
 
-What goes and what stays: bot/insights/purge.py. Run it daily (cron, a
+What goes and what stays: bot/retention.py. Run it daily (cron, a
 systemd timer); it says what it removed.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.handoff import spool
-from bot.insights.purge import (
+from bot.retention import (
     PurgeError,
     Removed,
     purge_broker,

@@ -34,7 +34,6 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.channels.window import CHANNEL_NAMES
 from bot.console import accounts, webchat
 from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
@@ -58,10 +57,12 @@ from bot.console.security import (
 )
 from bot.console.streams import event_stream, stream
 from bot.db import get_session_factory
+from bot.events import watcher
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
-from bot.handoff import queue, switches, watcher
+from bot.handoff import queue, switches
 from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
+from bot.handoff.window import CHANNEL_NAMES
 from bot.insights import facts, spikes
 from bot.rasa_api import RasaClient, RasaError
 from bot.settings import PROJECT_ROOT, Settings, get_settings
@@ -531,7 +532,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def _watching(app: Starlette) -> AsyncIterator[None]:
-    """Runs the event watcher (bot/handoff/watcher.py) and the spike checks
+    """Runs the event watcher (bot/events/watcher.py) and the spike checks
     (bot/insights/spikes.py) beside the console."""
     settings: Settings = app.state.settings
     stop = threading.Event()

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.config import ChannelSettings
-from bot.channels.window import TEMPLATE, WINDOWED, Window, reply_window
+from bot.channel_settings import ChannelSettings
 from bot.faq import suggestions
 from bot.faq.pack import Topic
 from bot.handoff import queue
 from bot.handoff.models import Ticket
+from bot.handoff.window import TEMPLATE, WINDOWED, Window, reply_window
 from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def window_of(
     channels: ChannelSettings,
     now: datetime | None = None,
 ) -> Window:
-    """What the ticket's channel still lets an agent send (bot/channels/window.py)."""
+    """What the ticket's channel still lets an agent send (bot/handoff/window.py)."""
     return reply_window(
         ticket.channel,
         last_message_at(turns),

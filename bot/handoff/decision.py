@@ -37,7 +37,7 @@ from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
 from bot.handoff.service import HandoffOutcome, request_handoff
 from bot.handoff.switches import current_switches
-from bot.handoff.triggers import (
+from bot.nlu.triggers import (
     ASKED_FOR_HUMAN,
     EMERGENCY_RESPONSES,
     MISUNDERSTOOD,

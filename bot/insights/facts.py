@@ -1,6 +1,6 @@
 """Every message a person wrote, and what became of it, from Rasa's events.
 
-The console's event watcher (bot/handoff/watcher.py) hands each batch of
+The console's event watcher (bot/events/watcher.py) hands each batch of
 events, in order, to `record`. A `user` event becomes a `MessageFact`; the
 events after it in the same conversation (the actions Rasa ran, a pause, the
 "did you mean" slot) say what became of it:

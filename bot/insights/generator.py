@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from bot.faq.pack import Topic, load_pack
 from bot.handoff.models import ASSIGNED, CLOSED, WAITING, Ticket
-from bot.handoff.triggers import REASON_PRIORITIES
 from bot.insights import models as m
+from bot.nlu.triggers import REASON_PRIORITIES
 
 # Rasa's SQL tracker store and SQL event broker tables
 # (rasa/core/tracker_store.py, rasa/core/brokers/sql.py).

@@ -36,7 +36,6 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.handoff.triggers import TriggerDetector
 from bot.nlu import encoder
 from bot.nlu.calibration import limits_for, median_phrasings
 from bot.nlu.gate import (
@@ -48,6 +47,7 @@ from bot.nlu.gate import (
 )
 from bot.nlu.language import FrenchEnglishModel, detect, words
 from bot.nlu.topics import Question, TopicModel, answer_sentences, meaning
+from bot.nlu.triggers import TriggerDetector
 
 logger = logging.getLogger(__name__)
 
@@ -498,7 +498,7 @@ class FaqConfidenceGate(GraphComponent):
 class EscalationDetector(GraphComponent):
     """Sends sensitive messages to a human, whatever the classifiers said.
 
-    Runs last. When bot.handoff.triggers finds a trigger (health, self-harm,
+    Runs last. When bot.nlu.triggers finds a trigger (health, self-harm,
     press, legal, data protection, strong anger), the message's intent becomes
     `request_human` (whose rule runs action_handoff) and `escalation` carries
     the reason and priority for the action and for the agent, and the FAQ

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.nlu.evaluation import OUT_OF_SCOPE, Scores
+from bot.publish.evaluation import OUT_OF_SCOPE, Scores
 
 # Percentage points.
 MAX_WRONG_RISE = 1.0

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import get_session_factory, utcnow
 from bot.faq.pack import RETRIEVAL_INTENT
-from bot.nlu.evaluation import HeldOutQuestion, evaluate_model, load_questions
 from bot.publish import history
 from bot.publish.cache import training_key
 from bot.publish.compare import Figures, refusals
+from bot.publish.evaluation import HeldOutQuestion, evaluate_model, load_questions
 from bot.publish.fingerprint import training_fingerprint
 from bot.publish.history import (
     FAILED,

@@ -26,7 +26,7 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPError
 
 from bot.db import get_session_factory
-from bot.handoff.watcher import BATCH, Urgent, apply_events, decode
+from bot.events.records import BATCH, Urgent, apply_events, decode
 
 logger = logging.getLogger(__name__)
 

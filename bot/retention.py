@@ -28,10 +28,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import get_engine
+from bot.events.sql import CURSOR_NAME, EventCursor, rasa_events
 from bot.faq.audit import AnswerSent
 from bot.faq.suggestions import Suggestion
 from bot.handoff.models import OPEN_STATUSES, Ticket, TicketNote
-from bot.handoff.watcher import CURSOR_NAME, EventCursor, rasa_events
 from bot.insights.generator import tracker_events
 from bot.insights.models import GapSpike, MessageFact
 

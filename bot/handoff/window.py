@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from bot.channels.config import ChannelSettings
+from bot.channel_settings import ChannelSettings
 
 FREE = timedelta(hours=24)
 HUMAN_AGENT = timedelta(days=7)
