@@ -287,7 +287,7 @@ def main() -> int:
         )  # type: ignore[arg-type]
 
     print("\nReport of the day")
-    from bot.commands.report import make
+    from bot.insights.report import make
 
     html_seconds, html = timed(lambda: make(settings, start, end, "fr", "html"))
     pdf_seconds, pdf = timed(lambda: make(settings, start, end, "fr", "pdf"))

@@ -260,7 +260,15 @@ def fits_the_phone(page: Page) -> None:
 
 
 def on_screen(page: Page, selector: str) -> None:
-    box = page.locator(selector).first.bounding_box()
+    """Shown and within the phone's width (not scrolled off to the side)."""
+    part = page.locator(selector).first
+    expect(part).to_be_visible(timeout=WAIT_MS)
+    box = None
+    for _ in range(50):  # the queue re-draws its rows on each update: look again
+        box = part.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
     if box is None or box["x"] < 0 or box["x"] + box["width"] > PHONE["width"]:
         shoot(page, "failed-off-screen")
     assert box is not None, f"{selector} is not shown"

@@ -25,8 +25,8 @@ LAYERS = [
     ["bot.insights"],  # the crisis figures and the report
     ["bot.events", "bot.degraded", "bot.overload"],
     ["bot.channels", "bot.retention"],
-    ["bot.commands"],
     ["bot.console"],
+    ["bot.commands"],
     ["bot.cli"],
     ["actions"],
 ]  # fmt: skip

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import endpoint_classes_problem, main
+from bot.cli import main
+from bot.commands.config import endpoint_classes_problem
 from bot.settings import PROJECT_ROOT, SettingsError, load_settings
 from tests.conftest import TEST_ENVIRONMENT
 

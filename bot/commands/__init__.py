@@ -1,4 +1,10 @@
-"""Command groups of `relais` that have a room of their own (bot/cli.py wires them)."""
+"""The `relais` command groups, one module each (bot/cli.py wires them), and
+what they share.
+
+Each module has `add_parser(commands, ...)` and `run(...)`; a group that needs
+no configuration (`nginx`, `actions`, `train`, `config`, `faq lint`) runs on
+its arguments alone.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +44,9 @@ def tracker_url_of(endpoints: Path) -> str | None:
         database=database,
         query=section.get("query") or {},
     ).render_as_string(hide_password=False)
+
+
+def one_line(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

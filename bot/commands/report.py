@@ -14,9 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.db import get_session_factory
-from bot.faq.live import current_pack
-from bot.insights.report import ReportError, render_html, report_context, to_pdf
+from bot.insights.report import ReportError, make
 from bot.settings import PROJECT_ROOT, Settings
 
 REPORTS = PROJECT_ROOT / "var" / "reports"
@@ -45,20 +43,6 @@ def local_time(value: str, settings: Settings) -> datetime:
             f"“{value}” is not a date: write 2026-11-28 or '2026-11-28 08:00'."
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.timezone)
-
-
-def make(
-    settings: Settings, start: datetime, end: datetime, language: str, fmt: str
-) -> bytes:
-    """The report's bytes (HTML or PDF)."""
-    if end <= start:
-        raise ReportError("--to must come after --from.")
-    with get_session_factory(settings.database_url).begin() as session:
-        context = report_context(
-            session, settings, current_pack(settings), start, end, language
-        )
-    html = render_html(context)
-    return to_pdf(html) if fmt == "pdf" else html.encode("utf-8")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

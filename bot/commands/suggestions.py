@@ -37,7 +37,9 @@ def add_parser(
         "accept", help="write suggestions into the pack as examples", parents=[parent]
     )
     accept.add_argument("ids", nargs="*", type=int, metavar="ID")
-    accept.add_argument("--topic", help="every pending suggestion of this topic")
+    accept.add_argument(
+        "--topic", help="every confirmed pending suggestion of this topic"
+    )
     accept.add_argument("--to", metavar="TOPIC", help="move them to this topic")
     reject = actions.add_parser(
         "reject", help="never suggest these again", parents=[parent]
@@ -56,9 +58,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         ids = list(args.ids)
         if args.topic:
-            ids += [
-                row.id for row in suggestions.pending(session=session, topic=args.topic)
-            ]
+            # The confirmed ones only, as on the console: an unconfirmed
+            # rephrase is accepted by its ID, after reading it.
+            pending = suggestions.pending(session=session, topic=args.topic)
+            ids += [row.id for row in pending if row.confirmed]
+            unconfirmed = [row.id for row in pending if not row.confirmed]
+            if unconfirmed:
+                print(
+                    f"Left for review ({len(unconfirmed)}, unconfirmed rephrases): "
+                    + " ".join(str(i) for i in unconfirmed)
+                )
         if not ids:
             print("Nothing to accept: give suggestion IDs or --topic.")
             return 1

@@ -14,10 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.commands.report import make
 from bot.console.overview import EVERYONE, window
 from bot.console.security import Viewer, requires, settings_of
-from bot.insights.report import ReportError
+from bot.insights.report import ReportError, make
 
 TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 

@@ -28,8 +28,9 @@ import jinja2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.db import utcnow
+from bot.db import get_session_factory, utcnow
 from bot.faq.audit import AnswerSent
+from bot.faq.live import current_pack
 from bot.faq.pack import Topic
 from bot.faq.statement import Statement
 from bot.handoff.switches import SwitchChange
@@ -451,3 +452,17 @@ def to_pdf(html: str) -> bytes:
         if not pdf.is_file() or pdf.stat().st_size == 0:
             raise ReportError("Chromium printed nothing: try --format html.")
         return pdf.read_bytes()
+
+
+def make(
+    settings: Settings, start: datetime, end: datetime, language: str, fmt: str
+) -> bytes:
+    """The report's bytes (HTML or PDF)."""
+    if end <= start:
+        raise ReportError("--to must come after --from.")
+    with get_session_factory(settings.database_url).begin() as session:
+        context = report_context(
+            session, settings, current_pack(settings), start, end, language
+        )
+    html = render_html(context)
+    return to_pdf(html) if fmt == "pdf" else html.encode("utf-8")
