@@ -24,65 +24,49 @@ login name. Errors are one line on stderr and a non-zero exit, never a trace.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import importlib
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.commands import actions as actions_command
-from bot.commands import agent as agent_command
-from bot.commands import channels as channels_command
-from bot.commands import config as config_command
-from bot.commands import console as console_command
-from bot.commands import db as db_command
-from bot.commands import faq as faq_command
-from bot.commands import nginx as nginx_command
-from bot.commands import publish as publish_command
-from bot.commands import purge as purge_command
-from bot.commands import queue as queue_command
-from bot.commands import report as report_command
-from bot.commands import simulate as simulate_command
-from bot.commands import statement as statement_command
-from bot.commands import suggestions as suggestion_command
-from bot.commands import switch as switch_command
-from bot.commands import train as train_command
-from bot.console import accounts
-from bot.faq.statement import StatementError
-from bot.faq.suggestions import SuggestionError
-from bot.handoff import queue
-from bot.publish.service import PublishError
-from bot.publish.store import StoreError
-from bot.rasa_api import RasaError
-from bot.settings import Settings, SettingsError, get_settings
-
+# The command groups (bot/commands/<name>.py), in the order `relais --help`
+# lists them, and whether they are given `--agent`.
+GROUPS = [
+    ("config", False), ("db", False), ("queue", True), ("console", False),
+    ("faq", True), ("statement", True), ("switch", True), ("publish", True),
+    ("suggestions", True), ("nginx", False), ("actions", False),
+    ("channels", False), ("simulate", False), ("report", False),
+    ("purge", False), ("train", False), ("agent", True),
+]  # fmt: skip
 # Commands that run on their arguments alone (no .env needed).
-WITHOUT_SETTINGS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "config": config_command.run,
-    "nginx": nginx_command.run,
-    "actions": actions_command.run,
-    "train": train_command.run,
-}
-WITH_SETTINGS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
-    "db": db_command.run,
-    "queue": queue_command.run,
-    "agent": agent_command.run,
-    "console": console_command.run,
-    "faq": faq_command.run,
-    "statement": statement_command.run,
-    "switch": switch_command.run,
-    "publish": publish_command.run,
-    "rollback": publish_command.run,
-    "suggestions": suggestion_command.run,
-    "simulate": simulate_command.run,
-    "report": report_command.run,
-    "purge": purge_command.run,
-    "channels": channels_command.run,
-}
+WITHOUT_SETTINGS = ("config", "nginx", "actions", "train")
+# A command's module when it is not named after the command.
+MODULE_OF = {"rollback": "publish"}
 
 
-def _parser() -> argparse.ArgumentParser:
+@contextlib.contextmanager
+def quiet_library_warnings() -> Iterator[None]:
+    """Libraries warn about their own dependencies as they are imported
+    (packaging about pyparsing, spaCy about click, TensorFlow): noise on a
+    terminal that nobody running `relais` can act on. Some of them reset the
+    warning filters, so the warnings are silenced where they are shown."""
+    shown = warnings.showwarning
+    warnings.showwarning = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
+def _modules() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"bot.commands.{name}") for name, _ in GROUPS}
+
+
+def _parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relais", description="Relais: crisis FAQ assistant and handoff queue."
     )
@@ -94,42 +78,45 @@ def _parser() -> argparse.ArgumentParser:
         default=agent_default,
         help=f"who you are in the queue (default: {agent_default})",
     )
-    config_command.add_parser(commands)
-    db_command.add_parser(commands)
-    queue_command.add_parser(commands, as_agent)
-    console_command.add_parser(commands)
-    faq_command.add_parser(commands, as_agent)
-    statement_command.add_parser(commands, as_agent)
-    switch_command.add_parser(commands, as_agent)
-    publish_command.add_parser(commands, as_agent)
-    suggestion_command.add_parser(commands, as_agent)
-    nginx_command.add_parser(commands)
-    actions_command.add_parser(commands)
-    channels_command.add_parser(commands)
-    simulate_command.add_parser(commands)
-    report_command.add_parser(commands)
-    purge_command.add_parser(commands)
-    train_command.add_parser(commands)
-    agent_command.add_parser(commands, as_agent)
+    for name, with_agent in GROUPS:
+        if with_agent:
+            modules[name].add_parser(commands, as_agent)
+        else:
+            modules[name].add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    with quiet_library_warnings():
+        modules = _modules()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.console.accounts import AccountError
+        from bot.faq.statement import StatementError
+        from bot.faq.suggestions import SuggestionError
+        from bot.handoff.queue import QueueError
+        from bot.publish.service import PublishError
+        from bot.publish.store import StoreError
+        from bot.rasa_api import RasaError
+        from bot.settings import SettingsError, get_settings
+    args = _parser(modules).parse_args(argv)
+    module = modules[MODULE_OF.get(args.command, args.command)]
     if args.command in WITHOUT_SETTINGS:
-        return WITHOUT_SETTINGS[args.command](args)
-    if args.command == "faq" and faq_command.files_only(args):
-        return faq_command.run_on_files(args)
+        return int(module.run(args))
+    faq = modules["faq"]
+    if args.command == "faq" and faq.files_only(args):
+        return int(faq.run_on_files(args))
     try:
         settings = get_settings()
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    run: Callable[..., int] = module.run
     try:
-        return WITH_SETTINGS[args.command](settings, args)
+        return int(run(settings, args))
     except (
-        queue.QueueError,
-        accounts.AccountError,
+        QueueError,
+        AccountError,
         StatementError,
         PublishError,
         StoreError,

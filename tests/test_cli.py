@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,24 @@ def test_nothing_to_roll_back_to_changes_nothing(
         "Nothing has been published yet."
     )
     assert (tmp_path / "models" / "relais.tar.gz").read_bytes() == MODEL.read_bytes()
+
+
+def test_help_loads_neither_rasa_nor_tensorflow_and_prints_no_warnings() -> None:
+    """Issue 28: every command, even --help, took about 7 s and printed dozens
+    of TensorFlow and deprecation warnings."""
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('rasa', 'tensorflow', 'spacy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert done.stderr == ""

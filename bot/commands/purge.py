@@ -15,14 +15,6 @@ from pathlib import Path
 from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.handoff import spool
-from bot.retention import (
-    PurgeError,
-    Removed,
-    purge_broker,
-    purge_relais,
-    purge_tracker_store,
-    retention,
-)
 from bot.settings import PROJECT_ROOT, Settings
 
 
@@ -44,6 +36,17 @@ class _DryRun(Exception):
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the retention code loads spaCy, which `relais --help`
+    # and the other commands need not wait for.
+    from bot.retention import (
+        PurgeError,
+        Removed,
+        purge_broker,
+        purge_relais,
+        purge_tracker_store,
+        retention,
+    )
+
     try:
         cutoff = utcnow() - retention(args.older_than)
     except PurgeError as error:

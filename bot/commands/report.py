@@ -14,7 +14,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.insights.report import ReportError, make
 from bot.settings import PROJECT_ROOT, Settings
 
 REPORTS = PROJECT_ROOT / "var" / "reports"
@@ -36,6 +35,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def local_time(value: str, settings: Settings) -> datetime:
     """A local date or date-time, as an aware datetime."""
+    from bot.insights.report import ReportError
+
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -46,6 +47,10 @@ def local_time(value: str, settings: Settings) -> datetime:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the report loads scikit-learn (its gap groups), which
+    # `relais --help` and the other commands need not wait for.
+    from bot.insights.report import ReportError, make
+
     try:
         start, end = local_time(args.start, settings), local_time(args.end, settings)
         content = make(settings, start, end, args.language, args.format)

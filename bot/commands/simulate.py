@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bot.commands import tracker_url_of
 from bot.db import get_session_factory, utcnow
-from bot.insights.generator import Day
 from bot.settings import PROJECT_ROOT, Settings
 
 
@@ -82,6 +81,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         endpoints = PROJECT_ROOT / endpoints
     tracker_url = tracker_url_of(endpoints)
     try:
+        from bot.insights.generator import Day  # loads spaCy: only here
+
         generator = Day(
             settings.pack_dir,
             start,
