@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.console import accounts
+from bot.console.i18n import Words
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory, utcnow
@@ -425,19 +426,27 @@ def _save(
     except IntegrityError:  # the same version number, saved at the same moment
         return Refused(409, [SAVED_AT_ONCE])
     number = saved.version.number
+    _ = Words(viewer.language).gettext
     if saved.live:
-        return (
-            f"Version {number} of {key} is live: the bot answers with it now."
-            + (
-                " Recorded as urgent (no second person)."
+        return " ".join(
+            part
+            for part in (
+                _(
+                    "Version {number} of {key} is live: the bot answers with it now.",
+                    number=number,
+                    key=key,
+                ),
+                _("Recorded as urgent (no second person).")
                 if saved.version.urgent
-                else ""
+                else "",
+                _("New examples reach the model at the next publish."),
             )
-            + " New examples reach the model at the next publish."
+            if part
         )
-    return (
-        f"Version {number} of {key} saved as a draft: people see it once another "
-        "editor or an admin approves it."
+    return _(
+        "Version {number} of {key} saved as a draft: people see it once another editor or an admin approves it.",  # noqa: E501
+        number=number,
+        key=key,
     )
 
 
@@ -565,6 +574,7 @@ def _act(
 ) -> str:
     is_admin = viewer.role == accounts.ADMIN
     urgent = form.get("urgent") == "on" and is_admin
+    _ = Words(viewer.language).gettext
     with get_session_factory(settings.database_url).begin() as session:
         if action == "approve":
             version = versions.approve(
@@ -575,18 +585,26 @@ def _act(
                 is_admin=is_admin,
                 urgent=urgent,
             )
-            return (
-                f"Version {version.number} of {key} approved: the bot answers with it "
-                "now."
-                + (" Recorded as urgent (no second person)." if version.urgent else "")
+            approved = _(
+                "Version {number} of {key} approved: the bot answers with it now.",
+                number=version.number,
+                key=key,
             )
+            if version.urgent:
+                return approved + " " + _("Recorded as urgent (no second person).")
+            return approved
         if action == "reject":
             version = versions.reject(
                 session=session, version_id=_version_id(form), reviewer=viewer.name
             )
-            mine = version.author == viewer.name
-            return f"Draft {version.number} of {key} " + (
-                "withdrawn." if mine else "rejected: people never saw it."
+            if version.author == viewer.name:
+                return _(
+                    "Draft {number} of {key} withdrawn.", number=version.number, key=key
+                )
+            return _(
+                "Draft {number} of {key} rejected: people never saw it.",
+                number=version.number,
+                key=key,
             )
         base = str(form.get("base") or "0")
         if action == "restore":
@@ -603,9 +621,16 @@ def _act(
                 approval_needed=settings.four_eyes,
                 urgent=urgent,
             )
-            state = "live" if saved.live else "a draft waiting for approval"
-            return (
-                f"Version {number} restored as version {saved.version.number}, {state}."
+            if saved.live:
+                return _(
+                    "Version {number} restored as version {new}, live.",
+                    number=number,
+                    new=saved.version.number,
+                )
+            return _(
+                "Version {number} restored as version {new}, a draft waiting for approval.",  # noqa: E501
+                number=number,
+                new=saved.version.number,
             )
         if action == "adopt":
             on_disk = versions.file_topic(settings.faq_dir, key)
@@ -624,11 +649,18 @@ def _act(
                 urgent=urgent,
                 note="adopted from the file, changed outside Relais",
             )
-            state = "live" if saved.live else "a draft waiting for approval"
-            return f"The file's content is version {saved.version.number}, {state}."
+            if saved.live:
+                return _(
+                    "The file's content is version {new}, live.",
+                    new=saved.version.number,
+                )
+            return _(
+                "The file's content is version {new}, a draft waiting for approval.",
+                new=saved.version.number,
+            )
         if action == "rewrite":
             versions.rewrite_file(session=session, faq_dir=settings.faq_dir, topic=key)
-            return f"{key}.yml rewritten from the live version."
+            return _("{key}.yml rewritten from the live version.", key=key)
     raise HTTPException(404, "No such action.")
 
 
