@@ -471,7 +471,7 @@ def test_an_editor_reviews_suggestions_by_topic_and_accepts_into_the_pack(
                                               "to": "pregnancy"})  # fmt: skip
     browser.post("/suggestions/reject", data={"csrf": token, "id": [ids[2]]})
     page = browser.get("/suggestions").text
-    assert "1 suggestion(s) rejected" in page
+    assert "1 suggestion rejected" in page
     browser.post("/suggestions/accept-topic", data={"csrf": token, "topic": "refund"})
     page = browser.get("/suggestions").text
     assert "Examples added: 1 to refund" in page and "No suggestion waiting" in page

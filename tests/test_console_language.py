@@ -22,6 +22,7 @@ from bot.console import accounts
 from bot.console.i18n import LOCALE_DIR, Words, catalogue
 from bot.console.pages import SCRIPT_TEXTS
 from bot.console.suggestions import SOURCE_LABELS
+from bot.console.topics import MISSING, TOO_LONG_EXAMPLE
 from bot.db import get_session_factory
 from bot.handoff import queue
 from bot.settings import PROJECT_ROOT, get_settings
@@ -29,7 +30,8 @@ from tests.test_console import PASSWORD, app_url, client, csrf_of  # noqa: F401
 from tests.test_editing import form_of
 
 CONSOLE = Path(__file__).parents[1] / "bot" / "console"
-MARKED = re.compile(r'''(?:\b_|gettext)\(\s*"((?:[^"\\]|\\.)*)"''')
+# _("…"), gettext("…"), and what the queue refuses: QueueError("…", …).
+MARKED = re.compile(r'''(?:\b_|gettext|QueueError)\(\s*"((?:[^"\\]|\\.)*)"''')
 TEXT = r'"((?:[^"\\]|\\.)*)"'
 # Both texts of ngettext("…", "…", n), with or without a lint comment between.
 PLURALS = re.compile(rf"ngettext\(\s*{TEXT}\s*,\s*(?:#[^\n]*\n\s*)?{TEXT}")
@@ -43,7 +45,12 @@ def marked_texts() -> set[str]:
     # a version's state, how a suggestion was learned.
     texts = set(SCRIPT_TEXTS) | set(EVENTS) | set(SOURCE_LABELS.values())
     texts |= {"draft", "rejected", "replaced", "approved"}
-    for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
+    texts |= set(MISSING.values()) | set(TOO_LONG_EXAMPLE.values())
+    handoff = CONSOLE.parent / "handoff"
+    sources = [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]
+    # Shown in the console: the reply window, what the queue refuses.
+    sources += [handoff / "window.py", handoff / "queue.py", handoff / "agent.py"]
+    for path in sources:
         source = path.read_text(encoding="utf-8")
         texts |= set(MARKED.findall(source))
         texts |= {text for pair in PLURALS.findall(source) for text in pair}
@@ -126,6 +133,11 @@ def test_the_console_speaks_french_by_default_with_codes_as_words(
     ticket = html.unescape(alice.get("/tickets/2").text)
     assert "Cette conversation est à vous : la personne vous attend." in ticket
     assert "Prendre en charge" not in ticket and "Clore et rendre la main" in ticket
+    # What the queue refuses is said in French too.
+    bob = sign_in("bob")
+    bob.post("/tickets/2/claim", data={"csrf": csrf_of(bob.get("/").text)})
+    refused = html.unescape(bob.get("/tickets/2").text)
+    assert "Le ticket n° 2 est déjà suivi par alice." in refused
 
 
 def test_each_account_chooses_its_language_and_keeps_it(french_default: str) -> None:

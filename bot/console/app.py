@@ -170,7 +170,7 @@ def conversation(
         {
             "channel": CHANNEL_NAMES.get(ticket.channel, ticket.channel),
             "state": window.state,
-            "text": window.explain(settings.timezone),
+            "text": window.explain(settings.timezone, words.gettext),
             "can_reply": window.can_reply,
             "template": window.template,
         },
@@ -191,6 +191,15 @@ def canned_replies(settings: Settings, language: str) -> list[dict[str, str]]:
 
 def _rasa(settings: Settings) -> RasaClient:
     return RasaClient(settings.rasa_url, settings.rasa_token)
+
+
+def refusal(error: queue.QueueError, words: Words) -> str:
+    """What the queue refused, in the agent's language (statuses as words)."""
+    values = {
+        key: words.code("status", value) if key == "status" else value
+        for key, value in error.values.items()
+    }
+    return words.gettext(error.template, **values)
 
 
 def _ticket_id(request: Request) -> int:
@@ -447,11 +456,13 @@ def _do(
         with factory.begin() as session:
             colleague = accounts.find_agent(session=session, name=to)
             if colleague is None or colleague.role not in QUEUE:
-                raise queue.QueueError(f"{to or 'Nobody'} cannot take conversations.")
+                raise queue.QueueError(
+                    "{name} cannot take conversations.", name=to or "Nobody"
+                )
             if colleague.is_disabled:
                 # Nobody could answer it, claim it or give it back.
                 raise queue.QueueError(
-                    f"{to}'s account is closed: choose someone else."
+                    "{name}'s account is closed: choose someone else.", name=to
                 )
             queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
         return words.gettext("Transferred to {to}.", to=to)
@@ -471,11 +482,12 @@ async def ticket_action(request: Request, viewer: Viewer, form: FormData) -> Res
         )
         kind = "info"
     except queue.TicketNotFound as error:
-        raise HTTPException(404, str(error)) from None
+        raise HTTPException(404, refusal(error, words)) from None
     except queue.QueueError as error:
-        message, kind, status = str(error), "error", 409
+        message, kind, status = refusal(error, words), "error", 409
     except RasaError as error:
-        message, kind, status = f"Nothing changed: {error}", "error", 502
+        message = words.gettext("Nothing changed: {error}", error=error)
+        kind, status = "error", 502
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse(
             {"message": message, "ok": kind == "info"}, status_code=status

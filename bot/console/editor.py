@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.console import accounts
+from bot.console.i18n import Words
 from bot.console.pages import render_page as _page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.console.streams import event_stream, stream
@@ -172,6 +173,7 @@ async def editor_page(request: Request, viewer: Viewer) -> Response:
 
 
 def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> str:
+    _ = Words(viewer.language).gettext
     with get_session_factory(settings.database_url).begin() as session:
         is_admin = viewer.role == accounts.ADMIN
         urgent = form.get("urgent") == "on" and is_admin
@@ -185,11 +187,10 @@ def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> st
                 urgent=urgent,
             )
             if statement.state == statements.DRAFT:
-                return (
-                    "Statement saved as a draft: people see it once another editor "
-                    "or an admin approves it."
+                return _(
+                    "Statement saved as a draft: people see it once another editor or an admin approves it."  # noqa: E501
                 )
-            return "Statement published: new conversations start with it."
+            return _("Statement published: new conversations start with it.")
         if action in ("statement-approve", "statement-reject"):
             statement_id = str(form.get("statement") or "")
             if not statement_id.isdigit():
@@ -200,7 +201,7 @@ def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> st
                     statement_id=int(statement_id),
                     reviewer=viewer.name,
                 )
-                return "Draft statement rejected: people never saw it."
+                return _("Draft statement rejected: people never saw it.")
             statements.approve_statement(
                 session=session,
                 statement_id=int(statement_id),
@@ -208,16 +209,24 @@ def _edit(settings: Settings, action: str, viewer: Viewer, form: FormData) -> st
                 is_admin=is_admin,
                 urgent=urgent,
             )
-            return "Statement approved and published: new conversations start with it."
+            return _(
+                "Statement approved and published: new conversations start with it."
+            )
         if action == "clear-statement":
             cleared = statements.clear_statement(session=session, author=viewer.name)
-            return "Statement withdrawn." if cleared else "There was no statement."
+            return (
+                _("Statement withdrawn.") if cleared else _("There was no statement.")
+            )
         if action in switches.NAMES:
             enabled = form.get("enabled") == "on"
             switches.set_switch(
                 session=session, name=action, enabled=enabled, author=viewer.name
             )
-            return f"{action}: {'ON' if enabled else 'off'}."
+            return _(
+                "{switch}: {state}.",
+                switch=action,
+                state=_("ON") if enabled else _("off"),
+            )
     raise HTTPException(404, "No such action.")
 
 
@@ -307,7 +316,12 @@ async def publish_start(request: Request, viewer: Viewer, form: FormData) -> Res
             author=viewer.name,
             project_root=models_project(settings).root,
         )
-        flash(request, "Publish started: follow it below. You may close the page.")
+        flash(
+            request,
+            Words(viewer.language).gettext(
+                "Publish started: follow it below. You may close the page."
+            ),
+        )
     except jobs.JobError as error:
         flash(request, str(error), "error")
     return RedirectResponse("/editor#publish", status_code=303)

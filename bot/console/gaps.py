@@ -174,7 +174,7 @@ def _languages_of(texts: list[str]) -> list[str]:
 def save_draft(settings: Settings, viewer: Viewer, form: FormData) -> str:
     """Writes the draft topic, disabled; returns its key. Raises PackRefused."""
     key = str(form.get("key") or "").strip()
-    typed, problems = topic_from_form(key, form)
+    typed, problems = topic_from_form(key, form, Words(viewer.language))
     if not KEY.match(key) or key == "new":
         problems.insert(
             0,

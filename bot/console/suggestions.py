@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.console.accounts import EDITOR_ROLES
+from bot.console.i18n import Words
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory
@@ -86,6 +87,7 @@ def _ids(form: FormData) -> list[int]:
 
 def review(settings: Settings, action: str, viewer: Viewer, form: FormData) -> str:
     """Runs one review action; returns what to tell the editor."""
+    words = Words(viewer.language)
     factory = get_session_factory(settings.database_url)
     with factory.begin() as session:
         if action == "accept-topic":
@@ -101,23 +103,32 @@ def review(settings: Settings, action: str, viewer: Viewer, form: FormData) -> s
         else:
             raise HTTPException(404, "No such action.")
         if not ids:
-            raise suggestions.SuggestionError("Select at least one question.")
+            raise suggestions.SuggestionError(
+                words.gettext("Select at least one question.")
+            )
         if action == "reject":
             count = suggestions.reject(session=session, ids=ids, editor=viewer.name)
-            return f"{count} suggestion(s) rejected: they will not come back."
+            return words.ngettext(
+                "{n} suggestion rejected: it will not come back.",
+                "{n} suggestions rejected: they will not come back.",
+                count,
+            )
         target = str(form.get("to") or "") or None
         done = suggestions.accept(
             session=session, faq_dir=settings.faq_dir, ids=ids, editor=viewer.name,
             topic=target,
         )  # fmt: skip
     written = ", ".join(
-        f"{count} to {key}" for key, count in sorted(done.written.items())
+        words.gettext("{n} to {topic}", n=count, topic=key)
+        for key, count in sorted(done.written.items())
     )
     message = (
-        f"Examples added: {written}. They reach the model at the next publish "
-        "(relais publish)."
+        words.gettext(
+            "Examples added: {written}. They reach the model at the next publish (relais publish).",  # noqa: E501
+            written=written,
+        )
         if written
-        else "Nothing new to add."
+        else words.gettext("Nothing new to add.")
     )
     return " ".join([message, *done.skipped])
 

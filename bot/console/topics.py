@@ -67,23 +67,39 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def topic_from_form(key: str, form: FormData) -> tuple[Topic, list[str]]:
-    """The topic an editor typed, and what is wrong with it (empty if nothing)."""
+TOO_LONG_EXAMPLE = {
+    "fr": "A French example has {n} characters: keep examples under {most}.",
+    "en": "An English example has {n} characters: keep examples under {most}.",
+}
+MISSING = {
+    "title_fr": "Write the French title.",
+    "title_en": "Write the English title.",
+    "answer_fr": "Write the French answer.",
+    "answer_en": "Write the English answer.",
+}
+
+
+def topic_from_form(
+    key: str, form: FormData, words: Words | None = None
+) -> tuple[Topic, list[str]]:
+    """The topic an editor typed, and what is wrong with it (empty if nothing),
+    said in `words` (English by default)."""
+    _ = (words or Words("en")).gettext
     problems = []
     text = {
         name: str(form.get(name) or "").strip()
         for name in ("title_fr", "title_en", "answer_fr", "answer_en")
     }
-    labels = {"title": "title", "answer": "answer"}
     for name, value in text.items():
-        kind, language = name.split("_")
-        language_name = "French" if language == "fr" else "English"
         if not value:
-            problems.append(f"Write the {language_name} {labels[kind]}.")
-        elif kind == "title" and len(value) > MAX_TITLE:
+            problems.append(_(MISSING[name]))
+        elif name.startswith("title") and len(value) > MAX_TITLE:
             problems.append(
-                f"The {language_name} title has {len(value)} characters: keep it "
-                f"under {MAX_TITLE} (it is a button)."
+                _(
+                    "A title has {n} characters: keep it under {most} (it is a button).",  # noqa: E501
+                    n=len(value),
+                    most=MAX_TITLE,
+                )
             )
     examples = {
         language: _lines(str(form.get(f"examples_{language}") or ""))
@@ -93,19 +109,18 @@ def topic_from_form(key: str, form: FormData) -> tuple[Topic, list[str]]:
         for example in texts:
             if len(example) > MAX_EXAMPLE:
                 problems.append(
-                    f"A {language} example has {len(example)} characters: keep "
-                    f"examples under {MAX_EXAMPLE}."
+                    _(TOO_LONG_EXAMPLE[language], n=len(example), most=MAX_EXAMPLE)
                 )
                 break
     owner = str(form.get("owner") or "").strip()
     if not owner:
-        problems.append("Say who answers for this content (owner).")
+        problems.append(_("Say who answers for this content (owner)."))
     review_text = str(form.get("review_by") or "").strip()
     review_by: date | None = None
     try:
         review_by = date.fromisoformat(review_text)
     except ValueError:
-        problems.append("The review date is a day: 2026-12-05.")
+        problems.append(_("The review date is a day: 2026-12-05."))
     topic = Topic(
         key=key,
         titles={language: text[f"title_{language}"] for language in LANGUAGES},
@@ -377,7 +392,7 @@ class Refused:
 def _save(
     settings: Settings, key: str, viewer: Viewer, form: FormData, is_new: bool
 ) -> str | Refused:
-    topic, problems = topic_from_form(key, form)
+    topic, problems = topic_from_form(key, form, Words(viewer.language))
     if is_new and (not KEY.match(key) or key == "new"):
         problems.insert(
             0,
@@ -541,8 +556,10 @@ async def new_topic_save(request: Request, viewer: Viewer, form: FormData) -> Re
 # --- live lint --------------------------------------------------------------------
 
 
-def lint_form(settings: Settings, key: str, form: FormData) -> dict[str, Any]:
-    topic, problems = topic_from_form(key or "new_topic", form)
+def lint_form(
+    settings: Settings, key: str, form: FormData, words: Words | None = None
+) -> dict[str, Any]:
+    topic, problems = topic_from_form(key or "new_topic", form, words)
     pack = current_pack(settings)  # cached: this runs as the editor types
     others = [other for name, other in pack.items() if name != topic.key]
     findings = lint_topic(topic, others, today=date.today()) if not problems else []
@@ -555,7 +572,9 @@ def lint_form(settings: Settings, key: str, form: FormData) -> dict[str, Any]:
 @requires(EDITORS)
 async def topic_lint(request: Request, viewer: Viewer, form: FormData) -> Response:
     key = str(request.path_params.get("key") or form.get("key") or "")
-    verdict = await run_in_threadpool(lint_form, settings_of(request), key, form)
+    verdict = await run_in_threadpool(
+        lint_form, settings_of(request), key, form, Words(viewer.language)
+    )
     return JSONResponse(verdict)
 
 

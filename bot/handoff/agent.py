@@ -184,7 +184,7 @@ def reply(
     if not text:
         raise queue.QueueError("The reply is empty.")
     if len(text) > MAX_REPLY_LENGTH:
-        raise queue.QueueError(f"A reply is at most {MAX_REPLY_LENGTH} characters.")
+        raise queue.QueueError("A reply is at most {n} characters.", n=MAX_REPLY_LENGTH)
     with factory.begin() as session:
         ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
         queue.require_holder(ticket, agent)
@@ -194,7 +194,7 @@ def reply(
         paused = bool(tracker.get("paused"))
         window = window_of(ticket, transcript(tracker), channels)
         if not window.can_reply:
-            raise queue.QueueError(f"Not sent. {window.explain(zone)}")
+            raise queue.QueueError("Not sent. {window}", window=window.explain(zone))
         tag = window.tag
     else:
         paused = rasa.is_paused(ticket.conversation_id)
@@ -228,13 +228,14 @@ def invite(
         queue.require_holder(ticket, agent)
     if ticket.channel != "whatsapp":
         raise queue.QueueError(
-            "Invitations are a WhatsApp template; this conversation is not on "
-            "WhatsApp: reply to it directly."
+            "Invitations are a WhatsApp template; this conversation is not on WhatsApp: reply to it directly."  # noqa: E501
         )
     tracker = rasa.tracker(ticket.conversation_id)
     window = window_of(ticket, transcript(tracker), channels)
     if window.state != TEMPLATE or window.template is None:
-        raise queue.QueueError(f"No invitation to send. {window.explain(zone)}")
+        raise queue.QueueError(
+            "No invitation to send. {window}", window=window.explain(zone)
+        )
     language = ticket.language if ticket.language in ("fr", "en") else "fr"
     event = _bot_event(f"(WhatsApp template {window.template}, {language})", agent)
     event["data"] = {

@@ -47,12 +47,20 @@ _PRIORITY_RANK = case(
 
 
 class QueueError(Exception):
-    """An operation the queue refuses; the message says why, for a person."""
+    """An operation the queue refuses; the message says why, for a person.
+
+    The message is `template` with `values` put in: the console shows it in
+    the agent's language (bot/console/i18n.py), the command line in English.
+    """
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template, self.values = template, values
+        super().__init__(template.format(**values) if values else template)
 
 
 class TicketNotFound(QueueError):
     def __init__(self, ticket_id: int) -> None:
-        super().__init__(f"There is no ticket {ticket_id}.")
+        super().__init__("There is no ticket {id}.", id=ticket_id)
 
 
 @dataclass(frozen=True)
@@ -262,8 +270,14 @@ def claim(
     if ticket.status == ASSIGNED:
         if ticket.agent == agent:
             return ticket
-        raise QueueError(f"Ticket {ticket_id} is already held by {ticket.agent}.")
-    raise QueueError(f"Ticket {ticket_id} is {ticket.status}; it cannot be claimed.")
+        raise QueueError(
+            "Ticket {id} is already held by {agent}.", id=ticket_id, agent=ticket.agent
+        )
+    raise QueueError(
+        "Ticket {id} is {status}; it cannot be claimed.",
+        id=ticket_id,
+        status=ticket.status,
+    )
 
 
 def claim_next(
@@ -298,11 +312,16 @@ def claim_next(
 def require_holder(ticket: Ticket, agent: str) -> None:
     """Refuses unless `agent` holds the ticket."""
     if ticket.status == WAITING:
-        raise QueueError(f"Ticket {ticket.id} is waiting: claim it first.")
+        raise QueueError("Ticket {id} is waiting: claim it first.", id=ticket.id)
     if ticket.status != ASSIGNED:
-        raise QueueError(f"Ticket {ticket.id} is {ticket.status}.")
+        raise QueueError("Ticket {id} is {status}.", id=ticket.id, status=ticket.status)
     if ticket.agent != agent:
-        raise QueueError(f"Ticket {ticket.id} is held by {ticket.agent}, not {agent}.")
+        raise QueueError(
+            "Ticket {id} is held by {holder}, not {agent}.",
+            id=ticket.id,
+            holder=ticket.agent,
+            agent=agent,
+        )
 
 
 def take_over(
@@ -312,7 +331,11 @@ def take_over(
     account closed): the person is not left with nobody able to answer."""
     ticket = get_ticket(session=session, ticket_id=ticket_id)
     if ticket.status != ASSIGNED:
-        raise QueueError(f"Ticket {ticket_id} is {ticket.status}: nobody holds it.")
+        raise QueueError(
+            "Ticket {id} is {status}: nobody holds it.",
+            id=ticket_id,
+            status=ticket.status,
+        )
     if ticket.agent == admin:
         return ticket
     previous = ticket.agent
@@ -447,7 +470,7 @@ def add_note(*, session: Session, ticket_id: int, author: str, text: str) -> Tic
     if not text:
         raise QueueError("A note cannot be empty.")
     if len(text) > MAX_NOTE_LENGTH:
-        raise QueueError(f"A note is at most {MAX_NOTE_LENGTH} characters.")
+        raise QueueError("A note is at most {n} characters.", n=MAX_NOTE_LENGTH)
     ticket = get_ticket(session=session, ticket_id=ticket_id)
     note = TicketNote(
         ticket_id=ticket.id, author=author, text=text, created_at=utcnow()

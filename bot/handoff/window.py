@@ -20,6 +20,7 @@ reply that silently never arrives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -63,54 +64,56 @@ class Window:
         """The message tag a reply must carry (Meta's Send API)."""
         return HUMAN_AGENT_TAG if self.state == TAGGED else None
 
-    def explain(self, zone: tzinfo) -> str:
-        """For the agent: what may be sent, and until when."""
-        name = CHANNEL_NAMES.get(self.channel, self.channel)
-        until = _when(self.until, zone)
+    def explain(self, zone: tzinfo, gettext: Callable[..., str] | None = None) -> str:
+        """For the agent: what may be sent, and until when. `gettext` puts the
+        words in the agent's language (the console's); English by default."""
+        _ = gettext or _english
+        values = {
+            "channel": CHANNEL_NAMES.get(self.channel, self.channel),
+            "until": _when(self.until, zone),
+            "last": _when(self.last_message_at, zone),
+            "template": self.template or "",
+        }
         if self.state == NONE:
-            return f"{name}: replies can be sent at any time."
+            return _("{channel}: replies can be sent at any time.", **values)
         if self.state == UNKNOWN:
-            return (
-                f"{name}: when the person last wrote could not be read, so the "
-                "24-hour window is unknown; a reply past it will be refused."
+            return _(
+                "{channel}: when the person last wrote could not be read, so the 24-hour window is unknown; a reply past it will be refused.",  # noqa: E501
+                **values,
             )
         if self.state == OPEN:
-            return (
-                f"{name}: free replies until {until} "
-                "(24 hours after the person's last message)."
+            return _(
+                "{channel}: free replies until {until} (24 hours after the person's last message).",  # noqa: E501
+                **values,
             )
         if self.state == TAGGED:
-            return (
-                f"{name}: past the 24-hour window. Your reply goes out tagged "
-                f"Human Agent, which Meta allows until {until} (7 days after "
-                "the person's last message)."
+            return _(
+                "{channel}: past the 24-hour window. Your reply goes out tagged Human Agent, which Meta allows until {until} (7 days after the person's last message).",  # noqa: E501
+                **values,
             )
-        last = _when(self.last_message_at, zone)
         if self.state == TEMPLATE:
-            return (
-                f"{name}: past the 24-hour window (the person last wrote {last}). "
-                "WhatsApp now delivers only templates Meta approved: a reply "
-                f"cannot be sent, but the invitation ({self.template}) can; when "
-                "the person answers it, you can write to them again."
+            return _(
+                "{channel}: past the 24-hour window (the person last wrote {last}). WhatsApp now delivers only templates Meta approved: a reply cannot be sent, but the invitation ({template}) can; when the person answers it, you can write to them again.",  # noqa: E501
+                **values,
             )
         if self.channel == "whatsapp":
-            return (
-                f"{name}: past the 24-hour window (the person last wrote {last}). "
-                "WhatsApp now delivers only templates Meta approved: a reply "
-                "cannot be sent until the person writes again. Close the ticket "
-                "or reach them another way (an approved invitation template in "
-                "RELAIS_WHATSAPP_TEMPLATE would let you ask them to write)."
+            return _(
+                "{channel}: past the 24-hour window (the person last wrote {last}). WhatsApp now delivers only templates Meta approved: a reply cannot be sent until the person writes again. Close the ticket or reach them another way (an approved invitation template in RELAIS_WHATSAPP_TEMPLATE would let you ask them to write).",  # noqa: E501
+                **values,
             )
         if self.until is not None:  # past the 7 days too
-            return (
-                f"{name}: past the 7 days after the person's last message "
-                f"({last}): Meta delivers nothing more until they write again."
+            return _(
+                "{channel}: past the 7 days after the person's last message ({last}): Meta delivers nothing more until they write again.",  # noqa: E501
+                **values,
             )
-        return (
-            f"{name}: past the 24-hour window (the person last wrote {last}). "
-            "Without Meta's Human Agent permission (RELAIS_META_HUMAN_AGENT), "
-            "nothing can be sent until they write again."
+        return _(
+            "{channel}: past the 24-hour window (the person last wrote {last}). Without Meta's Human Agent permission (RELAIS_META_HUMAN_AGENT), nothing can be sent until they write again.",  # noqa: E501
+            **values,
         )
+
+
+def _english(text: str, **values: str) -> str:
+    return text.format(**values)
 
 
 def reply_window(
@@ -143,5 +146,5 @@ def reply_window(
 
 def _when(moment: datetime | None, zone: tzinfo) -> str:
     if moment is None:
-        return "at an unknown time"
-    return moment.astimezone(zone).strftime("%d %b %H:%M")
+        return "?"
+    return moment.astimezone(zone).strftime("%d/%m %H:%M")
