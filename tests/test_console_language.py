@@ -33,6 +33,8 @@ CONSOLE = Path(__file__).parents[1] / "bot" / "console"
 # _("…"), gettext("…"), and what the queue refuses: QueueError("…", …).
 MARKED = re.compile(r'''(?:\b_|gettext|QueueError)\(\s*"((?:[^"\\]|\\.)*)"''')
 TEXT = r'"((?:[^"\\]|\\.)*)"'
+# Finding(ERROR, key, "…"): a lint finding's template.
+FINDINGS = re.compile(rf"Finding\(\s*(?:ERROR|WARNING),\s*[^,]+,\s*{TEXT}")
 # Both texts of ngettext("…", "…", n), with or without a lint comment between.
 PLURALS = re.compile(rf"ngettext\(\s*{TEXT}\s*,\s*(?:#[^\n]*\n\s*)?{TEXT}")
 # What the transcript says happened (bot/handoff/agent.py).
@@ -50,6 +52,11 @@ def marked_texts() -> set[str]:
     sources = [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]
     # Shown in the console: the reply window, what the queue refuses.
     sources += [handoff / "window.py", handoff / "queue.py", handoff / "agent.py"]
+    # The lint's findings and what editors can expect (bot/faq/).
+    faq = CONSOLE.parent / "faq"
+    sources.append(faq / "expectations.py")
+    lint = (faq / "lint.py").read_text(encoding="utf-8")
+    texts |= set(FINDINGS.findall(lint.replace("# fmt: skip", "")))
     for path in sources:
         source = path.read_text(encoding="utf-8")
         texts |= set(MARKED.findall(source))

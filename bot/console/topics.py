@@ -40,7 +40,7 @@ from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.db import get_session_factory, utcnow
 from bot.faq import versions
-from bot.faq.expectations import expect
+from bot.faq.expectations import Expectation, expect
 from bot.faq.lint import ERROR, Finding, lint_pack, lint_topic
 from bot.faq.live import current_pack
 from bot.faq.pack import LANGUAGES, FaqError, Topic, load_pack
@@ -200,10 +200,26 @@ def pack_findings(faq_dir: Path, today: date) -> list[Finding]:
 
 
 # (faq folder, target) -> (its files' signature, what to expect of it)
-_expectations: dict[tuple[Path, float], tuple[tuple[Any, ...], list[str]]] = {}
+_expectations: dict[tuple[Path, float], tuple[tuple[Any, ...], Expectation | None]] = {}
 
 
-def pack_expectation(faq_dir: Path, target: float) -> list[str]:
+# A lint finding's {language} as the editor reads it ("no en examples",
+# "aucun exemple en anglais").
+LINT_LANGUAGES = {"fr": {"fr": "en français", "en": "en anglais"}, "en": {}}
+
+
+def finding_text(finding: Finding, words: Words) -> str:
+    """A lint finding in the editor's language."""
+    values = dict(finding.values)
+    if "language" in values:
+        names = LINT_LANGUAGES[words.language]
+        values["language"] = names.get(values["language"], values["language"])
+    return words.gettext(finding.template, **values)
+
+
+def pack_expectation(
+    faq_dir: Path, target: float, words: Words | None = None
+) -> list[str]:
     """What the pack's editors can expect (bot/faq/expectations.py), worked
     out again only when a file changed."""
     signature = _signature(faq_dir, date.today())
@@ -212,15 +228,18 @@ def pack_expectation(faq_dir: Path, target: float) -> list[str]:
         if cached is None or cached[0] != signature:
             try:
                 topics = list(load_pack(faq_dir).values())
-                lines = expect(topics, target).lines() if topics else []
+                expected = expect(topics, target) if topics else None
             except FaqError:
-                lines = []  # the lint says what to fix first
-            cached = (signature, lines)
+                expected = None  # the lint says what to fix first
+            cached = (signature, expected)
             _expectations[(faq_dir, target)] = cached
-        return cached[1]
+        expected = cached[1]
+    if expected is None:
+        return []
+    return expected.lines(words.gettext if words else None)
 
 
-def topics_context(settings: Settings) -> dict[str, Any]:
+def topics_context(settings: Settings, words: Words) -> dict[str, Any]:
     today = date.today()
     findings = pack_findings(settings.faq_dir, today)
     with get_session_factory(settings.database_url).begin() as session:
@@ -242,8 +261,12 @@ def topics_context(settings: Settings) -> dict[str, Any]:
                     "enabled": topic.enabled,
                     "overdue": topic.review_by is not None and topic.review_by < today,
                     "review_by": topic.review_by,
-                    "errors": [f.message for f in mine if f.level == ERROR],
-                    "warnings": [f.message for f in mine if f.level != ERROR],
+                    "errors": [
+                        finding_text(f, words) for f in mine if f.level == ERROR
+                    ],
+                    "warnings": [
+                        finding_text(f, words) for f in mine if f.level != ERROR
+                    ],
                     "asked": figures.total,
                     "direct": figures.direct,
                     "waiting": key in waiting,
@@ -280,7 +303,7 @@ def topics_context(settings: Settings) -> dict[str, Any]:
             ],
             "four_eyes": settings.four_eyes,
             "expectation": pack_expectation(
-                settings.faq_dir, settings.profile.wrong_answers_at_most
+                settings.faq_dir, settings.profile.wrong_answers_at_most, words
             ),
         }
 
@@ -291,7 +314,9 @@ def _when(settings: Settings, moment: Any) -> str:
 
 @requires(EDITORS)
 async def topics_page(request: Request, viewer: Viewer) -> Response:
-    context = await run_in_threadpool(topics_context, settings_of(request))
+    context = await run_in_threadpool(
+        topics_context, settings_of(request), Words(viewer.language)
+    )
     return render_page(request, "topics.html", viewer, **context)
 
 
@@ -565,7 +590,10 @@ def lint_form(
     findings = lint_topic(topic, others, today=date.today()) if not problems else []
     return {
         "problems": problems,
-        "findings": [{"level": f.level, "message": f.message} for f in findings],
+        "findings": [
+            {"level": f.level, "message": finding_text(f, words or Words("en"))}
+            for f in findings
+        ],
     }
 
 

@@ -16,7 +16,7 @@ help most.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,22 +43,33 @@ class Expectation:
     answered: float  # expected share of questions answered directly
     confused: tuple[Confusion, ...]
 
-    def lines(self) -> list[str]:
-        """The expectation in words, for the lint and the console."""
+    def lines(self, gettext: Callable[..., str] | None = None) -> list[str]:
+        """The expectation in words, for the lint and the console; `gettext`
+        puts them in the editor's language (English by default)."""
+        _ = gettext or (lambda text, **values: text.format(**values))
         lines = [
-            f"With {self.phrasings:g} phrasing(s) per topic and language, expect "
-            f"about {self.answered:.0%} of questions answered directly and rightly, "
-            f'at most {self.target:.0%} wrongly (the rest get "did you mean" '
-            "or a human)."
+            _(
+                "With {phrasings} phrasing(s) per topic and language, expect about {answered} of questions answered directly and rightly, at most {target} wrongly (the rest get “did you mean” or a human).",  # noqa: E501
+                phrasings=f"{self.phrasings:g}",
+                answered=f"{self.answered:.0%}",
+                target=f"{self.target:.0%}",
+            )
         ]
         if self.confused:
             lines.append(
-                "Most often confused: "
-                + "; ".join(
-                    f"{c.topic} ({c.examples} of {c.of} examples closer to {c.other})"
-                    for c in self.confused
+                _(
+                    "Most often confused: {topics}. Add phrasings that say what sets them apart.",  # noqa: E501
+                    topics="; ".join(
+                        _(
+                            "{topic} ({n} of {of} examples closer to {other})",
+                            topic=c.topic,
+                            n=c.examples,
+                            of=c.of,
+                            other=c.other,
+                        )
+                        for c in self.confused
+                    ),
                 )
-                + ". Add phrasings that say what sets them apart."
             )
         return lines
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,17 @@ Vectorize = Callable[[list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem of a topic: `template` with `values` put in (the console
+    says it in the editor's language, bot/console/i18n.py)."""
+
     level: str  # "error" or "warning"
     topic: str
-    message: str
+    template: str
+    values: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def message(self) -> str:
+        return self.template.format(**self.values) if self.values else self.template
 
     def __str__(self) -> str:
         return f"{self.level:<7} {self.topic}: {self.message}"
@@ -66,29 +75,30 @@ def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:
     for language in LANGUAGES:
         count = len(topic.examples.get(language, []))
         if count == 0:
-            yield Finding(ERROR, key, f"no {language} examples")
+            yield Finding(ERROR, key, "no {language} examples", {"language": language})
         elif count < (wanted := RECOMMENDED_EXAMPLES[language]):
             yield Finding(
                 WARNING, key,
-                f"{count} {language} examples: with {wanted} or more, more "
-                "questions get a direct answer (add the phrasings people use)",
+                "{count} {language} examples: with {wanted} or more, more questions get a direct answer (add the phrasings people use)",  # noqa: E501
+                {"count": count, "language": language, "wanted": wanted},
             )  # fmt: skip
         answer = topic.answers.get(language, "").strip()
         if not answer:
-            yield Finding(ERROR, key, f"no {language} answer")
+            yield Finding(ERROR, key, "no {language} answer", {"language": language})
         elif len(answer) > MAX_ANSWER:
             yield Finding(
                 ERROR, key,
-                f"{language} answer has {len(answer)} characters; channels such as "
-                f"Messenger take {MAX_ANSWER}",
+                "{language} answer has {n} characters; channels such as Messenger take {most}",  # noqa: E501
+                {"language": language, "n": len(answer), "most": MAX_ANSWER},
             )  # fmt: skip
         elif len(answer) > LONG_ANSWER:
             yield Finding(
                 WARNING, key,
-                f"{language} answer has {len(answer)} characters: long for a chat",
+                "{language} answer has {n} characters: long for a chat",
+                {"language": language, "n": len(answer)},
             )  # fmt: skip
         if not topic.titles.get(language):
-            yield Finding(ERROR, key, f"no {language} title")
+            yield Finding(ERROR, key, "no {language} title", {"language": language})
     if not topic.owner:
         yield Finding(ERROR, key, "no owner (who answers for this content?)")
     if topic.review_by is None:
@@ -96,7 +106,8 @@ def _topic_findings(topic: Topic, today: date) -> Iterable[Finding]:
     elif topic.review_by < today:
         yield Finding(
             WARNING, key,
-            f"review_by {topic.review_by.isoformat()} has passed: check the facts",
+            "review_by {day} has passed: check the facts",
+            {"day": topic.review_by.isoformat()},
         )  # fmt: skip
 
 
@@ -113,7 +124,10 @@ def _duplicates(
     for key, text in examples:
         other = first_seen.setdefault(_normalise(text), key)
         if other != key:
-            yield Finding(ERROR, key, f"“{text}” is also an example of {other}")
+            yield Finding(
+                ERROR, key, "“{text}” is also an example of {other}",
+                {"text": text, "other": other},
+            )  # fmt: skip
     if not examples:
         return
     vectors = vectorize([text for _, text in examples])
@@ -127,8 +141,9 @@ def _duplicates(
         if i < j and _normalise(examples[i][1]) != _normalise(examples[j][1]):
             yield Finding(
                 WARNING, examples[i][0],
-                f"“{examples[i][1]}” is very close to “{examples[j][1]}” "
-                f"({examples[j][0]}, similarity {similarity[i, j]:.2f})",
+                "“{text}” is very close to “{other_text}” ({other}, similarity {value})",  # noqa: E501
+                {"text": examples[i][1], "other_text": examples[j][1],
+                 "other": examples[j][0], "value": f"{similarity[i, j]:.2f}"},
             )  # fmt: skip
 
 
