@@ -249,6 +249,16 @@ def test_a_person_and_a_community_manager_in_two_browsers(
     expect(other).to_have_url(re.compile(r"/login\?next=(/|%2F)"), timeout=WAIT_MS)
     other.context.close()
 
+    # 8. Camille switches the console to French from the header, and back.
+    console.goto(console_url)
+    console.click("#language-switch button")
+    expect(console.locator("html")).to_have_attribute("lang", "fr")
+    expect(console.locator("#next-button")).to_have_text("Prendre le suivant")
+    expect(console.locator("#tickets")).to_contain_text("Personne n'attend.")
+    shoot(console, "08-console-in-french")
+    console.click("#language-switch button")
+    expect(console.locator("#next-button")).to_have_text("Take the next one")
+
 
 PHONE = {"width": 390, "height": 844}
 
