@@ -219,7 +219,7 @@ calibrate-gate: install ## recompute bot/nlu/calibration.json, the gate's limits
 	cd scripts && ../$(BIN)/python calibrate_gate.py
 
 bench-surge: $(MODEL) ## people writing at once (1, 10, 50, open loop, overload): Relais vs a stock `rasa init` bot (about 20 minutes)
-	$(BIN)/python scripts/bench_surge.py
+	$(BIN)/python scripts/bench_surge.py $(ARGS)
 
 bench-insights: install ## crisis figures with one million events: overview, gap clustering of 50,000 messages, report (about 10 minutes)
 	$(BIN)/python scripts/bench_insights.py

@@ -49,6 +49,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sampling  # noqa: E402
+
 from bot.db import upgrade  # noqa: E402
 from bot.publish.evaluation import load_questions  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT  # noqa: E402
@@ -269,9 +271,51 @@ def memory() -> list[str]:
     return lines
 
 
+def children() -> dict[str, int]:
+    """The Rasa process and the action server this script started: pid by
+    role ("rasa", "actions")."""
+    out = subprocess.run(
+        ["ps", "--ppid", str(os.getpid()), "-o", "pid=,args="],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    found = {}
+    for row in out.splitlines():
+        pid, _, command = row.strip().partition(" ")
+        if " run" in command and "rasa" in command and "actions" not in command:
+            found.setdefault("rasa", int(pid))
+        elif "relais actions" in command or "rasa_sdk" in command:
+            found.setdefault("actions", int(pid))
+    return found
+
+
+def profiled_run(
+    url: str, questions: list[str], people: int, args: argparse.Namespace
+) -> Run:
+    """A closed-loop run with the Rasa process and the action server sampled
+    by py-spy (scripts/sampling.py); prints where their time went."""
+    samplers, outputs = [], {}
+    for role, pid in sorted(children().items()):
+        outputs[role] = args.profile / f"{role}-{people}-people.txt"
+        samplers.append(sampling.sample(pid, args.seconds, outputs[role]))
+    run = asyncio.run(closed_loop(url, questions, people, args.seconds))
+    for sampler in samplers:
+        sampler.wait(timeout=args.seconds + 60)
+    print(run.line(), flush=True)
+    for role, out in outputs.items():
+        title = {"rasa": "Rasa process", "actions": "action server"}[role]
+        counts = sampling.split(out)
+        print("\n".join(sampling.lines(title, counts, run.answered)), flush=True)
+    return run
+
+
 def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
     runs = []
     for people in args.people:
+        if args.profile and people == max(args.people):
+            runs.append(profiled_run(url, questions, people, args))
+            continue
         run = asyncio.run(closed_loop(url, questions, people, args.seconds))
         print(run.line(), flush=True)
         runs.append(run)
@@ -380,7 +424,19 @@ def main() -> int:
         choices=["relais", "scaled", "stock"],
     )
     parser.add_argument("--pack", default="dairy-recall")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the Rasa process and the action server with py-spy during "
+        "the run with the most people, and print where their time goes (raw "
+        "stacks kept in DIR)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        if not sampling.available():
+            parser.error("--profile needs py-spy (make install installs it)")
+        args.profile.mkdir(parents=True, exist_ok=True)
     held_out = load_questions(ROOT / "packs" / args.pack / "heldout")
     questions = [q.text for q in held_out if q.group in ("fr", "en")]
     print(
