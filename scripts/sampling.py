@@ -39,6 +39,10 @@ PARTS: list[tuple[str, str]] = [
     ("tracker events (apply, serialise)", r"rasa/shared/core/(trackers|events)\.py"),
     ("domain", r"rasa/shared/core/domain\.py"),
     ("overload guard", r"bot/overload\.py"),
+    (
+        "Rasa's processor and graph runner",
+        r"rasa/core/(processor|agent)\.py|rasa/engine/|[(/]dask/",
+    ),
     ("channel and guard", r"bot/channels/|rasa/core/channels"),
     ("actions: FAQ answer, handoff", r"^\w+ \(actions/|bot/handoff/|bot/faq/"),
     ("rasa-sdk (action server)", r"rasa_sdk/"),
