@@ -11,6 +11,14 @@ Relais' channels (bot/channels/guard.py), before the first message.
   actions per message, about a third of the Rasa process's time under load
   (issue 11). A validator built once checks the same response in about 1 ms,
   and rejects the same invalid responses with the same message.
+- SpacyNLP loads the French model without its parser but with its
+  named-entity recogniser, which nothing in Relais reads (the escalation
+  triggers read lemmas and parts of speech, the featurizers vectors; no
+  spaCy entity extractor is in config.yml). It was half of every parse:
+  2.6 ms of a message's 23 ms of CPU in the Rasa process (issue 29,
+  docs/benchmarks.md). The served model's recogniser is switched off; the
+  tokens, lemmas, parts of speech and vectors are the same, so the trained
+  model and its features do not change.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
 
 logger = logging.getLogger(__name__)
@@ -51,8 +60,25 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
     raise error
 
 
+# spaCy pipes no Relais component reads.
+UNUSED_SPACY_PIPES = ("ner",)
+_load_spacy_model = SpacyNLP.load_model
+
+
+def load_spacy_model(spacy_model_name: str) -> SpacyModel:
+    """SpacyNLP.load_model, with the pipes nothing reads switched off."""
+    loaded = _load_spacy_model(spacy_model_name)
+    for name in UNUSED_SPACY_PIPES:
+        if name in loaded.model.pipe_names:
+            loaded.model.disable_pipe(name)
+    return loaded
+
+
 def install() -> None:
     """Applies the fixes (safe to call more than once)."""
     if RemoteAction._validate_action_result is not validate_action_result:
         RemoteAction._validate_action_result = validate_action_result
         logger.info("Action server responses are checked by a validator built once.")
+    if SpacyNLP.load_model is not load_spacy_model:
+        SpacyNLP.load_model = staticmethod(load_spacy_model)  # type: ignore[method-assign]
+        logger.info("spaCy's pipes nothing reads are off: %s", UNUSED_SPACY_PIPES)

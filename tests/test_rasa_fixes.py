@@ -1,4 +1,5 @@
-"""Rasa 3.6's action response check, with a validator built once (bot/rasa_fixes.py)."""
+"""Rasa 3.6, fixed where it costs (bot/rasa_fixes.py): the action response
+check with a validator built once, spaCy without the pipes nothing reads."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import time
 
 import jsonschema
 import pytest
+import spacy
+import yaml
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_fixes
+from bot.settings import PROJECT_ROOT
+
+ORDINARY = PROJECT_ROOT / "tests" / "triggers" / "ordinary.yml"
 
 RESPONSE = {
     "events": [
@@ -72,3 +79,22 @@ def test_the_schema_is_checked_once_not_per_response(
         jsonschema.validate(RESPONSE, RemoteAction.action_response_format_spec())
     print(f"\n{ours / 50 * 1000:.2f} ms per response against "
           f"{(time.perf_counter() - started) / 5 * 1000:.2f} ms")  # fmt: skip
+
+
+def test_spacy_is_served_without_the_entity_recogniser_and_reads_the_same() -> None:
+    """Issue 29: the French NER was half of every parse and nothing reads it.
+    What the triggers and featurizers read stays the same."""
+    rasa_fixes.install()
+    served = SpacyNLP.load_model("fr_core_news_md").model
+    assert "ner" not in served.pipe_names and "lemmatizer" in served.pipe_names
+    full = spacy.load("fr_core_news_md", disable=["parser"])
+    ordinary = yaml.safe_load(ORDINARY.read_text(encoding="utf-8"))
+    texts = [
+        t.lower() for group in ordinary.values() for ts in group.values() for t in ts
+    ]
+    for text in texts:
+        mine, theirs = served(text), full(text)
+        assert [(t.text, t.lemma_, t.pos_) for t in mine] == [
+            (t.text, t.lemma_, t.pos_) for t in theirs
+        ], text
+        assert (mine.vector == theirs.vector).all(), text
