@@ -80,5 +80,5 @@ def install() -> None:
         RemoteAction._validate_action_result = validate_action_result
         logger.info("Action server responses are checked by a validator built once.")
     if SpacyNLP.load_model is not load_spacy_model:
-        SpacyNLP.load_model = staticmethod(load_spacy_model)  # type: ignore[method-assign]
+        SpacyNLP.load_model = staticmethod(load_spacy_model)
         logger.info("spaCy's pipes nothing reads are off: %s", UNUSED_SPACY_PIPES)
