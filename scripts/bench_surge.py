@@ -252,19 +252,26 @@ def _stored_messages(database: str) -> dict[str, int]:
     return {sender: int(count) for sender, count in rows}
 
 
-def memory() -> list[str]:
-    """RSS of every process this script started (and theirs)."""
+def child_processes() -> list[tuple[int, int, str]]:
+    """(pid, RSS in KB, command line) of every process this script started."""
     out = subprocess.run(
         ["ps", "--ppid", str(os.getpid()), "-o", "pid=,rss=,args="],
         capture_output=True,
         text=True,
         check=False,
     ).stdout
-    lines = []
+    found = []
     for row in out.splitlines():
-        _pid, rss, args = row.split(None, 2)
-        if "ps --ppid" in args:
-            continue
+        pid, rss, args = row.split(None, 2)
+        if "ps --ppid" not in args:
+            found.append((int(pid), int(rss), args))
+    return found
+
+
+def memory() -> list[str]:
+    """RSS of every process this script started (and theirs)."""
+    lines = []
+    for _pid, rss, args in child_processes():
         words = args.split()
         what = " ".join(w for w in words[1:4] if not w.startswith("-"))
         lines.append(f"  {int(rss) / 1024:6.0f} MB  {Path(words[0]).name} {what}")
@@ -274,15 +281,8 @@ def memory() -> list[str]:
 def children() -> dict[str, int]:
     """The Rasa process and the action server this script started: pid by
     role ("rasa", "actions")."""
-    out = subprocess.run(
-        ["ps", "--ppid", str(os.getpid()), "-o", "pid=,args="],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    found = {}
-    for row in out.splitlines():
-        pid, _, command = row.strip().partition(" ")
+    found: dict[str, int] = {}
+    for pid, _rss, command in child_processes():
         if " run" in command and "rasa" in command and "actions" not in command:
             found.setdefault("rasa", int(pid))
         elif "relais actions" in command or "rasa_sdk" in command:

@@ -46,6 +46,10 @@ def tracker_url_of(endpoints: Path) -> str | None:
     ).render_as_string(hide_password=False)
 
 
+# How much of a message a one-line listing shows (queue list, faq log).
+LAST_MESSAGE_WIDTH = 48
+
+
 def one_line(text: str, width: int) -> str:
     """`text` on one line, cut to `width` characters with an ellipsis."""
     text = " ".join(text.split())

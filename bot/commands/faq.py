@@ -15,12 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.commands import one_line
+from bot.commands import LAST_MESSAGE_WIDTH, one_line
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.settings import PROJECT_ROOT, Settings, pack_dir_from_environment
-
-LAST_MESSAGE_WIDTH = 48
 
 
 def add_parser(

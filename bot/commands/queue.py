@@ -13,7 +13,7 @@ import argparse
 import sys
 from datetime import datetime, timedelta
 
-from bot.commands import one_line
+from bot.commands import LAST_MESSAGE_WIDTH, one_line
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
@@ -21,8 +21,6 @@ from bot.handoff import queue
 from bot.handoff.models import Ticket, utcnow
 from bot.rasa_api import RasaClient
 from bot.settings import Settings
-
-LAST_MESSAGE_WIDTH = 48
 
 
 def add_parser(
