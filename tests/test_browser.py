@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import func, select
 
 from bot.console import accounts
@@ -348,10 +354,22 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
 ) -> None:
     console_url = servers.console_url
     chat = browser.new_context(locale="en-GB").new_page()
+    # The chat's connection is held until the person has written: what they
+    # type before it is connected is shown at once and answered once it is.
+    held: list[WebSocketRoute] = []
+
+    def hold(socket: WebSocketRoute) -> None:
+        held.append(socket)
+
+    chat.route_web_socket(re.compile(r"/socket\.io/"), hold)
     chat.goto(f"{console_url}/chat")
 
     # A vague question gets "did you mean" buttons; a button answers.
     ask(chat, "is it dangerous?")
+    expect(chat.locator(".message.user").last).to_have_text("is it dangerous?")
+    while not held:
+        chat.wait_for_timeout(50)
+    held[0].connect_to_server()
     bot_says(chat, "I'm not sure I understood")
     first_choice = chat.locator(".message.bot .choice").first
     expect(first_choice).to_be_visible(timeout=WAIT_MS)

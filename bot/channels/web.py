@@ -25,7 +25,11 @@ as someone else:
   the conversation it holds a pass for, and its messages go to that
   conversation only, whatever `session_id` they carry. A chat that resumes gets
   the conversation so far (`relais_history`, from the tracker store): what
-  an agent or the bot wrote while the page was closed is waiting there.
+  an agent or the bot wrote while the page was closed is waiting there. A
+  message that comes before its socket's `session_request` is dropped (it
+  belongs to no conversation yet), so the chat (chat.js) holds what the
+  person types until its conversation is confirmed and, on a resume, until
+  the history has come (null when it could not be read).
 
 credentials.yml names these classes; their channel names stay `rest` and
 `socketio`, so URLs, trackers and the console see no difference.
@@ -218,20 +222,20 @@ class RelaisSocketIOInput(SocketIOInput):
         that resumes gets its conversation so far."""
 
         async def send_history(sid: str, conversation: str) -> None:
+            # Always answered, so the chat knows when to send what the person
+            # typed meanwhile: null when the past cannot be read (the chat
+            # keeps what it shows).
+            shown: list[dict[str, Any]] | None = None
             agent = guard.agent()
-            if agent is None or agent.tracker_store is None:
-                return
-            try:
-                tracker = await agent.tracker_store.retrieve(conversation)
-            except Exception:  # the chat still works; only the past is missing
-                logger.exception("Could not read %s for the web chat", conversation)
-                return
-            if tracker is None:
-                return
-            events = [event.as_dict() for event in tracker.events]
-            await sio.emit(
-                "relais_history", history(events), room=sid, namespace=self.namespace
-            )
+            if agent is not None and agent.tracker_store is not None:
+                try:
+                    tracker = await agent.tracker_store.retrieve(conversation)
+                except Exception:  # the chat still works; only the past is missing
+                    logger.exception("Could not read %s for the web chat", conversation)
+                    tracker = None
+                if tracker is not None:
+                    shown = history([event.as_dict() for event in tracker.events])
+            await sio.emit("relais_history", shown, room=sid, namespace=self.namespace)
 
         async def session_request(sid: str, data: Any) -> None:
             shown = data.get("session_id") if isinstance(data, dict) else None

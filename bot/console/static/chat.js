@@ -42,20 +42,40 @@
     query: {relais_session: sticky},
   });
 
+  // Relais reads a message only from a socket that holds its conversation
+  // (after session_confirm, and after the history of a resumed one): what
+  // the person writes before, while connecting or reconnecting, is shown at
+  // once and sent when the conversation is ready, in order.
+  let ready = false;
+  const waiting = [];  // {text, payload, li}
+  function emit(item) {
+    socket.emit("user_uttered", {message: item.payload || item.text, session_id: sessionId});
+  }
+  function flush() {
+    ready = true;
+    while (waiting.length) emit(waiting.shift());
+  }
   function send(text, payload) {
-    show("user", text);
-    socket.emit("user_uttered", {message: payload || text, session_id: sessionId});
+    const item = {text: text, payload: payload, li: show("user", text)};
+    if (ready) emit(item);
+    else waiting.push(item);
   }
 
+  let requested = null;
   socket.on("connect", function () {
+    ready = false;
+    requested = sessionId;
     socket.emit("session_request", {session_id: sessionId});
     status.textContent = "";
   });
   socket.on("session_confirm", function (pass) {
     sessionId = pass;
     if (storage) storage.setItem(key, pass);
+    // A resumed conversation: its history comes next, then the chat sends.
+    if (pass !== requested) flush();
   });
   socket.on("disconnect", function () {
+    ready = false;
     status.textContent = document.body.dataset.reconnecting;
   });
   let lastBot = null;
@@ -90,17 +110,24 @@
   });
   // A resumed conversation (a reload, the tab reopened, the connection back):
   // the whole of it, with what the team or the bot wrote meanwhile.
+  // Null when Relais could not read it: the chat keeps what it shows.
   socket.on("relais_history", function (messages) {
-    list.replaceChildren();
-    lastBot = null;
-    messages.forEach(function (message) {
-      if (message.who === "user") {
-        show("user", message.text);
-        return;
-      }
-      const li = showBot(message.text, message.buttons);
-      if (message.agent) signed(li, message.agent);
-    });
+    if (Array.isArray(messages)) {
+      list.replaceChildren();
+      lastBot = null;
+      messages.forEach(function (message) {
+        if (message.who === "user") {
+          show("user", message.text);
+          return;
+        }
+        const li = showBot(message.text, message.buttons);
+        if (message.agent) signed(li, message.agent);
+      });
+      // What the person wrote meanwhile stays below, still to be sent.
+      waiting.forEach(function (item) { list.appendChild(item.li); });
+      list.scrollTop = list.scrollHeight;
+    }
+    flush();
   });
   // Inside a brand's site (embed.js frames this page): the close button and
   // Escape ask the page to close the panel; the page asks for the focus.
