@@ -19,6 +19,11 @@ Relais' channels (bot/channels/guard.py), before the first message.
   docs/benchmarks.md). The served model's recogniser is switched off; the
   tokens, lemmas, parts of speech and vectors are the same, so the trained
   model and its features do not change.
+- Each model holds the French model twice: the predict graph builds two
+  SpacyNLP nodes (`provide_SpacyNLP0`, whose model every parse uses, and
+  `run_SpacyNLP0`, which parses with the one it is given), and each loads its
+  own, about 330 MB of memory apiece. A published model loaded beside the live
+  one loaded a third. Here a model is loaded once per process and shared.
 """
 
 from __future__ import annotations
@@ -65,8 +70,10 @@ UNUSED_SPACY_PIPES = ("ner",)
 _load_spacy_model = SpacyNLP.load_model
 
 
+@lru_cache(maxsize=None)
 def load_spacy_model(spacy_model_name: str) -> SpacyModel:
-    """SpacyNLP.load_model, with the pipes nothing reads switched off."""
+    """SpacyNLP.load_model, once per process and model name, with the pipes
+    nothing reads switched off."""
     loaded = _load_spacy_model(spacy_model_name)
     for name in UNUSED_SPACY_PIPES:
         if name in loaded.model.pipe_names:

@@ -87,6 +87,9 @@ def test_spacy_is_served_without_the_entity_recogniser_and_reads_the_same() -> N
     rasa_fixes.install()
     served = SpacyNLP.load_model("fr_core_news_md").model
     assert "ner" not in served.pipe_names and "lemmatizer" in served.pipe_names
+    # The predict graph's two SpacyNLP nodes hold one model, not one each
+    # (about 330 MB of memory apiece).
+    assert SpacyNLP.load_model("fr_core_news_md").model is served
     full = spacy.load("fr_core_news_md", disable=["parser"])
     ordinary = yaml.safe_load(ORDINARY.read_text(encoding="utf-8"))
     texts = [
