@@ -8,6 +8,9 @@ RabbitMQ; people write to nginx), and a stock `rasa init` bot. People write
 over the REST webhook the held-out questions of the pack (French and
 English, never trained on):
 
+- long conversations: one person at a time holds conversations of 30 turns
+  (`--turns`), and the time to each turn's reply shows whether a message
+  costs more as its conversation grows;
 - closed loop: 1, 10 and 50 people, each sending their next question as soon
   as the answer to the last one came back (a person starts a new conversation
   every few questions);
@@ -207,6 +210,60 @@ async def open_loop(
     return run
 
 
+async def long_conversations(
+    url: str, questions: list[str], turns: int, conversations: int
+) -> dict[int, list[float]]:
+    """One person at a time holds `conversations` conversations of `turns`
+    questions each: the time to each turn's reply, by turn (1 to `turns`).
+    Alone on the server, the time is what the message costs."""
+    by_turn: dict[int, list[float]] = {turn: [] for turn in range(1, turns + 1)}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def ask(sender: str, text: str) -> tuple[float, bool]:
+            started = time.monotonic()
+            async with session.post(
+                f"{url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text},
+                timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT),
+            ) as response:
+                replies = await response.json(content_type=None)
+            return time.monotonic() - started, bool(replies)
+
+        # Only questions after which the bot still answers: one that hands
+        # the conversation to a human would leave the later turns silent.
+        kept = []
+        for text in questions:
+            sender = f"probe-{uuid.uuid4().hex[:12]}"
+            if (await ask(sender, text))[1] and (await ask(sender, questions[0]))[1]:
+                kept.append(text)
+        cycle = itertools.cycle(kept)
+        for _ in range(conversations):
+            sender = f"long-{uuid.uuid4().hex[:12]}"
+            for turn in range(1, turns + 1):
+                seconds, replied = await ask(sender, next(cycle))
+                if not replied:
+                    raise RuntimeError(f"turn {turn} of {sender} had no reply")
+                by_turn[turn].append(seconds)
+    return by_turn
+
+
+def conversation_lines(by_turn: dict[int, list[float]]) -> list[str]:
+    """Median time to the reply at a few turns, and the last turn against
+    the first and the second (the first also starts the session)."""
+    last = max(by_turn)
+    median = {turn: statistics.median(times) for turn, times in by_turn.items()}
+    shown = sorted({1, 2, 5, 10, 20, last} & set(by_turn))
+    lines = [
+        f"{len(by_turn[1])} conversations of {last} turns, one person at a time:",
+        "  median time to the reply by turn: "
+        + ", ".join(f"{turn}: {median[turn] * 1000:.0f} ms" for turn in shown),
+        f"  turn {last} against turn 1: {median[last] / median[1]:.2f}x, "
+        f"against turn 2: {median[last] / median[2]:.2f}x",
+    ]
+    return lines
+
+
 def missing_from_trackers(url: str, runs: list[Run], database: str | None) -> int:
     """Messages sent (answered, held or not) that are not in their
     conversation once the server is quiet again: in the tracker store's
@@ -312,6 +369,9 @@ def profiled_run(
 
 def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
     runs = []
+    if args.turns:
+        by_turn = asyncio.run(long_conversations(url, questions, args.turns, 8))
+        print("\n".join(conversation_lines(by_turn)), flush=True)
     for people in args.people:
         if args.profile and people == max(args.people):
             runs.append(profiled_run(url, questions, people, args))
@@ -424,6 +484,13 @@ def main() -> int:
         choices=["relais", "scaled", "stock"],
     )
     parser.add_argument("--pack", default="dairy-recall")
+    parser.add_argument(
+        "--turns",
+        type=int,
+        default=30,
+        help="first, measure what each turn of conversations this long costs "
+        "(0: skip)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
