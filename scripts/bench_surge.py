@@ -9,8 +9,8 @@ over the REST webhook the held-out questions of the pack (French and
 English, never trained on):
 
 - long conversations: one person at a time holds conversations of 30 turns
-  (`--turns`), and the time to each turn's reply shows whether a message
-  costs more as its conversation grows;
+  (`--turns`) asking the pack's topic titles, and the time to each turn's
+  reply shows whether a message costs more as its conversation grows;
 - closed loop: 1, 10 and 50 people, each sending their next question as soon
   as the answer to the last one came back (a person starts a new conversation
   every few questions);
@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 import sampling  # noqa: E402
 
 from bot.db import upgrade  # noqa: E402
+from bot.faq import load_pack  # noqa: E402
 from bot.publish.evaluation import load_questions  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_ENVIRONMENT  # noqa: E402
 from tests.servers import (  # noqa: E402
@@ -214,8 +215,10 @@ async def long_conversations(
     url: str, questions: list[str], turns: int, conversations: int
 ) -> dict[int, list[float]]:
     """One person at a time holds `conversations` conversations of `turns`
-    questions each: the time to each turn's reply, by turn (1 to `turns`).
-    Alone on the server, the time is what the message costs."""
+    questions each (`questions`: ones the FAQ answers, so that no turn hands
+    the conversation to a human and leaves the next ones silent): the time
+    to each turn's reply, by turn (1 to `turns`). Alone on the server, the
+    time is what the message costs."""
     by_turn: dict[int, list[float]] = {turn: [] for turn in range(1, turns + 1)}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -230,14 +233,7 @@ async def long_conversations(
                 replies = await response.json(content_type=None)
             return time.monotonic() - started, bool(replies)
 
-        # Only questions after which the bot still answers: one that hands
-        # the conversation to a human would leave the later turns silent.
-        kept = []
-        for text in questions:
-            sender = f"probe-{uuid.uuid4().hex[:12]}"
-            if (await ask(sender, text))[1] and (await ask(sender, questions[0]))[1]:
-                kept.append(text)
-        cycle = itertools.cycle(kept)
+        cycle = itertools.cycle(questions)
         for _ in range(conversations):
             sender = f"long-{uuid.uuid4().hex[:12]}"
             for turn in range(1, turns + 1):
@@ -370,7 +366,10 @@ def profiled_run(
 def load(url: str, questions: list[str], args: argparse.Namespace) -> list[Run]:
     runs = []
     if args.turns:
-        by_turn = asyncio.run(long_conversations(url, questions, args.turns, 8))
+        # The pack's own topic titles, in both languages: answered directly.
+        pack = load_pack(ROOT / "packs" / args.pack / "faq")
+        titles = [t.title(lang) for t in pack.values() for lang in ("fr", "en")]
+        by_turn = asyncio.run(long_conversations(url, titles, args.turns, 8))
         print("\n".join(conversation_lines(by_turn)), flush=True)
     for people in args.people:
         if args.profile and people == max(args.people):
@@ -488,8 +487,7 @@ def main() -> int:
         "--turns",
         type=int,
         default=30,
-        help="first, measure what each turn of conversations this long costs "
-        "(0: skip)",
+        help="first, measure what each turn of conversations this long costs (0: skip)",
     )
     parser.add_argument(
         "--profile",
