@@ -9,7 +9,12 @@ PostgreSQL alike. What Rasa 3.6 does, per message, and what changes:
 - Before saving a tracker, Rasa reads the whole conversation back from the
   database and rebuilds a tracker from it, only to find which events are new;
   saving then counts the stored events again (an ORM query built anew each
-  time). Here one count, a statement written once, finds the new events.
+  time). Here the new events are found from what the process holds of the
+  conversation (below), or else by one count, a statement written once.
+- To answer a message Rasa reads the conversation's latest session from the
+  database and parses every event again, so a message cost more the longer
+  its conversation. Here the process holds the latest session of its recent
+  conversations and reads only what another process stored since.
 - The event broker commits each event in its own transaction (about ten per
   message); here the new events of one save go in one transaction.
 - Both insert through the ORM one object at a time; here through one
@@ -39,8 +44,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,7 +56,7 @@ from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
@@ -122,33 +129,122 @@ _STORED_IN_SESSION = sa.text(
     " OR timestamp >= (SELECT max(timestamp) FROM events"
     "  WHERE sender_id = :sender_id AND type_name = 'session_started'))"
 )
+# The id of a conversation's last stored event: whether what this process
+# holds of it is still all there is.
+_LAST_ID = sa.text("SELECT max(id) FROM events WHERE sender_id = :sender_id")
+# Conversations whose latest session this process keeps in memory.
+HELD_CONVERSATIONS = 1_000
+
+
+def latest_session(events: list[Event]) -> list[Event]:
+    """The events Rasa reads to answer: from the latest session start on (by
+    timestamp, as Rasa's query selects them), or all of them before any."""
+    starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+    if not starts:
+        return events
+    start = max(starts)
+    return [event for event in events if event.timestamp >= start]
+
+
+@dataclass
+class _Held:
+    """What this process holds of a conversation: its latest session as
+    stored, up to the row `last_id`."""
+
+    last_id: int
+    events: list[Event]
 
 
 class TrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store (same `events` table, same rows), saving a
     conversation with one count, one multi-row insert and one commit, and
-    publishing its new events to the broker as one batch."""
+    publishing its new events to the broker as one batch.
+
+    Rasa reads a conversation's whole latest session back from the database,
+    parses every event's JSON and rebuilds it on each message, so a message
+    cost more the longer its conversation (issue 29). Here the process keeps
+    the latest session of its recent conversations as events: a read checks
+    the conversation's last row id (one indexed lookup), and reads only the
+    rows stored since, by another process, or all of it when rows went away
+    (a purge) or a new session started. The events are rebuilt into a new
+    tracker each time, so whoever changes a tracker never changes the held
+    conversation.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: Engine = pooled_engine(self.engine)
         self.sessionmaker = sessionmaker(bind=self.engine)
+        self._held: OrderedDict[str, _Held] = OrderedDict()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation's latest session, as Rasa's `retrieve` returns it."""
+        with self.session_scope() as session:
+            last_id = session.execute(_LAST_ID, {"sender_id": sender_id}).scalar()
+            events = (
+                self._read(session, sender_id, last_id) if last_id is not None else []
+            )
+        if not events or not self.domain:
+            self._held.pop(sender_id, None)
+            return None
+        self._hold(sender_id, _Held(int(last_id), events))
+        return DialogueStateTracker.from_events(
+            sender_id, list(events), self.domain.slots
+        )
+
+    def _read(self, session: Any, sender_id: str, last_id: int) -> list[Event]:
+        held = self._held.get(sender_id)
+        if held is not None and held.last_id == last_id:
+            return held.events
+        if held is not None and held.last_id < last_id:
+            rows = session.execute(
+                sa.select(self.SQLEvent.type_name, self.SQLEvent.data)
+                .where(
+                    self.SQLEvent.sender_id == sender_id,
+                    self.SQLEvent.id > held.last_id,
+                )
+                .order_by(self.SQLEvent.id)
+            ).all()
+            if not any(row.type_name == SessionStarted.type_name for row in rows):
+                newer = deserialise_events([json.loads(row.data) for row in rows])
+                return latest_session([*held.events, *newer])
+        rows = self._event_query(
+            session, sender_id, fetch_events_from_all_sessions=False
+        ).with_entities(self.SQLEvent.data)
+        return deserialise_events([json.loads(row.data) for row in rows])
+
+    def _hold(self, sender_id: str, held: _Held) -> None:
+        self._held[sender_id] = held
+        self._held.move_to_end(sender_id)
+        while len(self._held) > HELD_CONVERSATIONS:
+            self._held.popitem(last=False)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        sender_id = tracker.sender_id
         with self.session_scope() as session:
-            stored = session.execute(
-                _STORED_IN_SESSION, {"sender_id": tracker.sender_id}
-            ).scalar_one()
+            last_id = session.execute(_LAST_ID, {"sender_id": sender_id}).scalar()
+            held = self._held.pop(sender_id, None)
+            if last_id is None:  # a new conversation: all of it is here
+                held, stored = _Held(0, []), 0
+            elif held is not None and held.last_id == last_id:
+                stored = len(held.events)
+            else:
+                held = None
+                stored = session.execute(
+                    _STORED_IN_SESSION, {"sender_id": sender_id}
+                ).scalar_one()
             new_events = list(itertools.islice(tracker.events, stored, None))
             if not new_events:
+                if held is not None:
+                    self._hold(sender_id, held)
                 return
-            self._publish(tracker.sender_id, new_events)
+            self._publish(sender_id, new_events)
             rows = []
             for event in new_events:
                 data = event.as_dict()
                 rows.append(
                     {
-                        "sender_id": tracker.sender_id,
+                        "sender_id": sender_id,
                         "type_name": event.type_name,
                         "timestamp": data.get("timestamp"),
                         "intent_name": (data.get("parse_data") or {})
@@ -159,7 +255,11 @@ class TrackerStore(SQLTrackerStore):
                     }
                 )
             session.execute(sa.insert(self.SQLEvent.__table__), rows)
+            last_id = session.execute(_LAST_ID, {"sender_id": sender_id}).scalar()
             session.commit()
+        if held is not None:
+            events = latest_session([*held.events, *new_events])
+            self._hold(sender_id, _Held(int(last_id), events))
 
     def _publish(self, sender_id: str, events: list[Event]) -> None:
         """Publishes before storing, as Rasa does: an event the tracker store

@@ -232,3 +232,99 @@ async def test_a_reader_in_the_middle_of_a_read_does_not_stop_a_save(
     reader.execute("COMMIT")
     assert reader.execute("SELECT count(*) FROM events").fetchone()[0] > before
     reader.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tracker.db'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+async def test_two_processes_take_turns_on_one_conversation(
+    domain: Domain, tracker_database: str
+) -> None:
+    """Issue 29: each Rasa process holds the conversations it served, and
+    must still read what another one stored since, a new session, a purge,
+    exactly as Rasa's own store reads the database."""
+    kwargs = _kwargs(tracker_database)
+    first = stores.TrackerStore(domain, **kwargs)
+    second = stores.TrackerStore(domain, **kwargs)
+    rasa = SQLTrackerStore(domain, **kwargs)
+
+    async def reads_as_rasa(store: stores.TrackerStore) -> DialogueStateTracker:
+        got, expected = await store.retrieve("carol"), await rasa.retrieve("carol")
+        assert got is not None and expected is not None
+        assert [e.as_dict() for e in got.events] == [
+            e.as_dict() for e in expected.events
+        ]
+        assert got.current_slot_values() == expected.current_slot_values()
+        return got
+
+    async def add(store: stores.TrackerStore, events: list[Event]) -> None:
+        tracker = await store.retrieve("carol") or DialogueStateTracker(
+            "carol", domain.slots
+        )
+        for event in events:
+            tracker.update(event)
+        await store.save(tracker)
+
+    await add(first, SAVES[0] + SAVES[1])
+    await reads_as_rasa(second)
+    # The first process answers the next message: the second sees it.
+    await add(first, _turn("et pour les yaourts ?", "faq", "Aussi.", 5.0))
+    held = await reads_as_rasa(second)
+    assert held.latest_message is not None
+    assert held.latest_message.text == "et pour les yaourts ?"
+    # A tracker changed and not saved changes nothing held.
+    held.update(SlotSet("language", "en", timestamp=6.0))
+    assert (await reads_as_rasa(second)).get_slot("language") == "fr"
+    # Turns on both sides, then a new session started by the other one.
+    await add(second, _turn("merci", "thanks", "Avec plaisir.", 7.0))
+    await reads_as_rasa(first)
+    await add(second, SAVES[2])
+    latest = await reads_as_rasa(first)
+    assert not any(
+        isinstance(e, UserUttered) and e.text == "merci" for e in latest.events
+    )
+    # The retention purge removes the conversation: nobody reads it any more.
+    engine = sa.create_engine(tracker_database)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM events WHERE sender_id = 'carol'")
+    engine.dispose()
+    assert await first.retrieve("carol") is None
+    assert await second.retrieve("carol") is None
+
+
+async def test_a_long_conversation_is_read_once(
+    domain: Domain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 29: the thirtieth message of a conversation reads from the
+    database what the first did (its last row id), not the 150 events
+    before it."""
+    store = stores.TrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    parsed: list[int] = []
+    original = stores.deserialise_events
+
+    def counting(events: list[dict[str, Any]]) -> list[Event]:
+        parsed.append(len(events))
+        return original(events)
+
+    monkeypatch.setattr(stores, "deserialise_events", counting)
+    for turn in range(30):
+        tracker = await store.retrieve("dave") or DialogueStateTracker(
+            "dave", domain.slots
+        )
+        for event in _turn(f"question {turn}", "faq", "Réponse.", 10.0 + turn):
+            tracker.update(event)
+        await store.save(tracker)
+    assert parsed == []
+    tracker = await store.retrieve("dave")
+    assert tracker is not None and len(tracker.events) == 150
+    # Another process (no conversation held) reads it whole, once.
+    other = stores.TrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    assert await other.retrieve("dave") is not None
+    assert await other.retrieve("dave") is not None
+    assert parsed == [150]
