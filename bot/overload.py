@@ -9,7 +9,9 @@ told anything. Here (bot/channels/guard.py's guard, for REST and socket.io):
   action server). The others wait in line, in order of arrival, except that
   a message that looks urgent (health, self-harm) goes to the front.
 - A person who has had no answer after `holding_reply_seconds`
-  (RELAIS_HOLDING_REPLY_SECONDS, 3 by default) gets a short reply in their
+  (RELAIS_HOLDING_REPLY_SECONDS, 3 by default), or who would not have one
+  by then (the line ahead at the pace of the last seconds, plus the measured
+  time a message takes once its turn comes), gets a short reply in their
   language at once: the message is received and handled, many people are
   writing, and the holding statement when one is published. Their message
   keeps its place in line and is handled like any other (recorded, answered,
@@ -33,6 +35,7 @@ import heapq
 import itertools
 import logging
 import re
+import statistics
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -147,6 +150,9 @@ class Admission:
         self._conversations: dict[str, list[Place]] = {}
         self._arrivals = itertools.count()
         self._finished: deque[float] = deque()
+        # (when it finished, how long it took) of recent messages, from their
+        # turn to their answer.
+        self._served: deque[tuple[float, float]] = deque()
 
     @property
     def waiting(self) -> int:
@@ -165,6 +171,21 @@ class Admission:
             return float("inf")  # nothing finished lately: a long wait
         per_second = len(self._finished) / max(now - self._finished[0], 0.001)
         return ahead / per_second
+
+    def service_time(self) -> float:
+        """Median seconds a message took from its turn to its answer, over
+        the last few seconds (0 when none finished lately)."""
+        now = time.monotonic()
+        while self._served and self._served[0][0] < now - self.PACE_SECONDS:
+            self._served.popleft()
+        if not self._served:
+            return 0.0
+        return statistics.median(seconds for _, seconds in self._served)
+
+    def expected_answer(self, rank: int) -> float:
+        """Seconds until a message of `rank` arriving now would be answered:
+        its wait for a turn, then the measured service time."""
+        return self.expected_wait(rank) + self.service_time()
 
     @asynccontextmanager
     async def turn(self, place: Place) -> AsyncIterator[None]:
@@ -185,10 +206,13 @@ class Admission:
                     place.turn.cancel()
                 raise
         place.started = True
+        started = time.monotonic()
         try:
             yield
         finally:
-            self._finished.append(time.monotonic())
+            finished = time.monotonic()
+            self._finished.append(finished)
+            self._served.append((finished, finished - started))
             self._next()
 
     def move(self, place: Place, rank: int) -> None:

@@ -20,6 +20,7 @@ from bot.channels import guard as channels
 from bot.db import get_session_factory, upgrade
 from bot.faq import statement as statements
 from bot.overload import (
+    FRESH_RANK,
     HELD_KEY,
     Admission,
     Place,
@@ -201,6 +202,40 @@ async def test_when_the_line_is_longer_than_anyones_patience_people_are_told_at_
     await asyncio.gather(*channels._held)
     handled = sorted(assistant.handled)
     assert handled == ["Bonjour", "Comment être remboursé ?", "Lots ?"]
+
+
+async def test_nobody_is_told_to_wait_when_their_answer_will_come_in_time(
+    busy_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 29: the holding reply is for a person who would really wait
+    longer than the limit, from the pace of the line and the measured time a
+    message takes, not before."""
+    monkeypatch.setenv("RELAIS_HOLDING_REPLY_SECONDS", "3")
+    get_settings.cache_clear()
+    assistant = Assistant()
+    guard = channels.Guard()
+    line = channels.admission()
+    busy = asyncio.create_task(guard.wrap(assistant)(_message("Bonjour", "a")[0]))
+    while line.in_progress == 0:
+        await asyncio.sleep(0)
+    second = asyncio.create_task(guard.wrap(assistant)(_message("Lots ?", "b")[0]))
+    while line.waiting == 0:
+        await asyncio.sleep(0)
+    # Two messages finished in the last 3.6 seconds, each in 0.05 s once its
+    # turn came: the next person's answer is about 1.85 s away, within the
+    # 3 s a person is kept waiting (more than half of it, which was once
+    # enough for a holding reply).
+    now = time.monotonic()
+    line._finished.extend([now - 3.6, now - 1.8])
+    line._served.extend([(now - 3.6, 0.05), (now - 1.8, 0.05)])
+    assert 1.5 < line.expected_answer(FRESH_RANK) < 3
+
+    third, channel = _message("Comment être remboursé ?", "c")
+    answered = asyncio.create_task(guard.wrap(assistant)(third))
+    await asyncio.sleep(0.3)
+    assistant.release.set()
+    await asyncio.gather(busy, second, answered)
+    assert _texts(channel) == ["Réponse à Comment être remboursé ?"]
 
 
 async def test_writing_again_after_a_holding_reply_does_not_jump_the_line(

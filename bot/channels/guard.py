@@ -146,12 +146,11 @@ class Guard:
             place = Place(message.sender_id, urgent=looks_urgent(message.text or ""))
             work = asyncio.create_task(self._answer(on_new_message, message, place))
             patience = get_settings().holding_reply_seconds
-            # When the line already looks longer than half a person's
-            # patience, they are told at once rather than after waiting to
-            # find out (half: the pace is an estimate, and a message answered
-            # just after its holding reply helps nobody on REST).
+            # When the answer would come later than a person's patience (the
+            # line ahead at its pace, then the measured service time), they
+            # are told at once rather than after waiting to find out.
             line = admission()
-            if line.expected_wait(place.rank) > patience / 2 or (
+            if line.expected_answer(place.rank) > patience or (
                 place.rank != URGENT_RANK and line.behind_held(place.key)
             ):
                 patience = 0
