@@ -29,7 +29,7 @@ Relais' channels (bot/channels/guard.py), before the first message.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema.exceptions import best_match
@@ -70,7 +70,7 @@ UNUSED_SPACY_PIPES = ("ner",)
 _load_spacy_model = SpacyNLP.load_model
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spacy_model(spacy_model_name: str) -> SpacyModel:
     """SpacyNLP.load_model, once per process and model name, with the pipes
     nothing reads switched off."""
