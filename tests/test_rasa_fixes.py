@@ -1,5 +1,6 @@
 """Rasa 3.6, fixed where it costs (bot/rasa_fixes.py): the action response
-check with a validator built once, spaCy without the pipes nothing reads."""
+check with a validator built once, spaCy without the pipes nothing reads and
+loaded once, the model's graph run without dask."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import spacy
 import yaml
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.utils.endpoints import EndpointConfig
 
@@ -101,3 +103,41 @@ def test_spacy_is_served_without_the_entity_recogniser_and_reads_the_same() -> N
             (t.text, t.lemma_, t.pos_) for t in theirs
         ], text
         assert (mine.vector == theirs.vector).all(), text
+
+
+async def test_the_graph_runs_its_nodes_in_order_with_rasas_results() -> None:
+    """Issue 29: the served model's graph runs without dask, node by node in
+    an order worked out once; what the NLU says of a message and what the
+    policies predict next are what Rasa's DaskGraphRunner gives."""
+    from rasa.core.agent import Agent
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.publish.evaluation import load_questions
+
+    rasa_fixes.install()
+    agent = Agent.load(str(PROJECT_ROOT / "models" / "relais.tar.gz"))
+    processor = agent.processor
+    assert processor is not None
+    questions = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
+    texts = [q.text for q in questions[::12]] + ["agent please", "bonjour", ""]
+
+    async def outcomes() -> list[tuple[object, ...]]:
+        seen = []
+        for text in texts:
+            parse = await agent.parse_message(text)
+            tracker = DialogueStateTracker.from_events(
+                "someone",
+                [ActionExecuted("action_listen"), UserUttered(text, parse_data=parse)],
+                agent.domain.slots if agent.domain else [],
+            )
+            predicted = processor._predict_next_with_tracker(tracker)
+            seen.append((parse, predicted.max_confidence_index, predicted.policy_name))
+        return seen
+
+    ours = await outcomes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DaskGraphRunner, "run", rasa_fixes.RASA_GRAPH_RUN)
+        theirs = await outcomes()
+    assert ours == theirs
+    assert {parse["intent"]["name"] for parse, *_ in ours} >= {"faq", "request_human"}
