@@ -135,6 +135,20 @@ def test_round_trip_through_json_gives_the_same_ranking(
     assert restored.rank(question) == pytest.approx(model.rank(question))
 
 
+def test_one_question_at_a_time_gives_what_scikit_learn_gives(
+    model: TopicModel, ask
+) -> None:
+    """Issue 29: `rank`, run for every message, works the figures out in
+    plain numpy; they are scikit-learn's, topic for topic."""
+    held_out = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
+    questions = [ask(q.text) for q in held_out[::4]]
+    questions += [ask("?"), ask(""), Question("sans vecteur", ("sans", "vecteur"))]
+    for question, expected in zip(questions, model.rank_all(questions), strict=True):
+        got = model.rank(question)
+        assert [topic for topic, _ in got] == [topic for topic, _ in expected]
+        assert [p for _, p in got] == pytest.approx([p for _, p in expected], abs=1e-9)
+
+
 def test_one_topic_is_not_enough() -> None:
     with pytest.raises(ValueError, match="at least two topics"):
         TopicModel.train(

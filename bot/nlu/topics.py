@@ -253,9 +253,21 @@ class TopicModel:
         """Every topic with its probability for `question`, best first.
 
         The probabilities sum to 1 minus the probability that the FAQ does not
-        cover the question at all.
+        cover the question at all. The same figures as `rank_all`, worked out
+        for one question without scikit-learn's checks and sparse matrices,
+        which cost more than the arithmetic (issue 29: this runs for every
+        message).
         """
-        return self.rank_all([question])[0]
+        if question.encoded is None:
+            question = with_meaning([question])[0]
+        return self._scorer().rank(question)
+
+    def _scorer(self) -> _Scorer:
+        scorer: _Scorer | None = self.__dict__.get("_scorer_cache")
+        if scorer is None:
+            scorer = _Scorer(self)
+            self.__dict__["_scorer_cache"] = scorer
+        return scorer
 
     def rank_all(self, questions: Sequence[Question]) -> list[list[tuple[str, float]]]:
         """`rank` for many questions at once (faster in a batch)."""
@@ -303,6 +315,67 @@ class TopicModel:
             classifier,
             DerivedThreshold.from_dict(threshold) if threshold else None,
         )
+
+
+class _Scorer:
+    """A fitted TopicModel's arithmetic for one question at a time: the same
+    TF-IDF rows (counts of the known n-grams, 1 + log, times IDF, unit
+    length), the same feature blocks in the same order, and the multinomial
+    logistic regression's softmax, in plain numpy."""
+
+    def __init__(self, model: TopicModel) -> None:
+        self.classes = [str(c) for c in model.classifier.classes_]
+        self.views = [
+            (view.build_analyzer(), view.vocabulary_, view.idf_)
+            for view in (model.chars, model.lemmas)
+        ]
+        coef = np.asarray(model.classifier.coef_, dtype=np.float64)
+        offsets, start = [], 0
+        for _, vocabulary, _ in self.views:
+            offsets.append(start)
+            start += len(vocabulary)
+        self.offsets = offsets
+        self.coef = coef
+        self.vector_coef = coef[:, start : start + VECTOR_SIZE]
+        self.encoded_coef = coef[:, start + VECTOR_SIZE :]
+        self.intercept = np.asarray(model.classifier.intercept_, dtype=np.float64)
+
+    def rank(self, question: Question) -> list[tuple[str, float]]:
+        logits = self.intercept.copy()
+        texts = [question.text, " ".join(question.lemmas)]
+        for (analyzer, vocabulary, idf), offset, text in zip(
+            self.views, self.offsets, texts, strict=True
+        ):
+            counts: dict[int, int] = {}
+            for term in analyzer(text):
+                index = vocabulary.get(term)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            values = np.log(np.fromiter(counts.values(), dtype=np.float64)) + 1.0
+            values *= idf[indices]
+            norm = np.sqrt(np.dot(values, values))
+            if norm:
+                logits += self.coef[:, indices + offset] @ (values / norm)
+        vector = question.vector
+        if vector is not None and len(vector) == VECTOR_SIZE:
+            weighted = np.asarray(vector, np.float64) * VECTOR_WEIGHT
+            logits += self.vector_coef @ weighted
+        if question.encoded is not None:
+            encoded = np.asarray(question.encoded, np.float64) * ENCODED_WEIGHT
+            logits += self.encoded_coef @ encoded
+        logits -= logits.max()
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum()
+        order = np.argsort(-probabilities)
+        classes = self.classes
+        return [
+            (classes[i], float(probabilities[i]))
+            for i in order
+            if classes[i] != NOT_IN_FAQ
+        ]
 
 
 def margin_of(ranking: Sequence[tuple[str, float]]) -> float:
