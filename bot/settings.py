@@ -31,7 +31,8 @@ PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "token"}
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'relais.db'}"
-DEFAULT_EVENTS_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}"
+# The watcher reads the tracker store's events table (endpoints.yml).
+DEFAULT_EVENTS_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
 DEFAULT_PACK = "packs/dairy-recall"
 # Moved to the pack's profile.yml; `relais config check` says so when still set.
 MOVED_TO_PROFILE = (
@@ -191,8 +192,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     events_url = env.get("RELAIS_EVENTS_URL", "").strip() or DEFAULT_EVENTS_URL
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://|^amqps?://[^\s/]+", events_url):
         raise SettingsError(
-            "RELAIS_EVENTS_URL must be the database of Rasa's SQL event broker "
-            "(sqlite:/// or postgresql://) or RabbitMQ "
+            "RELAIS_EVENTS_URL must be the database of Rasa's SQL tracker store "
+            "or event broker (sqlite:/// or postgresql://) or RabbitMQ "
             "(amqp://user:password@host:5672/), "
             f"not {events_url!r}."
         )

@@ -126,7 +126,7 @@ def measure(label: str, url: str, work: Path) -> None:
         **os.environ,
         **TEST_ENVIRONMENT,
         "DATABASE_URL": url,
-        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'tracker.db'}",
         "RELAIS_SPOOL_DIR": str(work / "spool"),
     }
     with running_console(work, env) as console:

@@ -1,8 +1,8 @@
 """A surge of people writing at once: Relais against a stock `rasa init` bot.
 
 Each system runs as a deployment runs it: Relais on `make run`'s embedded
-defaults (real Rasa server, action server and console; SQLite tracker store
-and SQL event broker), Relais scaled out as `make run-scaled` runs it (two
+defaults (real Rasa server, action server and console; SQLite tracker store,
+which the console reads), Relais scaled out as `make run-scaled` runs it (two
 Rasa processes and two action servers behind nginx, PostgreSQL, Redis,
 RabbitMQ; people write to nginx), and a stock `rasa init` bot. People write
 over the REST webhook the held-out questions of the pack (French and
@@ -406,7 +406,7 @@ def bench_relais(work: Path, questions: list[str], args: argparse.Namespace) -> 
     env = {
         **os.environ, **TEST_ENVIRONMENT, "RASA_TOKEN": TOKEN,
         "RASA_TELEMETRY_ENABLED": "false", "DATABASE_URL": database_url,
-        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'tracker.db'}",
         "RELAIS_SPOOL_DIR": str(work / "spool"),
     }  # fmt: skip
     print("\nRelais, embedded defaults (starting, about a minute)", flush=True)

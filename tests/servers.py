@@ -154,7 +154,6 @@ def running_relais(
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text("utf-8"))
     endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{action_port}/webhook"
     endpoints["tracker_store"]["db"] = str(work / "tracker.db")
-    endpoints["event_broker"]["db"] = str(work / "events.db")
     (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints), "utf-8")
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
     endpoints_file = work / "endpoints.yml"

@@ -101,7 +101,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         "RASA_TELEMETRY_ENABLED": "false",
         "DATABASE_URL": database_url,
         "RELAIS_SPOOL_DIR": str(work / "spool"),
-        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'events.db'}",
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'tracker.db'}",
         "RELAIS_PROJECT": str(project),
         "RELAIS_PACK": str(project / "packs" / "dairy-recall"),
         "RELAIS_FOUR_EYES": "on",
@@ -543,7 +543,7 @@ def test_the_crisis_at_a_glance_a_spike_and_the_report(
         truth = day.write(
             session=session,
             tracker_url=f"sqlite:///{servers.work / 'tracker.db'}",
-            broker_url=f"sqlite:///{servers.work / 'events.db'}",
+            broker_url=None,  # the watcher reads the tracker store, as make run's
         )
     # The console's own watcher reads the day (a slow machine waits longer).
     deadline = time.monotonic() + WAIT_MS / 1000

@@ -377,7 +377,7 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
     # The console's watcher turns what Rasa recorded into the crisis figures:
     # each message and what became of it.
     database_url = e2e_env["DATABASE_URL"]
-    events_url = database_url.replace("relais.db", "events.db")
+    events_url = database_url.replace("relais.db", "tracker.db")
     while watch_once(database_url, events_url)[0]:
         pass
     with get_session_factory(database_url).begin() as session:

@@ -1,5 +1,6 @@
-"""The event watcher, fed by Rasa's own SQL event broker or by RabbitMQ (the
-machine's server, as Rasa's Pika broker publishes to it)."""
+"""The event watcher, fed by Rasa's SQL tracker store (`make run`), its SQL
+event broker or RabbitMQ (the machine's server, as Rasa's Pika broker
+publishes to it)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from pathlib import Path
 import aio_pika
 import pytest
 from rasa.core.brokers.sql import SQLEventBroker
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import stores
 from bot.db import get_session_factory
 from bot.events import rabbit, records, sql, watcher
 from bot.handoff import queue
+from bot.settings import PROJECT_ROOT
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -67,6 +73,46 @@ def test_a_waiting_person_who_reports_symptoms_becomes_urgent(
     assert sql.watch_once(database_url, events_url) == (0, [])
     broker.publish(user_event("waiting", "il vomit encore", "health"))
     assert sql.watch_once(database_url, events_url) == (1, [])
+
+
+async def test_the_watcher_reads_the_tracker_store_of_make_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue 29: `make run` has no event broker; the watcher reads what Rasa's
+    tracker store keeps. A console that read the broker until now goes on
+    from the tracker store's last event, handling none twice."""
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    tracker_db = tmp_path / "tracker.db"
+    store = stores.TrackerStore(domain, dialect="sqlite", db=str(tracker_db))
+    events_url = f"sqlite:///{tracker_db}"
+
+    async def says(sender: str, text: str, reason: str | None = None) -> None:
+        tracker = await store.retrieve(sender) or DialogueStateTracker(
+            sender, domain.slots
+        )
+        event = user_event(sender, text, reason)
+        tracker.update(UserUttered(text, event["parse_data"]["intent"],
+                                   parse_data=event["parse_data"]))  # fmt: skip
+        await store.save(tracker)
+
+    with get_session_factory(database_url).begin() as session:
+        waiting = queue.HandoffRequest(
+            "waiting", "socketio", "fr", "asked_for_human", "normal", "un humain"
+        )
+        queue.enqueue(session=session, request=waiting)
+        # This console read Rasa's SQL broker until now.
+        session.add(sql.EventCursor(name=sql.CURSOR_NAME, last_id=41))
+    await says("waiting", "déjà lu par le broker")
+    assert sql.watch_once(database_url, events_url) == (0, [])
+
+    await says("waiting", "mon fils vomit depuis ce matin", "health")
+    count, urgent = sql.watch_once(database_url, events_url)
+    assert count == 1
+    assert urgent == [records.Urgent("waiting", "health", "fr")]
+    with get_session_factory(database_url).begin() as session:
+        ticket = queue.open_ticket_for(session=session, conversation_id="waiting")
+        assert ticket.last_message == "mon fils vomit depuis ce matin"
+    assert sql.watch_once(database_url, events_url) == (0, [])
 
 
 def publish_to_rabbitmq(events: list[dict], queue_name: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from bot.settings import PROJECT_ROOT
 
@@ -44,6 +44,21 @@ def tracker_url_of(endpoints: Path) -> str | None:
         database=database,
         query=section.get("query") or {},
     ).render_as_string(hide_password=False)
+
+
+def same_database(first: str | None, second: str | None) -> bool:
+    """Whether two database URLs name one database (SQLite files compared
+    by their resolved path)."""
+    if not first or not second:
+        return False
+    a, b = make_url(first), make_url(second)
+    if a.get_backend_name() == b.get_backend_name() == "sqlite":
+        return bool(a.database and b.database) and (
+            Path(str(a.database)).resolve() == Path(str(b.database)).resolve()
+        )
+    return a.render_as_string(hide_password=False) == b.render_as_string(
+        hide_password=False
+    )
 
 
 # How much of a message a one-line listing shows (queue list, faq log).

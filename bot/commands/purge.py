@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.commands import tracker_url_of
+from bot.commands import same_database, tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.handoff import spool
 from bot.settings import PROJECT_ROOT, Settings
@@ -61,7 +61,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with factory.begin() as session:
             purge_relais(session, cutoff, removed)
-            if not settings.events_url.startswith("amqp"):
+            # The tracker store's own table (make run) goes with its
+            # conversations, below, never event by event.
+            if not settings.events_url.startswith("amqp") and not same_database(
+                settings.events_url, tracker_url
+            ):
                 purge_broker(
                     session, settings.events_url, cutoff, removed, args.dry_run
                 )

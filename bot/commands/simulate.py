@@ -16,7 +16,7 @@ import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot.commands import tracker_url_of
+from bot.commands import same_database, tracker_url_of
 from bot.db import get_session_factory, utcnow
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -53,7 +53,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.events_url.startswith("amqp"):
         print(
-            "relais simulate writes to the SQL event broker: run it with make "
+            "relais simulate writes to the SQL tracker store: run it with make "
             "run's settings, not the scaled-out ones.",
             file=sys.stderr,
         )
@@ -94,9 +94,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return 2
+    # Where the watcher reads the tracker store's own table (make run), the
+    # events are written there once.
+    broker_url = (
+        None if same_database(settings.events_url, tracker_url) else settings.events_url
+    )
     with get_session_factory(settings.database_url).begin() as session:
         truth = generator.write(
-            session=session, tracker_url=tracker_url, broker_url=settings.events_url
+            session=session, tracker_url=tracker_url, broker_url=broker_url
         )
     if args.truth:
         Path(args.truth).write_text(truth.to_json(), encoding="utf-8")

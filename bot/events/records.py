@@ -2,12 +2,13 @@
 
 A paused Rasa records what the person writes but runs no action, so nothing
 in the action server sees a person who, while waiting, writes "my son is
-vomiting now". Rasa publishes every event to its event broker, and this
-watcher, run by the console, reads what is new from wherever
-RELAIS_EVENTS_URL points:
+vomiting now". Rasa stores every event in its tracker store (and publishes
+it to its event broker, when it has one), and this watcher, run by the
+console, reads what is new from wherever RELAIS_EVENTS_URL points:
 
-- `sqlite://` or `postgresql://`: Rasa's SQL broker (`make run`'s
-  endpoints.yml, table `events`), read from a stored cursor;
+- `sqlite://` or `postgresql://`: the `events` table of Rasa's SQL tracker
+  store (`make run`'s endpoints.yml) or SQL event broker, read from a stored
+  cursor;
 - `amqp://`: Rasa's Pika broker on RabbitMQ (`make run-scaled`), consumed
   from a durable queue (bot/events/rabbit.py).
 

@@ -1,21 +1,43 @@
-"""Rasa's SQL event broker (`make run`'s endpoints.yml, table `events`), read
-from a stored cursor: the last event handled is stored in `event_cursor`, so a
-restart neither skips nor repeats events, and several consoles never handle
-one event twice (the cursor row is locked while a batch is handled)."""
+"""Rasa's events from SQL: the `events` table of Rasa's SQL tracker store
+(`make run`'s endpoints.yml) or of its SQL event broker, which share the
+columns read here (id, sender_id, data), read from a stored cursor: the last
+event handled is stored in `event_cursor`, so a restart neither skips nor
+repeats events, and several consoles never handle one event twice (the cursor
+row is locked while a batch is handled)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.db import Base, get_engine, get_session_factory
 from bot.events.records import BATCH, Urgent, apply_events, decode
 
-CURSOR_NAME = "rasa_events"
+logger = logging.getLogger(__name__)
 
-# Rasa's SQLEventBroker table (rasa/core/brokers/sql.py); Rasa creates it.
+# One cursor per kind of table: ids of a broker's table and of the tracker
+# store's are unrelated.
+CURSOR_NAME = "rasa_events"  # Rasa's SQL event broker
+TRACKER_CURSOR_NAME = "rasa_tracker_events"  # Rasa's SQL tracker store
+
+# Rasa's `events` table, as its SQL tracker store and SQLEventBroker both
+# have it (rasa/core/tracker_store.py, rasa/core/brokers/sql.py); Rasa
+# creates it. Read by id, which follows the order events were stored in
+# with one Rasa process (several publish to RabbitMQ).
 _broker = MetaData()
 rasa_events = Table(
     "events",
@@ -35,22 +57,48 @@ class EventCursor(Base):
     last_id = Column(Integer, nullable=False, default=0)
 
 
-def _cursor(session: Session) -> EventCursor:
-    cursor = session.execute(
+def _cursor(session: Session, name: str) -> EventCursor | None:
+    return session.execute(
         select(EventCursor)
-        .where(EventCursor.name == CURSOR_NAME)
+        .where(EventCursor.name == name)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if cursor is None:
-        cursor = EventCursor(name=CURSOR_NAME, last_id=0)
-        session.add(cursor)
-        session.flush()
+
+
+def _is_tracker_store(events: Connection) -> bool:
+    """Whether `events` holds Rasa's SQL tracker store table (it has the
+    type of each event as a column) rather than its SQL broker's."""
+    columns = inspect(events).get_columns(rasa_events.name)
+    return any(column["name"] == "type_name" for column in columns)
+
+
+def _start(session: Session, events: Connection, tracker_store: bool) -> EventCursor:
+    """The cursor of this kind of table, made when first read. A console that
+    read Rasa's SQL broker until now (Relais before it read the tracker store)
+    starts at the tracker store's last event: the ones before it came through
+    the broker already."""
+    name = TRACKER_CURSOR_NAME if tracker_store else CURSOR_NAME
+    cursor = _cursor(session, name)
+    if cursor is not None:
+        return cursor
+    last_id = 0
+    broker = _cursor(session, CURSOR_NAME) if tracker_store else None
+    if broker is not None and broker.last_id:
+        last_id = events.execute(select(func.max(rasa_events.c.id))).scalar() or 0
+        logger.warning(
+            "The console now reads Rasa's events from the tracker store, no "
+            "longer from the SQL event broker: from event %d on.",
+            last_id,
+        )
+    cursor = EventCursor(name=name, last_id=last_id)
+    session.add(cursor)
+    session.flush()
     return cursor
 
 
 def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
-    """Handles the events stored in Rasa's SQL broker since the last call.
+    """Handles the events Rasa stored since the last call.
 
     Returns:
         How many events were read, and the people who need emergency guidance.
@@ -58,7 +106,7 @@ def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
     with get_engine(events_url).connect() as events:
         factory = get_session_factory(database_url)
         with factory.begin() as session:
-            cursor = _cursor(session)
+            cursor = _start(session, events, _is_tracker_store(events))
             rows = events.execute(
                 select(rasa_events.c.id, rasa_events.c.sender_id, rasa_events.c.data)
                 .where(rasa_events.c.id > cursor.last_id)
@@ -78,7 +126,7 @@ def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
 
 @dataclass
 class SqlEvents:
-    """Rasa's SQL event broker, read from the stored cursor."""
+    """Rasa's events from SQL, read from the stored cursor."""
 
     database_url: str
     events_url: str

@@ -517,16 +517,22 @@ class Day:
     # --- into the stores ------------------------------------------------------
 
     def write(
-        self, *, session: Session, tracker_url: str | None, broker_url: str
+        self, *, session: Session, tracker_url: str | None, broker_url: str | None
     ) -> Truth:
-        """Writes every conversation's events to the tracker store (when given)
-        and to the event broker's table, and the tickets into `session`."""
+        """Writes every conversation's events to the tracker store and to the
+        event broker's table (each when given; the watcher reads the tracker
+        store's table when there is no broker), and the tickets into
+        `session`."""
+        if tracker_url is None and broker_url is None:
+            raise ValueError("Nowhere to write events: no tracker store, no broker.")
         broker, tracker = (
-            _engine(broker_url),
+            _engine(broker_url) if broker_url else None,
             _engine(tracker_url) if tracker_url else None,
         )
         try:
-            _broker.create_all(broker)  # Rasa's own tables, as Rasa creates them
+            # Rasa's own tables, as Rasa creates them.
+            if broker is not None:
+                _broker.create_all(broker)
             if tracker is not None:
                 _rasa.create_all(tracker)
             pending: list[tuple[str, dict[str, Any]]] = []
@@ -538,9 +544,9 @@ class Day:
                     pending = []
             self._flush(pending, broker, tracker)
         finally:
-            broker.dispose()
-            if tracker is not None:
-                tracker.dispose()
+            for engine in (broker, tracker):
+                if engine is not None:
+                    engine.dispose()
         session.add_all(
             self._as_of_end(ticket)
             for ticket in self.tickets
@@ -565,7 +571,7 @@ class Day:
     def _flush(
         self,
         pending: list[tuple[str, dict[str, Any]]],
-        broker: sa.engine.Engine,
+        broker: sa.engine.Engine | None,
         tracker: sa.engine.Engine | None,
     ) -> None:
         # Nothing after the end of the day (a day that ends now has no future).
@@ -573,19 +579,23 @@ class Day:
         if not pending:
             return
         self.truth.events += len(pending)
-        # The broker publishes in time order across conversations.
+        # The broker publishes in time order across conversations; so does
+        # the tracker store when the watcher reads it (no broker).
         ordered = sorted(pending, key=lambda item: item[1]["timestamp"])
-        with broker.begin() as connection:
-            connection.execute(
-                sa.insert(broker_events),
-                [
-                    {
-                        "sender_id": sender,
-                        "data": json.dumps({"sender_id": sender, **event}),
-                    }
-                    for sender, event in ordered
-                ],
-            )
+        if broker is None:
+            pending = ordered
+        else:
+            with broker.begin() as connection:
+                connection.execute(
+                    sa.insert(broker_events),
+                    [
+                        {
+                            "sender_id": sender,
+                            "data": json.dumps({"sender_id": sender, **event}),
+                        }
+                        for sender, event in ordered
+                    ],
+                )
         if tracker is not None:
             with tracker.begin() as connection:
                 connection.execute(
