@@ -19,6 +19,10 @@ PostgreSQL alike. What Rasa 3.6 does, per message, and what changes:
   message); here the new events of one save go in one transaction.
 - Both insert through the ORM one object at a time; here through one
   multi-row insert.
+- Rasa saves on its event loop: while a commit waits for the disk, nobody's
+  message is handled. Here the saves run on a writer thread of their own
+  (one, so they never compete for SQLite's single writer), and the events
+  are published to the broker once stored.
 - On SQLite, every session opened a new connection, and a reader (the
   console's watcher) could make a writer wait on the file lock. Here
   connections are pooled and the databases use write-ahead logging, so
@@ -41,11 +45,12 @@ Measured in `make bench-surge` (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -176,6 +181,10 @@ class TrackerStore(SQLTrackerStore):
         self.engine: Engine = pooled_engine(self.engine)
         self.sessionmaker = sessionmaker(bind=self.engine)
         self._held: OrderedDict[str, _Held] = OrderedDict()
+        # Saves wait for the disk here (a commit is flushed to it), not on
+        # the event loop, which meanwhile handles other people's messages;
+        # one thread, so saves do not compete for SQLite's single writer.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation's latest session, as Rasa's `retrieve` returns it."""
@@ -220,10 +229,27 @@ class TrackerStore(SQLTrackerStore):
             self._held.popitem(last=False)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """Stores the conversation's new events on the writer thread, then
+        publishes them to the broker (when there is one)."""
         sender_id = tracker.sender_id
+        held = self._held.pop(sender_id, None)
+        events = list(tracker.events)
+        loop = asyncio.get_running_loop()
+        new_events, held = await loop.run_in_executor(
+            self._writer, self._write, sender_id, events, held
+        )
+        if held is not None:
+            self._hold(sender_id, held)
+        self._publish(sender_id, new_events)
+
+    def _write(
+        self, sender_id: str, events: list[Event], held: _Held | None
+    ) -> tuple[list[Event], _Held | None]:
+        """Stores what `events` adds to the stored conversation, in one
+        transaction; returns the new events and what to hold of the
+        conversation now (None when unknown)."""
         with self.session_scope() as session:
             last_id = session.execute(_LAST_ID, {"sender_id": sender_id}).scalar()
-            held = self._held.pop(sender_id, None)
             if last_id is None:  # a new conversation: all of it is here
                 held, stored = _Held(0, []), 0
             elif held is not None and held.last_id == last_id:
@@ -233,12 +259,9 @@ class TrackerStore(SQLTrackerStore):
                 stored = session.execute(
                     _STORED_IN_SESSION, {"sender_id": sender_id}
                 ).scalar_one()
-            new_events = list(itertools.islice(tracker.events, stored, None))
+            new_events = events[stored:]
             if not new_events:
-                if held is not None:
-                    self._hold(sender_id, held)
-                return
-            self._publish(sender_id, new_events)
+                return [], held
             rows = []
             for event in new_events:
                 data = event.as_dict()
@@ -257,15 +280,16 @@ class TrackerStore(SQLTrackerStore):
             session.execute(sa.insert(self.SQLEvent.__table__), rows)
             last_id = session.execute(_LAST_ID, {"sender_id": sender_id}).scalar()
             session.commit()
-        if held is not None:
-            events = latest_session([*held.events, *new_events])
-            self._hold(sender_id, _Held(int(last_id), events))
+        if held is None:
+            return new_events, None
+        latest = latest_session([*held.events, *new_events])
+        return new_events, _Held(int(last_id), latest)
 
     def _publish(self, sender_id: str, events: list[Event]) -> None:
-        """Publishes before storing, as Rasa does: an event the tracker store
-        holds has been offered to the broker."""
+        """Publishes stored events (Rasa publishes just before storing):
+        whoever reads the broker finds them in the tracker store."""
         broker: RasaEventBroker | None = self.event_broker
-        if broker is None:
+        if broker is None or not events:
             return
         bodies = _broker_bodies(sender_id, events)
         if isinstance(broker, EventBroker):
