@@ -83,10 +83,17 @@ def sample(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-IDLE = "idle: the event loop waiting for work"
-# The event loop's own frame (uvloop runs in C under it): a sample whose
-# innermost frame is this one is a process waiting, not working.
-_WAITING = re.compile(r"^serve \(sanic/server/runners\.py")
+IDLE = "idle: waiting for work"
+# Innermost frames of a thread waiting, not working: the event loop's own
+# frame (uvloop runs in C under it), a pool thread waiting for a task (the
+# tracker store's writer).
+_WAITING = re.compile(
+    r"^serve \(sanic/server/runners\.py|^_worker \(concurrent/futures/thread\.py"
+)
+# Samples of the thread that runs the event loop (the others start in
+# threading's bootstrap): whether it is busy is what saturates a process.
+MAIN, MAIN_IDLE = "_main", "_main idle"
+_OTHER_THREAD = re.compile(r"^_bootstrap \(threading\.py")
 
 
 def part_of(frames: list[str]) -> str:
@@ -109,25 +116,32 @@ def split(out: Path) -> Counter[str]:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        counts[part_of(stack.split(";"))] += int(count)
+        frames = stack.split(";")
+        part = part_of(frames)
+        counts[part] += int(count)
+        if not _OTHER_THREAD.search(frames[0]):
+            counts[MAIN] += int(count)
+            counts[MAIN_IDLE] += int(count) if part == IDLE else 0
     return counts
 
 
 def lines(title: str, counts: Counter[str], messages: int) -> list[str]:
     """The split as printed: share of the samples, and milliseconds of this
-    process per message answered (100 samples a second)."""
-    idle = counts.get(IDLE, 0)
-    total = sum(counts.values()) - idle
+    process per message answered (100 samples a second, all threads); busy
+    is the share of the run its event loop's thread was working."""
+    main, main_idle = counts.get(MAIN, 0), counts.get(MAIN_IDLE, 0)
+    hidden = (IDLE, MAIN, MAIN_IDLE)
+    total = sum(n for name, n in counts.items() if name not in hidden)
     if not total:
         return [f"  {title}: no samples (py-spy could not attach?)"]
     per_message = total * 10 / max(1, messages)
-    busy = 100 * total / (total + idle)
+    busy = 100 * (main - main_idle) / max(1, main)
     shown = [
         f"  {title}: busy {busy:.0f} % of the run, {per_message:.1f} ms per "
         "message answered"
     ]
     for name, count in counts.most_common():
-        if name == IDLE:
+        if name in hidden:
             continue
         per_message = count * 10 / max(1, messages)
         shown.append(f"    {100 * count / total:5.1f} %  {per_message:6.2f} ms  {name}")
