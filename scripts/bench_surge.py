@@ -220,6 +220,7 @@ async def long_conversations(
     to each turn's reply, by turn (1 to `turns`). Alone on the server, the
     time is what the message costs."""
     by_turn: dict[int, list[float]] = {turn: [] for turn in range(1, turns + 1)}
+    silent = 0
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -238,9 +239,10 @@ async def long_conversations(
             sender = f"long-{uuid.uuid4().hex[:12]}"
             for turn in range(1, turns + 1):
                 seconds, replied = await ask(sender, next(cycle))
-                if not replied:
-                    raise RuntimeError(f"turn {turn} of {sender} had no reply")
+                silent += not replied  # the stock bot stays silent at times
                 by_turn[turn].append(seconds)
+    if silent:
+        print(f"  ({silent} turns had no reply)")
     return by_turn
 
 
