@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.commands.config import endpoint_classes_problem
+from bot.commands.config import endpoint_classes_problem, events_source_problem
 from bot.settings import PROJECT_ROOT, SettingsError, load_settings
 from tests.conftest import TEST_ENVIRONMENT
 
@@ -192,3 +192,24 @@ def test_the_scaled_out_settings_load() -> None:
     endpoints = (PROJECT_ROOT / "endpoints.scaled.yml").read_text("utf-8")
     assert f"- {settings.events_queue}" in endpoints
     assert endpoint_classes_problem(PROJECT_ROOT / "endpoints.scaled.yml") is None
+
+
+def test_the_watcher_reads_where_rasa_writes() -> None:
+    """Issue 29: make run has no event broker; the console reads the tracker
+    store's database. An older .env pointing at the broker's former database
+    would leave the queue blind: the configuration check says so."""
+    shipped = PROJECT_ROOT / "endpoints.yml"
+    assert (
+        events_source_problem(shipped, load_settings(TEST_ENVIRONMENT).events_url)
+        is None
+    )
+    assert (
+        events_source_problem(
+            shipped, f"sqlite:///{PROJECT_ROOT}/var/../var/tracker.db"
+        )
+        is None
+    )
+    problem = events_source_problem(shipped, f"sqlite:///{PROJECT_ROOT}/var/events.db")
+    assert problem is not None and "never see a message" in problem
+    scaled = PROJECT_ROOT / "endpoints.scaled.yml"
+    assert events_source_problem(scaled, "amqp://guest:guest@127.0.0.1:5672/") is None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.commands import same_database, tracker_url_of
 from bot.settings import MOVED_TO_PROFILE, PROJECT_ROOT, SettingsError, get_settings
 
 
@@ -67,6 +68,29 @@ def endpoint_classes_problem(path: Path) -> str | None:
     return None
 
 
+def events_source_problem(path: Path, events_url: str) -> str | None:
+    """What stops the console's watcher from seeing Rasa's events: a SQL
+    RELAIS_EVENTS_URL that is neither an event broker's database (the
+    endpoints name none) nor the tracker store's."""
+    if events_url.startswith(("amqp://", "amqps://")) or not path.is_file():
+        return None
+    try:
+        endpoints = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # endpoint_classes_problem says why
+    if endpoints.get("event_broker"):
+        return None
+    tracker_url = tracker_url_of(path)
+    if tracker_url is None or same_database(events_url, tracker_url):
+        return None
+    return (
+        f"RELAIS_EVENTS_URL is {events_url}, but {path.name} names no event broker "
+        f"and Rasa keeps conversations in {tracker_url}: the console would never "
+        "see a message. Point RELAIS_EVENTS_URL at the tracker store's database, "
+        "or leave it unset for make run's."
+    )
+
+
 def check_config(endpoints: str = "endpoints.yml") -> int:
     """Validates the configuration; prints what is wrong in one line."""
     try:
@@ -81,7 +105,9 @@ def check_config(endpoints: str = "endpoints.yml") -> int:
                 f"{settings.pack_dir / 'profile.yml'}. Remove it from .env.",
                 file=sys.stderr,
             )
-    problem = endpoint_classes_problem(PROJECT_ROOT / endpoints)
+    problem = endpoint_classes_problem(
+        PROJECT_ROOT / endpoints
+    ) or events_source_problem(PROJECT_ROOT / endpoints, settings.events_url)
     if problem:
         print(f"Configuration error: {problem}", file=sys.stderr)
         return 2
