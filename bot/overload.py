@@ -149,9 +149,8 @@ class Admission:
         self._waiting = [0, 0, 0]  # per rank
         self._conversations: dict[str, list[Place]] = {}
         self._arrivals = itertools.count()
-        self._finished: deque[float] = deque()
-        # (when it finished, how long it took) of recent messages, from their
-        # turn to their answer.
+        # (when it finished, how long it took from its turn) of the messages
+        # of the last PACE_SECONDS: the pace of the line and the service time.
         self._served: deque[tuple[float, float]] = deque()
 
     @property
@@ -164,23 +163,24 @@ class Admission:
         ahead = sum(self._waiting[: rank + 1])
         if not ahead:
             return 0.0
-        now = time.monotonic()
-        while self._finished and self._finished[0] < now - self.PACE_SECONDS:
-            self._finished.popleft()
-        if len(self._finished) < 2:
+        served = self._recent()
+        if len(served) < 2:
             return float("inf")  # nothing finished lately: a long wait
-        per_second = len(self._finished) / max(now - self._finished[0], 0.001)
+        per_second = len(served) / max(time.monotonic() - served[0][0], 0.001)
         return ahead / per_second
 
     def service_time(self) -> float:
         """Median seconds a message took from its turn to its answer, over
         the last few seconds (0 when none finished lately)."""
-        now = time.monotonic()
-        while self._served and self._served[0][0] < now - self.PACE_SECONDS:
+        served = self._recent()
+        return statistics.median(s for _, s in served) if served else 0.0
+
+    def _recent(self) -> deque[tuple[float, float]]:
+        """The messages finished in the last PACE_SECONDS (older ones dropped)."""
+        since = time.monotonic() - self.PACE_SECONDS
+        while self._served and self._served[0][0] < since:
             self._served.popleft()
-        if not self._served:
-            return 0.0
-        return statistics.median(seconds for _, seconds in self._served)
+        return self._served
 
     def expected_answer(self, rank: int) -> float:
         """Seconds until a message of `rank` arriving now would be answered:
@@ -211,7 +211,6 @@ class Admission:
             yield
         finally:
             finished = time.monotonic()
-            self._finished.append(finished)
             self._served.append((finished, finished - started))
             self._next()
 

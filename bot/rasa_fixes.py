@@ -98,7 +98,6 @@ def load_spacy_model(spacy_model_name: str) -> SpacyModel:
 
 
 RASA_GRAPH_RUN = DaskGraphRunner.run
-_installed: list[bool] = []  # once per process: whether glibc took the settings
 
 
 def run_graph(
@@ -169,8 +168,7 @@ def install() -> None:
     if RemoteAction._validate_action_result is not validate_action_result:
         RemoteAction._validate_action_result = validate_action_result
         logger.info("Action server responses are checked by a validator built once.")
-    if not _installed:
-        _installed.append(hold_less_memory())
+    hold_less_memory()
     if DaskGraphRunner.run is not run_graph:
         DaskGraphRunner.run = run_graph
         logger.info("The model's graph runs its nodes in an order worked out once.")

@@ -173,13 +173,11 @@ async def test_rest_messages_already_given_a_holding_reply_let_fresh_ones_first(
     assert _texts(fresh_channel) == ["Réponse à Comment être remboursé ?"]
 
 
-async def test_when_the_line_is_longer_than_anyones_patience_people_are_told_at_once(
-    busy_process: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RELAIS_HOLDING_REPLY_SECONDS", "3")
-    get_settings.cache_clear()
-    assistant = Assistant()
-    guard = channels.Guard()
+async def _one_answering_one_waiting(
+    assistant: Assistant, guard: channels.Guard
+) -> tuple[Admission, asyncio.Task[None], asyncio.Task[None]]:
+    """One message being answered (the process takes one at a time) and one
+    waiting behind it: the line, and the two messages' tasks."""
     line = channels.admission()
     busy = asyncio.create_task(guard.wrap(assistant)(_message("Bonjour", "a")[0]))
     while line.in_progress == 0:
@@ -187,10 +185,20 @@ async def test_when_the_line_is_longer_than_anyones_patience_people_are_told_at_
     second = asyncio.create_task(guard.wrap(assistant)(_message("Lots ?", "b")[0]))
     while line.waiting == 0:
         await asyncio.sleep(0)
+    return line, busy, second
+
+
+async def test_when_the_line_is_longer_than_anyones_patience_people_are_told_at_once(
+    busy_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAIS_HOLDING_REPLY_SECONDS", "3")
+    get_settings.cache_clear()
+    assistant, guard = Assistant(), channels.Guard()
+    line, busy, second = await _one_answering_one_waiting(assistant, guard)
     # Two messages finished in the last nine seconds: the one waiting has
     # about 4.5 s to go, more than the 3 s a person is kept waiting.
     now = time.monotonic()
-    line._finished.extend([now - 9.0, now - 8.9])
+    line._served.extend([(now - 9.0, 0.05), (now - 8.9, 0.05)])
 
     third, channel = _message("Comment être remboursé ?", "c")
     await guard.wrap(assistant)(third)
@@ -212,21 +220,13 @@ async def test_nobody_is_told_to_wait_when_their_answer_will_come_in_time(
     message takes, not before."""
     monkeypatch.setenv("RELAIS_HOLDING_REPLY_SECONDS", "3")
     get_settings.cache_clear()
-    assistant = Assistant()
-    guard = channels.Guard()
-    line = channels.admission()
-    busy = asyncio.create_task(guard.wrap(assistant)(_message("Bonjour", "a")[0]))
-    while line.in_progress == 0:
-        await asyncio.sleep(0)
-    second = asyncio.create_task(guard.wrap(assistant)(_message("Lots ?", "b")[0]))
-    while line.waiting == 0:
-        await asyncio.sleep(0)
+    assistant, guard = Assistant(), channels.Guard()
+    line, busy, second = await _one_answering_one_waiting(assistant, guard)
     # Two messages finished in the last 3.6 seconds, each in 0.05 s once its
     # turn came: the next person's answer is about 1.85 s away, within the
     # 3 s a person is kept waiting (more than half of it, which was once
     # enough for a holding reply).
     now = time.monotonic()
-    line._finished.extend([now - 3.6, now - 1.8])
     line._served.extend([(now - 3.6, 0.05), (now - 1.8, 0.05)])
     assert 1.5 < line.expected_answer(FRESH_RANK) < 3
 

@@ -66,11 +66,18 @@ def _cursor(session: Session, name: str) -> EventCursor | None:
     ).scalar_one_or_none()
 
 
-def _is_tracker_store(events: Connection) -> bool:
+# Events URL -> whether its table is a tracker store's: a table keeps its
+# kind, so the watcher, which reads twice a second, asks once.
+_kinds: dict[str, bool] = {}
+
+
+def _is_tracker_store(events_url: str, events: Connection) -> bool:
     """Whether `events` holds Rasa's SQL tracker store table (it has the
     type of each event as a column) rather than its SQL broker's."""
-    columns = inspect(events).get_columns(rasa_events.name)
-    return any(column["name"] == "type_name" for column in columns)
+    if events_url not in _kinds:
+        columns = inspect(events).get_columns(rasa_events.name)
+        _kinds[events_url] = any(c["name"] == "type_name" for c in columns)
+    return _kinds[events_url]
 
 
 def _start(session: Session, events: Connection, tracker_store: bool) -> EventCursor:
@@ -106,7 +113,7 @@ def watch_once(database_url: str, events_url: str) -> tuple[int, list[Urgent]]:
     with get_engine(events_url).connect() as events:
         factory = get_session_factory(database_url)
         with factory.begin() as session:
-            cursor = _start(session, events, _is_tracker_store(events))
+            cursor = _start(session, events, _is_tracker_store(events_url, events))
             rows = events.execute(
                 select(rasa_events.c.id, rasa_events.c.sender_id, rasa_events.c.data)
                 .where(rasa_events.c.id > cursor.last_id)

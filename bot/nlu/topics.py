@@ -43,6 +43,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -260,14 +261,11 @@ class TopicModel:
         """
         if question.encoded is None:
             question = with_meaning([question])[0]
-        return self._scorer().rank(question)
+        return self._scorer.rank(question)
 
+    @cached_property
     def _scorer(self) -> _Scorer:
-        scorer: _Scorer | None = self.__dict__.get("_scorer_cache")
-        if scorer is None:
-            scorer = _Scorer(self)
-            self.__dict__["_scorer_cache"] = scorer
-        return scorer
+        return _Scorer(self)
 
     def rank_all(self, questions: Sequence[Question]) -> list[list[tuple[str, float]]]:
         """`rank` for many questions at once (faster in a batch)."""
