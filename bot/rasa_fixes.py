@@ -31,6 +31,14 @@ Relais' channels (bot/channels/guard.py), before the first message.
   of the Rasa process's samples, 3 % after). Here the order of the nodes each
   set of targets needs is worked out once per runner and the nodes are
   called in that order, with the same inputs and the same results.
+- DIET computes a message's intent as a TensorFlow function over a padded
+  batch of one, built from every feature of the message: 5.5 ms per message
+  under load, 60 % of it the TensorFlow call. Relais' DIET has no transformer
+  layers and no entities, so the intent depends on the sentence features
+  only, and the same arithmetic in numpy takes about 0.06 ms
+  (bot/nlu/diet_numpy.py); the confidences agree with TensorFlow's to 1e-6.
+  Any other configuration, and a parse that asks for diagnostic data, is
+  served by TensorFlow as before.
 - glibc gives each thread that allocates (TensorFlow's, spaCy's, the
   encoder's) an arena of its own and keeps what is freed: with two arenas at
   most and freed memory given back above 128 KB, the Rasa process holds about
@@ -52,8 +60,11 @@ from rasa.core.actions.action import RemoteAction
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphSchema
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
+
+from bot.nlu.diet_numpy import IntentScorer
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +159,25 @@ def _plan(schema: GraphSchema, targets: tuple[str, ...]) -> list[tuple[str, list
     return plan
 
 
+RASA_DIET_PREDICT = DIETClassifier._predict
+_NO_SCORER = object()
+
+
+def predict_intent(diet: DIETClassifier, message: Any) -> Any:
+    """DIETClassifier._predict, in numpy where the model's configuration
+    allows (bot/nlu/diet_numpy.py), with the same scores."""
+    if diet._execution_context.should_add_diagnostic_data:
+        return RASA_DIET_PREDICT(diet, message)
+    scorer = diet.__dict__.get("_relais_scorer", _NO_SCORER)
+    if scorer is _NO_SCORER:
+        scorer = diet.__dict__["_relais_scorer"] = IntentScorer.of(diet)
+    if scorer is not None:
+        scores = scorer.scores(message)
+        if scores is not None:
+            return {"i_scores": scores}
+    return RASA_DIET_PREDICT(diet, message)
+
+
 # glibc's mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD, M_ARENA_MAX = -1, -8
 
@@ -172,6 +202,9 @@ def install() -> None:
     if DaskGraphRunner.run is not run_graph:
         DaskGraphRunner.run = run_graph
         logger.info("The model's graph runs its nodes in an order worked out once.")
+    if DIETClassifier._predict is not predict_intent:
+        DIETClassifier._predict = predict_intent
+        logger.info("DIET's intents are computed in numpy where its layers allow.")
     if SpacyNLP.load_model is not load_spacy_model:
         SpacyNLP.load_model = staticmethod(load_spacy_model)
         logger.info("spaCy's pipes nothing reads are off: %s", UNUSED_SPACY_PIPES)

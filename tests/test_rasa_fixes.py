@@ -1,25 +1,30 @@
 """Rasa 3.6, fixed where it costs (bot/rasa_fixes.py): the action response
 check with a validator built once, spaCy without the pipes nothing reads and
-loaded once, the model's graph run without dask."""
+loaded once, the model's graph run without dask, DIET's intents in numpy."""
 
 from __future__ import annotations
 
 import time
 
 import jsonschema
+import numpy as np
 import pytest
 import spacy
 import yaml
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_fixes
+from bot.publish.evaluation import load_questions
 from bot.settings import PROJECT_ROOT
 
 ORDINARY = PROJECT_ROOT / "tests" / "triggers" / "ordinary.yml"
+HELDOUT = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
 
 RESPONSE = {
     "events": [
@@ -105,22 +110,25 @@ def test_spacy_is_served_without_the_entity_recogniser_and_reads_the_same() -> N
         assert (mine.vector == theirs.vector).all(), text
 
 
-async def test_the_graph_runs_its_nodes_in_order_with_rasas_results() -> None:
+@pytest.fixture(scope="module")
+def agent() -> Agent:
+    """The shipped model, served with the fixes."""
+    rasa_fixes.install()
+    return Agent.load(str(PROJECT_ROOT / "models" / "relais.tar.gz"))
+
+
+async def test_the_graph_runs_its_nodes_in_order_with_rasas_results(
+    agent: Agent,
+) -> None:
     """Issue 29: the served model's graph runs without dask, node by node in
     an order worked out once; what the NLU says of a message and what the
     policies predict next are what Rasa's DaskGraphRunner gives."""
-    from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bot.publish.evaluation import load_questions
-
-    rasa_fixes.install()
-    agent = Agent.load(str(PROJECT_ROOT / "models" / "relais.tar.gz"))
     processor = agent.processor
     assert processor is not None
-    questions = load_questions(PROJECT_ROOT / "packs" / "dairy-recall" / "heldout")
-    texts = [q.text for q in questions[::12]] + ["agent please", "bonjour", ""]
+    texts = [q.text for q in HELDOUT[::12]] + ["agent please", "bonjour", ""]
 
     async def outcomes() -> list[tuple[object, ...]]:
         seen = []
@@ -141,6 +149,57 @@ async def test_the_graph_runs_its_nodes_in_order_with_rasas_results() -> None:
         theirs = await outcomes()
     assert ours == theirs
     assert {parse["intent"]["name"] for parse, *_ in ours} >= {"faq", "request_human"}
+
+
+async def test_diet_gives_tensorflows_intents_in_numpy(agent: Agent) -> None:
+    """Issue 29: DIET's intent for one message was a TensorFlow call over a
+    padded batch (5.5 ms under load); in numpy it is the same ranking with the
+    same confidences, in French and in English, and a message without
+    features still gets no intent."""
+    texts = [q.text for q in HELDOUT] + ["agent please", "bonjour", "!!!", ""]
+    seen: list[tuple[str, object, object]] = []
+
+    def both(diet: DIETClassifier, message: object) -> object:
+        ours = rasa_fixes.predict_intent(diet, message)
+        # The numpy path served it, not TensorFlow.
+        assert diet.__dict__["_relais_scorer"] is not None
+        theirs = rasa_fixes.RASA_DIET_PREDICT(diet, message)
+        seen.append((str(message.get("text")), ours, theirs))  # type: ignore[attr-defined]
+        return ours
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DIETClassifier, "_predict", both)
+        for text in texts:
+            await agent.parse_message(text)
+    assert len(seen) == len(texts)
+    assert {q.group for q in HELDOUT} >= {"fr", "en"}
+    for text, ours, theirs in seen:
+        if text == "":
+            assert ours is None and theirs is None
+            continue
+        mine = ours["i_scores"]  # type: ignore[index]
+        rasa = theirs["i_scores"]  # type: ignore[index]
+        assert mine.shape == rasa.shape
+        assert np.abs(mine - rasa).max() < 1e-5, text
+        assert list(np.argsort(-mine[0])[:3]) == list(np.argsort(-rasa[0])[:3]), text
+
+
+def test_a_diet_numpy_does_not_cover_stays_with_tensorflow(agent: Agent) -> None:
+    """A brand whose config.yml gives DIET transformer layers or entities is
+    served by TensorFlow, as Rasa serves it."""
+    from bot.nlu.diet_numpy import IntentScorer
+
+    diet = next(
+        node._component
+        for node in agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore[union-attr]
+        if isinstance(getattr(node, "_component", None), DIETClassifier)
+    )
+    assert IntentScorer.of(diet) is not None
+    uncovered = {"number_of_transformer_layers": 2, "entity_recognition": True}
+    for key, value in uncovered.items():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(diet.component_config, key, value)
+            assert IntentScorer.of(diet) is None, key
 
 
 def test_glibc_takes_the_memory_settings() -> None:
