@@ -29,6 +29,11 @@ Relais' channels (bot/channels/guard.py), before the first message.
   (OpenBLAS) instead, the French parse of a held-out question takes 1.4 ms
   instead of 2.2 (a scratch measure, 309 questions, the same tokens, lemmas,
   parts of speech and morphology).
+- The French model's 712,952 stored strings (the words its vectors and
+  tables know, by hash) are loaded into memory, about 130 MB, though nothing
+  reads them: spaCy adds the string of every token, lemma and morphological
+  feature it makes, and the vectors and lemma tables are looked up by hash.
+  The model is loaded without them; what it says of a message is the same.
 - Each message runs the model's graph three or four times (the NLU, then a
   prediction after each action), and each run Rasa's DaskGraphRunner works
   out the part of the graph its targets need, builds a dask graph of it and
@@ -55,9 +60,12 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from functools import cache, lru_cache
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache, lru_cache, partial
 from typing import Any
 
+import spacy
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -103,11 +111,23 @@ UNUSED_SPACY_PIPES = ("ner",)
 _load_spacy_model = SpacyNLP.load_model
 
 
+@contextmanager
+def _without_stored_strings() -> Iterator[None]:
+    """spacy.load leaves out the model's stored strings while Rasa loads it."""
+    load = spacy.load
+    spacy.load = partial(load, exclude=["strings"])
+    try:
+        yield
+    finally:
+        spacy.load = load
+
+
 @cache
 def load_spacy_model(spacy_model_name: str) -> SpacyModel:
     """SpacyNLP.load_model, once per process and model name, with the pipes
-    nothing reads switched off, multiplying its matrices with numpy's BLAS."""
-    with use_ops("numpy", use_blis=False):
+    nothing reads switched off, multiplying its matrices with numpy's BLAS,
+    without the model's stored strings."""
+    with use_ops("numpy", use_blis=False), _without_stored_strings():
         loaded = _load_spacy_model(spacy_model_name)
     for name in UNUSED_SPACY_PIPES:
         if name in loaded.model.pipe_names:
