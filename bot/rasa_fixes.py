@@ -28,7 +28,10 @@ Relais' channels (bot/channels/guard.py), before the first message.
   whose per-call cost dominates for a chat message: with numpy's BLAS
   (OpenBLAS) instead, the French parse of a held-out question takes 1.4 ms
   instead of 2.2 (a scratch measure, 309 questions, the same tokens, lemmas,
-  parts of speech and morphology).
+  parts of speech and morphology). numpy's BLAS is kept to one thread: the
+  server handles many small messages at once, and OpenBLAS's second thread
+  spinning for a 12 x 288 matrix made the parse slower under load (7.0 ms
+  per message against 5.1 with blis).
 - The French model's 712,952 stored strings (the words its vectors and
   tables know, by hash) are loaded into memory, about 130 MB, though nothing
   reads them: spaCy adds the string of every token, lemma and morphological
@@ -77,6 +80,7 @@ from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
 from thinc.api import use_ops
+from threadpoolctl import threadpool_limits
 
 from bot.nlu.diet_numpy import IntentScorer
 
@@ -220,8 +224,14 @@ def hold_less_memory() -> bool:
     return bool(mallopt(M_ARENA_MAX, 2)) and bool(mallopt(M_TRIM_THRESHOLD, 128 * 1024))
 
 
+def one_blas_thread() -> None:
+    """numpy's BLAS on one thread (see the module's doc)."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def install() -> None:
     """Applies the fixes (safe to call more than once)."""
+    one_blas_thread()
     if RemoteAction._validate_action_result is not validate_action_result:
         RemoteAction._validate_action_result = validate_action_result
         logger.info("Action server responses are checked by a validator built once.")

@@ -208,6 +208,16 @@ def test_a_diet_numpy_does_not_cover_stays_with_tensorflow(agent: Agent) -> None
             assert IntentScorer.of(diet) is None, key
 
 
+def test_numpys_blas_runs_on_one_thread_in_the_rasa_process() -> None:
+    """Issue 29: with two threads OpenBLAS spun for each of spaCy's small
+    matrices while other messages waited (7.0 ms per parse under load)."""
+    from threadpoolctl import threadpool_info
+
+    rasa_fixes.install()
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_glibc_takes_the_memory_settings() -> None:
     """Issue 29: two malloc arenas and freed memory given back, on these
     machines' glibc (elsewhere the call says it changed nothing)."""
