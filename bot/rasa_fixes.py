@@ -49,7 +49,7 @@ Relais' channels (bot/channels/guard.py), before the first message.
   under load, 60 % of it the TensorFlow call. Relais' DIET has no transformer
   layers and no entities, so the intent depends on the sentence features
   only, and the same arithmetic in numpy takes about 0.06 ms
-  (bot/nlu/diet_numpy.py); the confidences agree with TensorFlow's to 1e-6.
+  (bot/rasa_diet.py); the confidences agree with TensorFlow's to 1e-6.
   Any other configuration, and a parse that asks for diagnostic data, is
   served by TensorFlow as before.
 - glibc gives each thread that allocates (TensorFlow's, spaCy's, the
@@ -82,7 +82,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 from thinc.api import use_ops
 from threadpoolctl import threadpool_limits
 
-from bot.nlu.diet_numpy import IntentScorer
+from bot.rasa_diet import IntentScorer
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ _NO_SCORER = object()
 
 def predict_intent(diet: DIETClassifier, message: Any) -> Any:
     """DIETClassifier._predict, in numpy where the model's configuration
-    allows (bot/nlu/diet_numpy.py), with the same scores."""
+    allows (bot/rasa_diet.py), with the same scores."""
     if diet._execution_context.should_add_diagnostic_data:
         return RASA_DIET_PREDICT(diet, message)
     scorer = diet.__dict__.get("_relais_scorer", _NO_SCORER)

@@ -18,7 +18,8 @@ ROOT = Path(__file__).parents[1]
 # Lowest first.
 LAYERS = [
     ["bot", "bot.db", "bot.profile", "bot.channel_settings", "bot.settings",
-     "bot.alerts", "bot.rasa_api", "bot.rasa_fixes", "bot.nginx", "bot.stores"],
+     "bot.alerts", "bot.rasa_api", "bot.rasa_fixes", "bot.rasa_diet", "bot.nginx",
+     "bot.stores"],
     ["bot.nlu"],  # the model's components, the encoder, the triggers
     ["bot.faq"],  # the pack, answers, versions, suggestions
     ["bot.handoff", "bot.publish"],  # the queue; training and loading models

@@ -190,10 +190,12 @@ async def test_diet_gives_tensorflows_intents_in_numpy(agent: Agent) -> None:
         assert list(np.argsort(-mine[0])[:3]) == list(np.argsort(-rasa[0])[:3]), text
 
 
-def test_a_diet_numpy_does_not_cover_stays_with_tensorflow(agent: Agent) -> None:
+def test_a_diet_the_numpy_path_does_not_cover_stays_with_tensorflow(
+    agent: Agent,
+) -> None:
     """A brand whose config.yml gives DIET transformer layers or entities is
     served by TensorFlow, as Rasa serves it."""
-    from bot.nlu.diet_numpy import IntentScorer
+    from bot.rasa_diet import IntentScorer
 
     diet = next(
         node._component
