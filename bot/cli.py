@@ -10,6 +10,7 @@
     relais statement set --fr TEXT --en TEXT | clear | show
     relais switch all-to-humans|queue-closed on|off  |  relais switch show
     relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
+    relais corrections who TOPIC [--list]   # who got an earlier answer
     relais train [--pack DIR] [--out FILE]     # once per distinct inputs (make train)
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
@@ -38,7 +39,8 @@ from types import ModuleType
 GROUPS = [
     ("config", False), ("db", False), ("queue", True), ("console", False),
     ("faq", True), ("statement", True), ("switch", True), ("publish", True),
-    ("suggestions", True), ("nginx", False), ("actions", False),
+    ("suggestions", True), ("corrections", False), ("nginx", False),
+    ("actions", False),
     ("channels", False), ("simulate", False), ("report", False),
     ("purge", False), ("train", False), ("agent", True),
 ]  # fmt: skip

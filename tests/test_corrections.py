@@ -1,0 +1,141 @@
+"""Who got an earlier answer, and who can still be told (issue 30, part 1):
+`bot/corrections/recipients.py` and `relais corrections who`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.channel_settings import ChannelSettings
+from bot.cli import main
+from bot.corrections import recipients
+from bot.corrections.recipients import (
+    NEVER,
+    NOW,
+    ON_RETURN,
+    OUT_OF_WINDOW,
+    TEMPLATE,
+    UNKNOWN,
+)
+from bot.db import get_session_factory
+from bot.faq.audit import record_answer
+from bot.faq.live import version
+from bot.faq.pack import load_pack
+from bot.insights.models import MessageFact
+from bot.settings import PROJECT_ROOT, get_settings
+
+PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
+TOPIC = PACK["affected_products"]
+NOW_AT = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+# (conversation, channel, language, hours since their last message)
+PEOPLE = [
+    ("messenger-2h", "messenger", "fr", 2),
+    ("messenger-30h", "messenger", "fr", 30),
+    ("instagram-23h", "instagram", "en", 23),
+    ("whatsapp-30h", "whatsapp", "en", 30),
+    ("telegram-10d", "telegram", "fr", 240),
+    ("web", "socketio", "fr", 50),
+    ("rest", "rest", "en", 1),
+]
+
+
+def _record(url: str) -> None:
+    """Everyone in PEOPLE got an earlier answer; two more people are up to
+    date; one got the earlier answer but no message of theirs is recorded."""
+    old = "Les lots concernés : 1234 uniquement."
+    with get_session_factory(url).begin() as session:
+        for conversation, channel, language, hours in PEOPLE:
+            last = NOW_AT - timedelta(hours=hours)
+            record_answer(
+                session=session, conversation_id=conversation, topic=TOPIC.key,
+                language=language, version=version(old), text=old,
+                now=last - timedelta(minutes=1),
+            )  # fmt: skip
+            session.add(
+                MessageFact(
+                    conversation_id=conversation, at=last, channel=channel,
+                    language=language, text="quels lots ?",
+                )
+            )  # fmt: skip
+        # Asked again after the change: already has the current answer.
+        for conversation, answers in (
+            ("asked-again", [old, TOPIC.answers["fr"]]),
+            ("up-to-date", [TOPIC.answers["fr"]]),
+            ("no-messages", [old]),
+        ):
+            for text in answers:
+                record_answer(
+                    session=session, conversation_id=conversation,
+                    topic=TOPIC.key, language="fr", version=version(text),
+                    text=text, now=NOW_AT - timedelta(hours=3),
+                )  # fmt: skip
+        # An earlier answer on another topic is not this topic's concern.
+        record_answer(
+            session=session, conversation_id="other-topic", topic="refund",
+            language="fr", version="0123456789ab", text="x", now=NOW_AT,
+        )  # fmt: skip
+
+
+def test_the_people_to_correct_and_what_can_reach_them(database_url: str) -> None:
+    _record(database_url)
+    with get_session_factory(database_url).begin() as session:
+        people = recipients.outdated(
+            session=session, topic=TOPIC, now=NOW_AT, channels=ChannelSettings()
+        )
+        with_template = recipients.outdated(
+            session=session,
+            topic=TOPIC,
+            now=NOW_AT,
+            channels=ChannelSettings(whatsapp_template="relais_news"),
+        )
+    reach = {p.conversation_id: p.reach for p in people}
+    assert reach == {
+        "messenger-2h": NOW,
+        "messenger-30h": OUT_OF_WINDOW,  # HUMAN_AGENT does not cover a broadcast
+        "instagram-23h": NOW,
+        "whatsapp-30h": OUT_OF_WINDOW,
+        "telegram-10d": NOW,
+        "web": ON_RETURN,
+        "rest": NEVER,
+        "no-messages": UNKNOWN,
+    }
+    assert {p.conversation_id: p.reach for p in with_template}["whatsapp-30h"] == (
+        TEMPLATE
+    )
+    web = next(p for p in people if p.conversation_id == "web")
+    assert (web.channel, web.language) == ("socketio", "fr")
+    assert web.version != version(TOPIC.answers["fr"])
+    summary = recipients.summarise(TOPIC, people)
+    assert summary.total == 8 and summary.deliverable() == 4
+
+
+def test_relais_corrections_who(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    _record(database_url)
+    # The command counts the windows from now: move the records to now.
+    shift = datetime.now(timezone.utc) - NOW_AT
+    with get_session_factory(database_url).begin() as session:
+        for fact in session.query(MessageFact):
+            fact.at = fact.at + shift
+
+    assert main(["corrections", "who", TOPIC.key]) == 0
+    out = capsys.readouterr().out
+    assert f"current answer en {version(TOPIC.answers['en'])}" in out
+    assert "8 people got an earlier answer; 4 can be told now" in out
+    messenger = next(line for line in out.splitlines() if "Messenger" in line)
+    # channel, language, now, on return, template, too late, never, unknown
+    assert messenger.split()[1:] == ["fr", "1", "0", "0", "1", "0", "0"]
+
+    assert main(["corrections", "who", TOPIC.key, "--list"]) == 0
+    assert "web chat  fr  version" in capsys.readouterr().out
+
+    assert main(["corrections", "who", "no-such-topic"]) == 2
+    err = capsys.readouterr().err
+    assert "No topic 'no-such-topic'" in err and TOPIC.key in err
+    assert "Traceback" not in err
