@@ -11,6 +11,7 @@
     relais switch all-to-humans|queue-closed on|off  |  relais switch show
     relais suggestions list [--topic T] | accept ID... [--to T] | reject ID...
     relais corrections who TOPIC [--list]   # who got an earlier answer
+    relais corrections draft TOPIC --changed LINE | list | show | approve | reject
     relais train [--pack DIR] [--out FILE]     # once per distinct inputs (make train)
     relais publish [--list]                    # lint, train, evaluate, load
     relais rollback [--to ID] [--list]         # an earlier published model
@@ -39,7 +40,7 @@ from types import ModuleType
 GROUPS = [
     ("config", False), ("db", False), ("queue", True), ("console", False),
     ("faq", True), ("statement", True), ("switch", True), ("publish", True),
-    ("suggestions", True), ("corrections", False), ("nginx", False),
+    ("suggestions", True), ("corrections", True), ("nginx", False),
     ("actions", False),
     ("channels", False), ("simulate", False), ("report", False),
     ("purge", False), ("train", False), ("agent", True),
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         from sqlalchemy.exc import SQLAlchemyError
 
         from bot.console.accounts import AccountError
+        from bot.corrections.drafts import CorrectionError
         from bot.faq.statement import StatementError
         from bot.faq.suggestions import SuggestionError
         from bot.handoff.queue import QueueError
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         PublishError,
         StoreError,
         SuggestionError,
+        CorrectionError,
     ) as error:
         print(error, file=sys.stderr)
         return 1

@@ -1,15 +1,19 @@
-"""Who got an earlier answer, and who can still be told (issue 30, part 1):
-`bot/corrections/recipients.py` and `relais corrections who`."""
+"""Corrections (issue 30): who got an earlier answer and who can still be
+told (`bot/corrections/recipients.py`, `relais corrections who`), and the
+correction drafted by one editor and approved by another
+(`bot/corrections/drafts.py`, `relais corrections draft|approve|reject`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from bot.channel_settings import ChannelSettings
 from bot.cli import main
-from bot.corrections import recipients
+from bot.console import accounts
+from bot.corrections import drafts, recipients
 from bot.corrections.recipients import (
     NEVER,
     NOW,
@@ -139,3 +143,109 @@ def test_relais_corrections_who(
     err = capsys.readouterr().err
     assert "No topic 'no-such-topic'" in err and TOPIC.key in err
     assert "Traceback" not in err
+
+
+def _accounts(url: str) -> None:
+    with get_session_factory(url).begin() as session:
+        for name, role in (("claire", "editor"), ("malik", "editor"),
+                           ("ada", "admin"), ("sam", "agent")):  # fmt: skip
+            accounts.add_agent(
+                session=session, name=name, role=role, password="a long passphrase"
+            )
+
+
+def test_a_correction_is_drafted_by_one_editor_and_approved_by_another(
+    database_url: str,
+) -> None:
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        correction = drafts.draft(
+            session=session, topic=TOPIC, author="claire",
+            changed="deux lots de plus sont rappelés",
+        )  # fmt: skip
+        # Prefilled: what changed, then the answer as it is now.
+        assert correction.text("fr") == (
+            "Mise à jour : deux lots de plus sont rappelés\n" + TOPIC.answers["fr"]
+        )
+        assert correction.text("en").endswith(TOPIC.answers["en"])
+        with pytest.raises(drafts.CorrectionError, match="another editor"):
+            drafts.approve(
+                session=session, correction_id=correction.id, approver="claire",
+                is_admin=False, topic=TOPIC,
+            )  # fmt: skip
+        assert correction.state == drafts.DRAFT
+        drafts.approve(
+            session=session, correction_id=correction.id, approver="malik",
+            is_admin=False, topic=TOPIC,
+        )  # fmt: skip
+        assert (correction.state, correction.reviewed_by) == (drafts.APPROVED, "malik")
+        assert not correction.urgent
+        with pytest.raises(drafts.CorrectionError, match="not a draft"):
+            drafts.reject(session=session, correction_id=correction.id, reviewer="ada")
+
+        # An admin may approve their own when it cannot wait: recorded urgent.
+        own = drafts.draft(session=session, topic=TOPIC, author="ada", changed="x")
+        drafts.approve(
+            session=session, correction_id=own.id, approver="ada", is_admin=True,
+            topic=TOPIC, urgent=True,
+        )  # fmt: skip
+        assert own.urgent
+
+        # The answer changed again before approval: the draft would announce
+        # an answer nobody gets any more.
+        stale = drafts.draft(session=session, topic=TOPIC, author="claire", changed="y")
+        edited = dataclasses.replace(
+            TOPIC, answers={**TOPIC.answers, "fr": "Tous les lots sont rappelés."}
+        )
+        with pytest.raises(drafts.CorrectionError, match="has changed since"):
+            drafts.approve(
+                session=session, correction_id=stale.id, approver="malik",
+                is_admin=False, topic=edited,
+            )  # fmt: skip
+        assert stale.state == drafts.DRAFT
+        for empty in ("", "   "):
+            with pytest.raises(drafts.CorrectionError, match="what changed"):
+                drafts.draft(session=session, topic=TOPIC, author="c", changed=empty)
+        with pytest.raises(drafts.CorrectionError, match="at most"):
+            drafts.draft(
+                session=session, topic=TOPIC, author="c", changed="z",
+                texts={"en": "x" * (drafts.MAX_LENGTH + 1)},
+            )  # fmt: skip
+
+
+def test_relais_corrections_draft_approve_and_the_refusals(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    _accounts(database_url)
+    changed = "lots 1234 et 5678"
+
+    # An agent of the queue is not an editor: refused, nothing written.
+    code = main(["corrections", "draft", TOPIC.key, "--changed", changed,
+                 "--agent", "sam"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "sam is not an editor" in err and "Traceback" not in err
+    assert main(["corrections", "list"]) == 0
+    assert "No correction yet" in capsys.readouterr().out
+
+    english = ["--en", "Update: two more lots."]
+    code = main(["corrections", "draft", TOPIC.key, "--changed", changed,
+                 *english, "--agent", "claire"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Correction #1 drafted" in out
+    assert "[en] Update: two more lots." in out
+    assert f"[fr] Mise à jour : {changed}" in out
+
+    assert main(["corrections", "approve", "1", "--agent", "claire"]) == 1
+    assert "another editor" in capsys.readouterr().err
+    assert main(["corrections", "approve", "1", "--agent", "malik"]) == 0
+    assert main(["corrections", "show", "1"]) == 0
+    assert "approved by malik" in capsys.readouterr().out
+    assert main(["corrections", "reject", "1", "--agent", "ada"]) == 1
+    assert "not a draft" in capsys.readouterr().err
+    assert main(["corrections", "show", "9"]) == 1
+    assert "No correction #9" in capsys.readouterr().err

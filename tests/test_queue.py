@@ -55,9 +55,11 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "topic_version",
         "publish_job",
         "provider_message",
+        "correction",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
+    import bot.corrections.drafts
     import bot.events.sql
     import bot.faq.audit
     import bot.faq.statement

@@ -1,6 +1,10 @@
-"""`relais corrections`: who got an earlier answer, and who can be told.
+"""`relais corrections`: who got an earlier answer, and telling them.
 
 relais corrections who TOPIC [--list]
+relais corrections draft TOPIC --changed LINE [--fr TEXT] [--en TEXT]
+relais corrections list | show ID | approve ID [--urgent] | reject ID
+
+Drafting and approving act as the editor or admin named by --agent.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from bot.db import get_session_factory, utcnow
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.console.accounts import Agent
+    from bot.corrections.drafts import Correction
     from bot.corrections.recipients import Summary
 
 REACH_HEADINGS = {
@@ -34,9 +42,11 @@ CHANNEL_NAMES = {
 }
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction, as_agent: argparse.ArgumentParser
+) -> None:
     corrections = commands.add_parser(
-        "corrections", help="who got an earlier answer, and who can still be told"
+        "corrections", help="who got an earlier answer, and telling them"
     )
     sub = corrections.add_subparsers(dest="subcommand", required=True)
     who = sub.add_parser(
@@ -48,10 +58,141 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     who.add_argument(
         "--list", action="store_true", help="one line per person, not only the counts"
     )
+    draft = sub.add_parser(
+        "draft",
+        help="draft the correction of a changed answer (another editor approves it)",
+        parents=[as_agent],
+    )
+    draft.add_argument("topic")
+    draft.add_argument("--changed", required=True, help="what changed, in a line")
+    draft.add_argument("--fr", help="the message in French (default: prefilled)")
+    draft.add_argument("--en", help="the message in English (default: prefilled)")
+    sub.add_parser("list", help="the recent corrections")
+    show = sub.add_parser("show", help="one correction, in both languages")
+    show.add_argument("id", type=int)
+    approve = sub.add_parser("approve", help="approve a draft", parents=[as_agent])
+    approve.add_argument("id", type=int)
+    approve.add_argument(
+        "--urgent", action="store_true", help="an admin approving their own draft"
+    )
+    reject = sub.add_parser("reject", help="reject a draft", parents=[as_agent])
+    reject.add_argument("id", type=int)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    return {"who": corrections_who}[args.subcommand](settings, args)
+    return {
+        "who": corrections_who,
+        "draft": corrections_draft,
+        "list": corrections_list,
+        "show": corrections_show,
+        "approve": corrections_approve,
+        "reject": corrections_reject,
+    }[args.subcommand](settings, args)
+
+
+def _editor(session: Session, name: str) -> Agent:
+    """The enabled editor or admin account named `name`."""
+    from bot.console.accounts import EDITOR_ROLES, find_agent
+    from bot.corrections.drafts import CorrectionError
+
+    agent = find_agent(session=session, name=name)
+    if agent is None or agent.is_disabled or agent.role not in EDITOR_ROLES:
+        raise CorrectionError(
+            f"{name} is not an editor or an admin: corrections are theirs to "
+            "draft and approve (relais agent add NAME --role editor; --agent NAME)."
+        )
+    return agent
+
+
+def corrections_draft(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import drafts
+    from bot.faq.live import current_pack
+
+    topic = current_pack(settings).get(args.topic)
+    if topic is None:
+        raise drafts.CorrectionError(f"No topic {args.topic!r} in the FAQ.")
+    texts = {lang: text for lang, text in (("fr", args.fr), ("en", args.en)) if text}
+    with get_session_factory(settings.database_url).begin() as session:
+        _editor(session, args.agent)
+        correction = drafts.draft(
+            session=session, topic=topic, changed=args.changed,
+            author=args.agent, texts=texts,
+        )  # fmt: skip
+        print(f"Correction #{correction.id} drafted; another editor approves it:")
+        print(f"  relais corrections approve {correction.id}")
+        _print(correction)
+    return 0
+
+
+def corrections_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import drafts
+
+    with get_session_factory(settings.database_url).begin() as session:
+        rows = drafts.listed(session=session)
+        if not rows:
+            print("No correction yet: relais corrections draft TOPIC --changed LINE")
+        zone = settings.timezone
+        for row in rows:
+            print(
+                f"#{row.id:<5} {row.state:<9} {row.topic:<24} "
+                f"{row.created_at.astimezone(zone):%d/%m %H:%M} {row.author}"
+                f"  {row.changed}"
+            )
+    return 0
+
+
+def corrections_show(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import drafts
+
+    with get_session_factory(settings.database_url).begin() as session:
+        _print(drafts.get(session=session, correction_id=args.id))
+    return 0
+
+
+def corrections_approve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import ADMIN
+    from bot.corrections import drafts
+    from bot.faq.live import current_pack
+
+    pack = current_pack(settings)
+    with get_session_factory(settings.database_url).begin() as session:
+        editor = _editor(session, args.agent)
+        correction = drafts.get(session=session, correction_id=args.id)
+        drafts.approve(
+            session=session, correction_id=args.id, approver=args.agent,
+            is_admin=editor.role == ADMIN, topic=pack.get(correction.topic),
+            urgent=args.urgent,
+        )  # fmt: skip
+        print(f"Correction #{correction.id} approved.")
+    return 0
+
+
+def corrections_reject(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import drafts
+
+    with get_session_factory(settings.database_url).begin() as session:
+        _editor(session, args.agent)
+        correction = drafts.reject(
+            session=session, correction_id=args.id, reviewer=args.agent
+        )
+        print(f"Correction #{correction.id} rejected.")
+    return 0
+
+
+def _print(correction: Correction) -> None:
+    reviewed = (
+        f", {correction.state} by {correction.reviewed_by}"
+        + (" (urgent)" if correction.urgent else "")
+        if correction.reviewed_by
+        else ""
+    )
+    print(
+        f"#{correction.id} {correction.topic}: {correction.state}, "
+        f"by {correction.author}{reviewed}"
+    )
+    print(f"  what changed: {correction.changed}")
+    for language in ("fr", "en"):
+        print(f"  [{language}] " + correction.text(language).replace("\n", "\n       "))
 
 
 def corrections_who(settings: Settings, args: argparse.Namespace) -> int:
