@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from bot.channel_settings import ChannelSettings
 from bot.cli import main
 from bot.console import accounts
-from bot.corrections import drafts, recipients
+from bot.corrections import drafts, recipients, sending
 from bot.corrections.recipients import (
     NEVER,
     NOW,
@@ -26,6 +27,7 @@ from bot.db import get_session_factory
 from bot.faq.audit import record_answer
 from bot.faq.live import version
 from bot.faq.pack import load_pack
+from bot.handoff import queue
 from bot.insights.models import MessageFact
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -249,3 +251,105 @@ def test_relais_corrections_draft_approve_and_the_refusals(
     assert "not a draft" in capsys.readouterr().err
     assert main(["corrections", "show", "9"]) == 1
     assert "No correction #9" in capsys.readouterr().err
+
+
+class Crash(Exception):
+    """The job's process dies (here: inside a send)."""
+
+
+class RecordingRasa:
+    """Rasa's HTTP API as the job uses it: conversations hold the events
+    appended to them, and what went out on which channel is kept. It can be
+    told to die right after storing the n-th message, as a crash between the
+    send and the job's record of it."""
+
+    def __init__(self, crash_after: int | None = None) -> None:
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.sent: list[tuple[str, str, str]] = []  # (conversation, channel, text)
+        self.crash_after = crash_after
+
+    def tracker(self, conversation_id: str) -> dict[str, Any]:
+        return {"events": list(self.events.get(conversation_id, []))}
+
+    def append_events(
+        self, conversation_id: str, events: list[dict[str, Any]], channel: str
+    ) -> dict[str, Any]:
+        self.events.setdefault(conversation_id, []).extend(events)
+        self.sent.extend((conversation_id, channel, e["text"]) for e in events)
+        if self.crash_after is not None and len(self.sent) >= self.crash_after:
+            self.crash_after = None
+            raise Crash()
+        return self.tracker(conversation_id)
+
+
+def _approved(url: str) -> int:
+    with get_session_factory(url).begin() as session:
+        correction = drafts.draft(
+            session=session, topic=TOPIC, author="claire", changed="deux lots de plus"
+        )
+        drafts.approve(
+            session=session, correction_id=correction.id, approver="malik",
+            is_admin=False, topic=TOPIC,
+        )  # fmt: skip
+        return int(correction.id)
+
+
+def test_sending_a_correction_survives_a_crash_and_messages_nobody_twice(
+    database_url: str,
+) -> None:
+    _record(database_url)
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        # Instagram's person is talking to an agent: not interrupted.
+        queue.enqueue(
+            session=session,
+            request=queue.HandoffRequest(
+                "instagram-23h", "instagram", "en", "angry", "normal", "!!!", []
+            ),
+        )
+    correction_id = _approved(database_url)
+    rasa = RecordingRasa(crash_after=2)
+    job = {
+        "factory": factory, "correction_id": correction_id,
+        "channels": ChannelSettings(), "now": lambda: NOW_AT, "sleep": lambda _: None,
+    }  # fmt: skip
+    with pytest.raises(Crash):
+        sending.send(rasa=rasa, **job)  # type: ignore[arg-type]
+    assert len(rasa.sent) == 2  # the second was stored, then the job died
+
+    progress = sending.send(rasa=rasa, **job)  # type: ignore[arg-type]
+    # Each reachable person got it once: Messenger within 24 h, Telegram,
+    # and the web chat (now if connected, else when they come back).
+    assert sorted(c for c, _, _ in rasa.sent) == ["messenger-2h", "telegram-10d", "web"]
+    assert {(c, ch) for c, ch, _ in rasa.sent} >= {("telegram-10d", "telegram")}
+    texts = {c: t for c, _, t in rasa.sent}
+    assert texts["telegram-10d"].startswith("Mise à jour : deux lots de plus")
+    marked = [
+        e
+        for e in rasa.events["web"]
+        if e["metadata"] == {"relais_correction": correction_id}
+    ]
+    assert len(marked) == 1
+    assert progress.counts == {
+        "sent": 3,
+        "with_agent": 1,
+        "out_of_window": 2,  # Messenger and WhatsApp past 24 hours
+        "never": 1,  # REST
+        "unknown": 1,  # no message of theirs recorded
+    }
+    # Once more: nothing left to send.
+    again = sending.send(rasa=rasa, **job)  # type: ignore[arg-type]
+    assert len(rasa.sent) == 3 and again.counts == progress.counts
+
+
+def test_only_an_approved_correction_is_sent(database_url: str) -> None:
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        draft_id = drafts.draft(
+            session=session, topic=TOPIC, author="claire", changed="x"
+        ).id
+    with pytest.raises(drafts.CorrectionError, match="only an approved"):
+        sending.send(
+            factory=factory, rasa=RecordingRasa(), correction_id=draft_id,  # type: ignore[arg-type]
+            channels=ChannelSettings(),
+        )  # fmt: skip

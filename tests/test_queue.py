@@ -56,10 +56,12 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "publish_job",
         "provider_message",
         "correction",
+        "correction_send",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
     import bot.corrections.drafts
+    import bot.corrections.sending
     import bot.events.sql
     import bot.faq.audit
     import bot.faq.statement

@@ -3,6 +3,7 @@
 relais corrections who TOPIC [--list]
 relais corrections draft TOPIC --changed LINE [--fr TEXT] [--en TEXT]
 relais corrections list | show ID | approve ID [--urgent] | reject ID
+relais corrections send ID    # again after a stop: nobody gets it twice
 
 Drafting and approving act as the editor or admin named by --agent.
 """
@@ -77,6 +78,12 @@ def add_parser(
     )
     reject = sub.add_parser("reject", help="reject a draft", parents=[as_agent])
     reject.add_argument("id", type=int)
+    send = sub.add_parser(
+        "send",
+        help="send an approved correction to everyone it concerns (run it "
+        "again after a stop: nobody gets it twice)",
+    )
+    send.add_argument("id", type=int)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,6 +94,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         "show": corrections_show,
         "approve": corrections_approve,
         "reject": corrections_reject,
+        "send": corrections_send,
     }[args.subcommand](settings, args)
 
 
@@ -177,6 +185,44 @@ def corrections_reject(settings: Settings, args: argparse.Namespace) -> int:
         )
         print(f"Correction #{correction.id} rejected.")
     return 0
+
+
+OUTCOME_NAMES = {
+    "sent": "sent",
+    "with_agent": "with an agent (the agent sends it)",
+    "out_of_window": "out of the channel's window",
+    "template": "WhatsApp template only",
+    "never": "unreachable (REST API)",
+    "unknown": "channel not known",
+    "failed": "failed (tried again on the next run)",
+    "sending": "being sent",
+}
+
+
+def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.commands.queue import rasa_client
+    from bot.corrections import sending
+
+    def report(progress: sending.Progress) -> None:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(progress.counts.items()))
+        print(f"  … {counts}", flush=True)
+
+    print(f"Sending correction #{args.id} (Ctrl-C stops it; nobody gets it twice).")
+    try:
+        progress = sending.send(
+            factory=get_session_factory(settings.database_url),
+            rasa=rasa_client(settings), correction_id=args.id,
+            channels=settings.channels, on_progress=report,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("Stopped: run the same command to go on.", file=sys.stderr)
+        return 1
+    for outcome, n in sorted(progress.counts.items()):
+        print(f"  {n:>6}  {OUTCOME_NAMES.get(outcome, outcome)}")
+    failed = progress.counts.get(sending.FAILED, 0)
+    if failed:
+        print(f"{failed} failed: run the same command again to retry them.")
+    return 1 if failed else 0
 
 
 def _print(correction: Correction) -> None:

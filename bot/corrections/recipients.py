@@ -97,10 +97,26 @@ def outdated(
 ) -> list[Recipient]:
     """Everyone whose latest answer on `topic` differs from its current
     answer in the language they received it in, oldest first."""
-    current = current_versions(topic)
+    return outdated_from(
+        session=session, topic=topic.key, current=current_versions(topic),
+        now=now, channels=channels,
+    )  # fmt: skip
+
+
+def outdated_from(
+    *,
+    session: Session,
+    topic: str,
+    current: dict[str, str],
+    now: datetime,
+    channels: ChannelSettings,
+) -> list[Recipient]:
+    """Everyone whose latest answer on `topic` is not `current`'s version in
+    the language they received it in (a correction: the versions it
+    announces), oldest first."""
     latest_ids = (
         select(func.max(AnswerSent.id))
-        .where(AnswerSent.topic == topic.key)
+        .where(AnswerSent.topic == topic)
         .group_by(AnswerSent.conversation_id)
     )
     answers = session.execute(
@@ -109,7 +125,7 @@ def outdated(
     stale = [a for a in answers if current.get(a.language) != a.version]
     if not stale:
         return []
-    seen = _last_messages(session, topic.key)
+    seen = _last_messages(session, topic)
     result = []
     for answer in stale:
         channel, last_at = seen.get(answer.conversation_id, ("", None))

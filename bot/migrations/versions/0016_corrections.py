@@ -1,4 +1,5 @@
-"""Corrections of changed answers, drafted and approved (issue 30).
+"""Corrections of changed answers, drafted and approved, and who each was
+sent to (issue 30).
 
 Revision ID: 0016
 Revises: 0015
@@ -38,8 +39,23 @@ def upgrade() -> None:
     op.create_index(
         "ix_correction_topic_created_at", "correction", ["topic", "created_at"]
     )
+    op.create_table(
+        "correction_send",
+        sa.Column("correction_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.String(255), nullable=False),
+        sa.Column("channel", sa.String(64), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("job", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "correction_id", "conversation_id", name="pk_correction_send"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("correction_send")
     op.drop_index("ix_correction_topic_created_at", "correction")
     op.drop_table("correction")

@@ -1,0 +1,288 @@
+"""Sending an approved correction: a job that survives a storm and a crash.
+
+Each person to correct (bot/corrections/recipients.py) gets one row in
+`correction_send`, written before their message is sent, so a job that
+stops anywhere, crash or restart, is run again with the same command and
+messages nobody twice:
+
+1. the row is written with the outcome `sending` and committed;
+2. the message goes into the person's conversation through Rasa, on the
+   channel they wrote on (Rasa's own send path, as an agent's reply does),
+   marked with the correction's id in the tracker, so transcripts and the
+   report show who was corrected and when;
+3. the row becomes `sent`.
+
+A row left at `sending` by a crash is checked against the conversation
+before anything is sent again: if the correction is in it, the row becomes
+`sent`. People the channel's rules put out of reach now are counted, not
+messaged (`out_of_window`, `template`, `never`, `unknown`); a person an
+agent is talking to (an open handoff) is not interrupted: `with_agent`,
+and the agent sends it. A send Rasa refuses is `failed`, with the reason,
+and is tried again when the job runs again.
+
+Sends are spaced per channel under the providers' rates (Telegram about 30
+messages a second per bot; Meta's Send API and WhatsApp Cloud within their
+own), and the job stops between two people when it is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Column, Integer, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channel_settings import ChannelSettings
+from bot.corrections import recipients
+from bot.corrections.drafts import APPROVED, Correction, CorrectionError
+from bot.db import Base, UTCDateTime, utcnow
+from bot.handoff.models import ASSIGNED, WAITING, Ticket
+from bot.rasa_api import RasaClient, RasaError
+
+logger = logging.getLogger(__name__)
+
+SENDING, SENT, WITH_AGENT, FAILED = "sending", "sent", "with_agent", "failed"
+# Outcomes that are final: the job does not come back to these people.
+FINAL = (
+    SENT, WITH_AGENT, recipients.OUT_OF_WINDOW, recipients.TEMPLATE,
+    recipients.NEVER, recipients.UNKNOWN,
+)  # fmt: skip
+# Messages per second per channel, under each provider's limit.
+RATES = {"telegram": 25.0, "messenger": 20.0, "instagram": 20.0, "whatsapp": 20.0}
+DEFAULT_RATE = 50.0
+# The mark a correction leaves on the bot message in the tracker.
+MARK = "relais_correction"
+
+
+class CorrectionSend(Base):
+    """One person's outcome for one correction (the idempotency record)."""
+
+    __tablename__ = "correction_send"
+
+    correction_id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), primary_key=True)
+    channel = Column(String(64), nullable=False)
+    language = Column(String(8), nullable=False)
+    outcome = Column(String(16), nullable=False)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    error = Column(Text)
+    # The job that claimed the person last (a job resuming takes over only
+    # what is still as it read it).
+    job = Column(String(32), nullable=False)
+
+
+@dataclass
+class Progress:
+    """Where a correction's sending stands: people by outcome."""
+
+    correction_id: int
+    counts: Counter[str] = field(default_factory=Counter)
+    cancelled: bool = False
+
+    @property
+    def done(self) -> int:
+        return sum(n for outcome, n in self.counts.items() if outcome in FINAL)
+
+
+def progress(*, session: Session, correction_id: int) -> Progress:
+    rows = session.execute(
+        select(CorrectionSend.outcome).where(
+            CorrectionSend.correction_id == correction_id
+        )
+    ).scalars()
+    return Progress(correction_id, Counter(rows))
+
+
+def bot_event(correction: Correction, language: str) -> dict[str, object]:
+    """The correction as a bot message in the person's conversation."""
+    return {
+        "event": "bot",
+        "text": correction.text(language),
+        "timestamp": time.time(),
+        "metadata": {MARK: correction.id},
+    }
+
+
+def already_in(tracker: dict[str, object], correction_id: int) -> bool:
+    """Whether the conversation holds the correction (a crash after the send)."""
+    events = tracker.get("events") or []
+    assert isinstance(events, list)
+    return any(
+        event.get("event") == "bot"
+        and (event.get("metadata") or {}).get(MARK) == correction_id
+        for event in events
+    )
+
+
+def send(
+    *,
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    correction_id: int,
+    channels: ChannelSettings,
+    now: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    cancelled: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Sends an approved correction to everyone it concerns who has not had
+    it yet; safe to run again after any stop, and beside another job of the
+    same correction (each person is claimed by one job; see the module's
+    doc)."""
+    job = uuid.uuid4().hex
+    with factory.begin() as session:
+        correction = session.get(Correction, correction_id)
+        if correction is None:
+            raise CorrectionError(f"No correction #{correction_id}.")
+        if correction.state != APPROVED:
+            raise CorrectionError(
+                f"Correction #{correction_id} is {correction.state}: only an "
+                "approved correction is sent."
+            )
+        session.expunge(correction)
+        people = recipients.outdated_from(
+            session=session, topic=correction.topic,
+            current=dict(correction.towards), now=now(), channels=channels,
+        )  # fmt: skip
+        earlier = {
+            row.conversation_id: row
+            for row in session.execute(
+                select(CorrectionSend).where(
+                    CorrectionSend.correction_id == correction_id
+                )
+            ).scalars()
+        }
+        held = set(
+            session.execute(
+                select(Ticket.conversation_id).where(
+                    Ticket.status.in_((WAITING, ASSIGNED))
+                )
+            ).scalars()
+        )
+    last_sent: dict[str, float] = {}
+    reported = time.monotonic()
+    stopped = False
+    for person in people:
+        if cancelled():
+            stopped = True
+            break
+        row = earlier.get(person.conversation_id)
+        if row is not None and row.outcome in FINAL:
+            continue
+        if not _claim(factory, job, correction_id, person, row):
+            continue  # another job has this person
+        if person.conversation_id in held:
+            _settle(factory, correction_id, person, WITH_AGENT)
+        elif person.reach not in recipients.DELIVERABLE:
+            _settle(factory, correction_id, person, person.reach)
+        else:
+            _pace(person.channel, last_sent, sleep)
+            _deliver(factory, rasa, correction, person, resumed=row is not None)
+        if on_progress is not None and time.monotonic() - reported >= 1.0:
+            reported = time.monotonic()
+            with factory.begin() as session:
+                on_progress(progress(session=session, correction_id=correction_id))
+    with factory.begin() as session:
+        final = progress(session=session, correction_id=correction_id)
+    final.cancelled = stopped
+    return final
+
+
+def _claim(
+    factory: sessionmaker[Session],
+    job: str,
+    correction_id: int,
+    person: recipients.Recipient,
+    row: CorrectionSend | None,
+) -> bool:
+    """Makes the person this job's (outcome `sending`), unless another job
+    took them since this one read the rows."""
+    try:
+        with factory.begin() as session:
+            if row is None:
+                session.add(
+                    CorrectionSend(
+                        correction_id=correction_id,
+                        conversation_id=person.conversation_id,
+                        channel=person.channel, language=person.language,
+                        outcome=SENDING, at=utcnow(), job=job,
+                    )
+                )  # fmt: skip
+                session.flush()
+                return True
+            # A row a stopped job left (sending, failed): taken over only if
+            # it is still as this job read it.
+            taken = session.execute(
+                update(CorrectionSend)
+                .where(
+                    CorrectionSend.correction_id == correction_id,
+                    CorrectionSend.conversation_id == person.conversation_id,
+                    CorrectionSend.outcome == row.outcome,
+                    CorrectionSend.job == row.job,
+                )
+                .values(outcome=SENDING, at=utcnow(), job=job)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(taken.rowcount == 1)
+    except IntegrityError:
+        return False
+
+
+def _deliver(
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    correction: Correction,
+    person: recipients.Recipient,
+    *,
+    resumed: bool,
+) -> None:
+    """Sends the correction into the person's conversation, once: a person
+    a stopped job may have reached already is looked for in the tracker."""
+    language = person.language if person.language in ("fr", "en") else "fr"
+    try:
+        if not (
+            resumed and already_in(rasa.tracker(person.conversation_id), correction.id)
+        ):
+            rasa.append_events(
+                person.conversation_id, [bot_event(correction, language)],
+                person.channel,
+            )  # fmt: skip
+    except RasaError as error:
+        logger.warning(
+            "Correction #%s not sent to %s: %s",
+            correction.id, person.conversation_id, error,
+        )  # fmt: skip
+        _settle(factory, correction.id, person, FAILED, str(error))
+        return
+    _settle(factory, correction.id, person, SENT)
+
+
+def _settle(
+    factory: sessionmaker[Session],
+    correction_id: int,
+    person: recipients.Recipient,
+    outcome: str,
+    error: str | None = None,
+) -> None:
+    with factory.begin() as session:
+        row = session.get(CorrectionSend, (correction_id, person.conversation_id))
+        assert row is not None, "claimed first"
+        row.outcome, row.at, row.error = outcome, utcnow(), error
+
+
+def _pace(
+    channel: str, last_sent: dict[str, float], sleep: Callable[[float], None]
+) -> None:
+    """Waits as long as the channel's rate asks since its last send."""
+    interval = 1.0 / RATES.get(channel, DEFAULT_RATE)
+    wait = last_sent.get(channel, 0.0) + interval - time.monotonic()
+    if wait > 0:
+        sleep(wait)
+    last_sent[channel] = time.monotonic()
