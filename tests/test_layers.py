@@ -24,6 +24,7 @@ LAYERS = [
     ["bot.faq"],  # the pack, answers, versions, suggestions
     ["bot.handoff", "bot.publish"],  # the queue; training and loading models
     ["bot.insights"],  # the crisis figures and the report
+    ["bot.corrections"],  # telling people an answer they got has changed
     ["bot.events", "bot.degraded", "bot.overload"],
     ["bot.channels", "bot.retention"],
     ["bot.console"],
