@@ -11,6 +11,7 @@ same database and Rasa).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from starlette.testclient import TestClient
 from bot.console import accounts
 from bot.console.app import create_app
 from bot.db import get_session_factory, upgrade
+from bot.events.sql import watch_once
 from bot.faq import load_pack
 from bot.faq.buttons import HUMAN_BUTTON_SHORT_TITLES
 from bot.handoff import queue
@@ -707,3 +710,105 @@ def test_past_the_whatsapp_window_the_brands_invitation_reopens_it(
     assert sent_reply.status_code == 200, sent_reply.text
     delivered = stand_in.wait_for("whatsapp", number, 2)[-1]
     assert text_of(delivered) == "Merci, je vous écoute.\n— Marie"
+
+
+# --- corrections (issue 30) ---------------------------------------------------
+
+
+def test_a_correction_reaches_each_person_once_within_their_channels_rules(
+    rasa_url: str,
+    stand_in: StandIn,
+    channel_env: dict[str, str],
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """People on Messenger, Telegram, WhatsApp and the REST API get answer
+    v1; the answer changes; a correction is drafted, approved by a second
+    editor and sent: Messenger and Telegram get it, in the person's
+    language, once, even when the job runs again; WhatsApp's person, who
+    wrote 30 hours ago, and the REST caller are counted, not messaged."""
+    from bot.cli import main
+    from bot.faq.writer import write_topics
+    from bot.insights.models import MessageFact
+
+    topic = "back_in_stores"
+    database_url = channel_env["DATABASE_URL"]
+    messenger, chat, number = new_id(), int(new_id()[:9]), "3365" + new_id()[:8]
+    asked = [
+        ("messenger", messenger, "fr"),
+        ("telegram", str(chat), "fr"),
+        ("whatsapp", number, "en"),
+    ]
+    questions = {"fr": "quand les produits reviendront en rayon ?",
+                 "en": "when will the products be back in stores?"}  # fmt: skip
+    body = messaging("messenger", messenger, {"text": questions["fr"]})
+    assert post_meta(rasa_url, "messenger", body).status_code == 200
+    assert post_telegram(rasa_url, telegram_message(chat, questions["fr"])).ok
+    body = whatsapp(number, {"type": "text", "text": {"body": questions["en"]}})
+    assert post_meta(rasa_url, "whatsapp", body).status_code == 200
+    for channel, person, language in asked:
+        (got,) = stand_in.wait_for(channel, person, 1)
+        assert text_of(got) == answer(topic, language), channel
+    rest = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        json={"sender": f"rest-{new_id()}", "message": questions["fr"]},
+        timeout=120,
+    )
+    assert rest.json()[0]["text"] == answer(topic, "fr")
+
+    # The console's watcher records where and when each person wrote; the
+    # WhatsApp person's last message is moved 30 hours back.
+    events_url = f"sqlite:///{work / 'tracker.db'}"
+    while watch_once(database_url, events_url)[0]:
+        pass
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        for fact in session.scalars(
+            select(MessageFact).where(MessageFact.conversation_id.like(f"%{number}"))
+        ):
+            fact.at = fact.at - timedelta(hours=30)
+
+    # An editor changes the answer (the pack's file: live at once).
+    changed = PACK[topic].answers | {
+        "fr": "Les produits reviennent en rayon le 15 décembre.",
+        "en": "The products are back in shops on 15 December.",
+    }
+    write_topics(
+        work / "pack" / "faq", [dataclasses.replace(PACK[topic], answers=changed)]
+    )
+    for name, value in {**channel_env, "RASA_URL": rasa_url}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with factory.begin() as session:
+        for name in ("claire", "malik"):
+            if accounts.find_agent(session=session, name=name) is None:
+                accounts.add_agent(
+                    session=session, name=name, role="editor", password=PASSWORD
+                )
+    before = {c: len(stand_in.sent(c, p)) for c, p, _ in asked}
+    assert main(["corrections", "draft", topic, "--agent", "claire",
+                 "--changed", "date de retour : le 15 décembre"]) == 0  # fmt: skip
+    (correction_id,) = re.findall(r"Correction #(\d+) drafted", capsys.readouterr().out)
+    assert main(["corrections", "approve", correction_id, "--agent", "malik"]) == 0
+    for _run in range(2):  # the second run finds nobody left to message
+        assert main(["corrections", "send", correction_id]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\b2\s+sent\b", out) and re.search(r"\b1\s+out of", out)
+    assert re.search(r"\b1\s+unreachable \(REST API\)", out)
+
+    (to_messenger,) = stand_in.sent("messenger", messenger)[before["messenger"] :]
+    assert text_of(to_messenger) == (
+        "Mise à jour : date de retour : le 15 décembre\n"
+        "Les produits reviennent en rayon le 15 décembre."
+    )
+    (to_telegram,) = stand_in.sent("telegram", str(chat))[before["telegram"] :]
+    assert "15 décembre" in text_of(to_telegram)
+    assert stand_in.sent("whatsapp", number)[before["whatsapp"] :] == []
+    # The conversation holds the correction, marked with its id.
+    marked = [
+        e for e in tracker_events(rasa_url, f"telegram:{chat}")
+        if e["event"] == "bot"
+        and (e.get("metadata") or {}).get("relais_correction") == int(correction_id)
+    ]  # fmt: skip
+    assert len(marked) == 1
