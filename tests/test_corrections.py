@@ -310,7 +310,7 @@ def test_sending_a_correction_survives_a_crash_and_messages_nobody_twice(
     correction_id = _approved(database_url)
     rasa = RecordingRasa(crash_after=2)
     job = {
-        "factory": factory, "correction_id": correction_id,
+        "factory": factory, "correction_id": correction_id, "topic": TOPIC,
         "channels": ChannelSettings(), "now": lambda: NOW_AT, "sleep": lambda _: None,
     }  # fmt: skip
     with pytest.raises(Crash):
@@ -342,14 +342,31 @@ def test_sending_a_correction_survives_a_crash_and_messages_nobody_twice(
     assert len(rasa.sent) == 3 and again.counts == progress.counts
 
 
-def test_only_an_approved_correction_is_sent(database_url: str) -> None:
+def test_only_an_approved_correction_of_the_current_answer_is_sent(
+    database_url: str,
+) -> None:
+    _record(database_url)
     factory = get_session_factory(database_url)
     with factory.begin() as session:
         draft_id = drafts.draft(
             session=session, topic=TOPIC, author="claire", changed="x"
         ).id
+    rasa = RecordingRasa()
     with pytest.raises(drafts.CorrectionError, match="only an approved"):
         sending.send(
-            factory=factory, rasa=RecordingRasa(), correction_id=draft_id,  # type: ignore[arg-type]
-            channels=ChannelSettings(),
+            factory=factory, rasa=rasa, correction_id=draft_id,  # type: ignore[arg-type]
+            topic=TOPIC, channels=ChannelSettings(),
         )  # fmt: skip
+    # Approved, then the answer changed again: it would announce an answer
+    # nobody gets any more.
+    approved = _approved(database_url)
+    edited = dataclasses.replace(
+        TOPIC, answers={**TOPIC.answers, "en": "All lots are recalled."}
+    )
+    for topic in (edited, None):
+        with pytest.raises(drafts.CorrectionError, match="has changed since"):
+            sending.send(
+                factory=factory, rasa=rasa, correction_id=approved,  # type: ignore[arg-type]
+                topic=topic, channels=ChannelSettings(),
+            )  # fmt: skip
+    assert rasa.sent == []

@@ -201,18 +201,22 @@ OUTCOME_NAMES = {
 
 def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
     from bot.commands.queue import rasa_client
-    from bot.corrections import sending
+    from bot.corrections import drafts, sending
+    from bot.faq.live import current_pack
 
     def report(progress: sending.Progress) -> None:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(progress.counts.items()))
         print(f"  … {counts}", flush=True)
 
+    factory = get_session_factory(settings.database_url)
+    with factory.begin() as session:
+        topic_key = drafts.get(session=session, correction_id=args.id).topic
     print(f"Sending correction #{args.id} (Ctrl-C stops it; nobody gets it twice).")
     try:
         progress = sending.send(
-            factory=get_session_factory(settings.database_url),
-            rasa=rasa_client(settings), correction_id=args.id,
-            channels=settings.channels, on_progress=report,
+            factory=factory, rasa=rasa_client(settings), correction_id=args.id,
+            topic=current_pack(settings).get(topic_key), channels=settings.channels,
+            on_progress=report,
         )  # fmt: skip
     except KeyboardInterrupt:
         print("Stopped: run the same command to go on.", file=sys.stderr)

@@ -43,6 +43,7 @@ from bot.channel_settings import ChannelSettings
 from bot.corrections import recipients
 from bot.corrections.drafts import APPROVED, Correction, CorrectionError
 from bot.db import Base, UTCDateTime, utcnow
+from bot.faq.pack import Topic
 from bot.handoff.models import ASSIGNED, WAITING, Ticket
 from bot.rasa_api import RasaClient, RasaError
 
@@ -126,6 +127,7 @@ def send(
     factory: sessionmaker[Session],
     rasa: RasaClient,
     correction_id: int,
+    topic: Topic | None,
     channels: ChannelSettings,
     now: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
@@ -135,7 +137,8 @@ def send(
     """Sends an approved correction to everyone it concerns who has not had
     it yet; safe to run again after any stop, and beside another job of the
     same correction (each person is claimed by one job; see the module's
-    doc)."""
+    doc). `topic` is the topic as it is live now: a correction of an answer
+    that has changed again since its approval is not sent."""
     job = uuid.uuid4().hex
     with factory.begin() as session:
         correction = session.get(Correction, correction_id)
@@ -145,6 +148,12 @@ def send(
             raise CorrectionError(
                 f"Correction #{correction_id} is {correction.state}: only an "
                 "approved correction is sent."
+            )
+        if topic is None or recipients.current_versions(topic) != correction.towards:
+            raise CorrectionError(
+                f"The answer of {correction.topic!r} has changed since correction "
+                f"#{correction_id} was approved: draft a new one from the current "
+                "answer."
             )
         session.expunge(correction)
         people = recipients.outdated_from(
