@@ -55,7 +55,7 @@ def reach(
 ) -> str:
     """What a correction can do for a person on `channel` whose last message
     was at `last_message_at` (see the module's doc)."""
-    if channel in ("telegram",):
+    if channel == "telegram":
         return NOW
     if channel == "socketio":
         return ON_RETURN
