@@ -9,7 +9,8 @@ Removed, when older than the retention period:
 - tickets' transcripts, last messages and internal notes (the ticket keeps
   its times, reason and priority, under an anonymous conversation id);
 - the conversation ids in the audit of answers sent (which answer version
-  went out, and when, stays);
+  went out, and when, stays) and in the record of corrections sent (each
+  person's outcome stays, under an anonymous id);
 - the phrasings kept with spike alerts (their one-line label stays).
 
 Kept: the 5-minute buckets, the tickets' times, statement versions, answer
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.corrections.sending import CorrectionSend
 from bot.db import get_engine
 from bot.events.sql import CURSOR_NAME, EventCursor, rasa_events
 from bot.faq.audit import AnswerSent
@@ -114,6 +117,15 @@ def purge_relais(session: Session, cutoff: datetime, removed: Removed) -> None:
             .values(conversation_id="")
         ).rowcount,
     )
+    sent = session.execute(
+        select(CorrectionSend).where(
+            CorrectionSend.at < cutoff,
+            CorrectionSend.conversation_id.notlike(f"{PURGED_PREFIX}%"),
+        )
+    ).scalars()
+    for row in sent:
+        row.conversation_id = PURGED_PREFIX + uuid.uuid4().hex
+        removed.add("correction recipients' conversation ids", 1)
     spikes = session.execute(
         select(GapSpike).where(GapSpike.detected_at < cutoff)
     ).scalars()

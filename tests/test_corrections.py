@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.channel_settings import ChannelSettings
 from bot.cli import main
@@ -370,3 +371,32 @@ def test_only_an_approved_correction_of_the_current_answer_is_sent(
                 topic=topic, channels=ChannelSettings(),
             )  # fmt: skip
     assert rasa.sent == []
+
+
+def test_a_purge_leaves_nobody_to_correct_and_anonymises_who_was_sent_what(
+    database_url: str,
+) -> None:
+    """Past the retention period (issue 12) the conversation ids go: nobody
+    is corrected any more, and the outcomes of corrections already sent stay
+    under anonymous ids."""
+    from bot.retention import Removed, purge_relais
+
+    _record(database_url)
+    factory = get_session_factory(database_url)
+    sending.send(
+        factory=factory, rasa=RecordingRasa(), correction_id=_approved(database_url),  # type: ignore[arg-type]
+        topic=TOPIC, channels=ChannelSettings(), now=lambda: NOW_AT,
+        sleep=lambda _: None,
+    )  # fmt: skip
+    with factory.begin() as session:
+        before = sending.progress(session=session, correction_id=1).counts
+        purge_relais(session, datetime.now(timezone.utc), Removed())
+    with factory.begin() as session:
+        after = sending.progress(session=session, correction_id=1).counts
+        ids = session.scalars(select(sending.CorrectionSend.conversation_id)).all()
+        people = recipients.outdated(
+            session=session, topic=TOPIC, now=NOW_AT, channels=ChannelSettings()
+        )
+    assert after == before and sum(after.values()) == 8
+    assert all(i.startswith("purged-") for i in ids) and len(set(ids)) == 8
+    assert people == []

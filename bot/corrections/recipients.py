@@ -116,7 +116,8 @@ def outdated_from(
     announces), oldest first."""
     latest_ids = (
         select(func.max(AnswerSent.id))
-        .where(AnswerSent.topic == topic)
+        # A purge blanks the conversation ids past the retention period.
+        .where(AnswerSent.topic == topic, AnswerSent.conversation_id != "")
         .group_by(AnswerSent.conversation_id)
     )
     answers = session.execute(
