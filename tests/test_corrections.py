@@ -400,3 +400,34 @@ def test_a_purge_leaves_nobody_to_correct_and_anonymises_who_was_sent_what(
     assert after == before and sum(after.values()) == 8
     assert all(i.startswith("purged-") for i in ids) and len(set(ids)) == 8
     assert people == []
+
+
+def test_a_person_out_of_their_window_is_told_on_a_later_run_once_they_write(
+    database_url: str,
+) -> None:
+    """Messenger's person who last wrote 30 hours ago is counted, not
+    messaged; once they write again (about something else), the next run of
+    the job tells them, and only them."""
+    _record(database_url)
+    factory = get_session_factory(database_url)
+    rasa = RecordingRasa()
+    job = {
+        "factory": factory, "rasa": rasa, "correction_id": _approved(database_url),
+        "topic": TOPIC, "channels": ChannelSettings(), "now": lambda: NOW_AT,
+        "sleep": lambda _: None,
+    }  # fmt: skip
+    first = sending.send(**job)  # type: ignore[arg-type]
+    assert first.counts["out_of_window"] == 2
+    assert "messenger-30h" not in {c for c, _, _ in rasa.sent}
+    with factory.begin() as session:
+        session.add(
+            MessageFact(
+                conversation_id="messenger-30h", at=NOW_AT - timedelta(minutes=5),
+                channel="messenger", language="fr", text="et pour les yaourts ?",
+            )
+        )  # fmt: skip
+    sent_before = len(rasa.sent)
+    second = sending.send(**job)  # type: ignore[arg-type]
+    assert [c for c, _, _ in rasa.sent[sent_before:]] == ["messenger-30h"]
+    assert second.counts["sent"] == first.counts["sent"] + 1
+    assert second.counts["out_of_window"] == 1  # WhatsApp's person

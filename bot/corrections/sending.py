@@ -15,10 +15,11 @@ messages nobody twice:
 A row left at `sending` by a crash is checked against the conversation
 before anything is sent again: if the correction is in it, the row becomes
 `sent`. People the channel's rules put out of reach now are counted, not
-messaged (`out_of_window`, `template`, `never`, `unknown`); a person an
-agent is talking to (an open handoff) is not interrupted: `with_agent`,
-and the agent sends it. A send Rasa refuses is `failed`, with the reason,
-and is tried again when the job runs again.
+messaged (`out_of_window`, `template`, `never`, `unknown`), and looked at
+again when the job runs again (REST callers excepted: nothing ever reaches
+them); a person an agent is talking to (an open handoff) is not
+interrupted: `with_agent`, and the agent sends it. A send Rasa refuses is
+`failed`, with the reason, and is tried again when the job runs again.
 
 Sends are spaced per channel under the providers' rates (Telegram about 30
 messages a second per bot; Meta's Send API and WhatsApp Cloud within their
@@ -50,11 +51,10 @@ from bot.rasa_api import RasaClient, RasaError
 logger = logging.getLogger(__name__)
 
 SENDING, SENT, WITH_AGENT, FAILED = "sending", "sent", "with_agent", "failed"
-# Outcomes that are final: the job does not come back to these people.
-FINAL = (
-    SENT, WITH_AGENT, recipients.OUT_OF_WINDOW, recipients.TEMPLATE,
-    recipients.NEVER, recipients.UNKNOWN,
-)  # fmt: skip
+# Outcomes that are final: the job does not come back to these people. The
+# others are looked at again when the job runs again: a person out of their
+# channel's window who has written since can be told then.
+FINAL = (SENT, WITH_AGENT, recipients.NEVER)
 # Messages per second per channel, under each provider's limit.
 RATES = {"telegram": 25.0, "messenger": 20.0, "instagram": 20.0, "whatsapp": 20.0}
 DEFAULT_RATE = 50.0
