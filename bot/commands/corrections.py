@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from bot.db import get_session_factory, utcnow
+from bot.handoff.window import CHANNEL_NAMES as WINDOW_CHANNEL_NAMES
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,15 +33,9 @@ REACH_HEADINGS = {
     "never": "never",
     "unknown": "unknown",
 }
-CHANNEL_NAMES = {
-    "messenger": "Messenger",
-    "instagram": "Instagram",
-    "whatsapp": "WhatsApp",
-    "telegram": "Telegram",
-    "socketio": "web chat",
-    "rest": "REST API",
-    "": "(not known)",
-}
+# The channels' names as the console shows them, and one for a person the
+# console has no message of.
+CHANNEL_NAMES = {**WINDOW_CHANNEL_NAMES, "": "(not known)"}
 
 
 def add_parser(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,9 +32,8 @@ from bot.channel_settings import ChannelSettings
 from bot.faq.audit import AnswerSent
 from bot.faq.live import version
 from bot.faq.pack import Topic
+from bot.handoff.window import FREE, WINDOWED
 from bot.insights.models import MessageFact
-
-WINDOW = timedelta(hours=24)
 
 # What can be done for one person now.
 NOW = "now"  # sent at once
@@ -61,9 +60,9 @@ def reach(
         return ON_RETURN
     if channel == "rest":
         return NEVER
-    if channel not in ("messenger", "instagram", "whatsapp") or last_message_at is None:
+    if channel not in WINDOWED or last_message_at is None:
         return UNKNOWN
-    if now < last_message_at + WINDOW:
+    if now < last_message_at + FREE:
         return NOW
     if channel == "whatsapp" and channels.whatsapp_template:
         return TEMPLATE
