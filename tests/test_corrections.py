@@ -47,13 +47,14 @@ PEOPLE = [
 ]
 
 
-def _record(url: str) -> None:
+def _record(url: str, now: datetime = NOW_AT) -> None:
     """Everyone in PEOPLE got an earlier answer; two more people are up to
-    date; one got the earlier answer but no message of theirs is recorded."""
+    date; one got the earlier answer but no message of theirs is recorded
+    (times counted back from `now`)."""
     old = "Les lots concernés : 1234 uniquement."
     with get_session_factory(url).begin() as session:
         for conversation, channel, language, hours in PEOPLE:
-            last = NOW_AT - timedelta(hours=hours)
+            last = now - timedelta(hours=hours)
             record_answer(
                 session=session, conversation_id=conversation, topic=TOPIC.key,
                 language=language, version=version(old), text=old,
@@ -75,12 +76,12 @@ def _record(url: str) -> None:
                 record_answer(
                     session=session, conversation_id=conversation,
                     topic=TOPIC.key, language="fr", version=version(text),
-                    text=text, now=NOW_AT - timedelta(hours=3),
+                    text=text, now=now - timedelta(hours=3),
                 )  # fmt: skip
         # An earlier answer on another topic is not this topic's concern.
         record_answer(
             session=session, conversation_id="other-topic", topic="refund",
-            language="fr", version="0123456789ab", text="x", now=NOW_AT,
+            language="fr", version="0123456789ab", text="x", now=now,
         )  # fmt: skip
 
 

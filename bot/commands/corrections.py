@@ -79,6 +79,11 @@ def add_parser(
         "again after a stop: nobody gets it twice)",
     )
     send.add_argument("id", type=int)
+    send.add_argument(
+        "--job",
+        action="store_true",
+        help=argparse.SUPPRESS,  # started by the console, which recorded the job
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,8 +200,13 @@ OUTCOME_NAMES = {
 
 
 def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
+    """Sends the correction as its job (bot/corrections/jobs.py): the console
+    shows it running and can stop it, here or when it started it."""
+    import getpass
+    import os
+
     from bot.commands.queue import rasa_client
-    from bot.corrections import drafts, sending
+    from bot.corrections import drafts, jobs, sending
     from bot.faq.live import current_pack
 
     def report(progress: sending.Progress) -> None:
@@ -205,20 +215,40 @@ def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
 
     factory = get_session_factory(settings.database_url)
     with factory.begin() as session:
-        topic_key = drafts.get(session=session, correction_id=args.id).topic
+        if args.job:  # the console recorded it: this process is its job
+            correction = drafts.get(session=session, correction_id=args.id)
+            correction.job_pid = os.getpid()
+        else:
+            correction = jobs.claim(
+                session=session, correction_id=args.id,
+                by=f"{getpass.getuser()} (terminal)", pid=os.getpid(),
+            )  # fmt: skip
+        topic_key = correction.topic
     print(f"Sending correction #{args.id} (Ctrl-C stops it; nobody gets it twice).")
     try:
         progress = sending.send(
             factory=factory, rasa=rasa_client(settings), correction_id=args.id,
             topic=current_pack(settings).get(topic_key), channels=settings.channels,
-            on_progress=report,
+            cancelled=jobs.CancelWatch(factory, args.id), on_progress=report,
         )  # fmt: skip
     except KeyboardInterrupt:
+        jobs.finish(factory, args.id, jobs.CANCELLED, "Stopped from the terminal.")
         print("Stopped: run the same command to go on.", file=sys.stderr)
         return 1
+    except Exception as error:
+        jobs.finish(factory, args.id, jobs.FAILED, str(error))
+        raise
     for outcome, n in sorted(progress.counts.items()):
         print(f"  {n:>6}  {OUTCOME_NAMES.get(outcome, outcome)}")
     failed = progress.counts.get(sending.FAILED, 0)
+    if progress.cancelled:
+        jobs.finish(factory, args.id, jobs.CANCELLED)
+        print("Cancelled: send again to go on; nobody gets it twice.")
+        return 1
+    jobs.finish(
+        factory, args.id, jobs.FINISHED,
+        f"{failed} failed: send again to retry them." if failed else "",
+    )  # fmt: skip
     if failed:
         print(f"{failed} failed: run the same command again to retry them.")
     return 1 if failed else 0

@@ -35,6 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import accounts, webchat
+from bot.console import corrections as correction_pages
 from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
 from bot.console import overview as overview_pages
@@ -603,6 +604,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/tickets/{ticket_id:int}/events", ticket_events),
         Route("/tickets/{ticket_id:int}/{action:str}", ticket_action, methods=["POST"]),
         *editor_pages.routes,
+        *correction_pages.routes,
         *topic_pages.routes,
         Route("/suggestions", suggestion_pages.suggestions_page),
         Route(

@@ -49,6 +49,16 @@ class Correction(Base):
     reviewed_by = Column(String(100))
     reviewed_at = Column(UTCDateTime)
     urgent = Column(Boolean, nullable=False, default=False)
+    # Its sending job (bot/corrections/jobs.py): none yet, running, finished,
+    # cancelled or failed; who started it, where, and who asked it to stop.
+    job_state = Column(String(10))
+    job_by = Column(String(100))
+    job_host = Column(String(255))
+    job_pid = Column(Integer)
+    job_started_at = Column(UTCDateTime)
+    job_finished_at = Column(UTCDateTime)
+    job_detail = Column(Text)
+    cancel_requested_by = Column(String(100))
 
     __table_args__ = (Index("ix_correction_topic_created_at", "topic", "created_at"),)
 

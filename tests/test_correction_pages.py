@@ -1,0 +1,172 @@
+"""The corrections pages of the console (issue 30, bot/console/corrections.py):
+who got what, drafting and four-eyes approval, the sending job started from
+the page and followed, and stopping it. The browser test
+(tests/test_browser.py) runs the same path against a real Rasa."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.console import accounts
+from bot.corrections import drafts, jobs, sending
+from bot.db import get_session_factory, utcnow
+from bot.settings import get_settings
+from tests.test_cli import closed_port
+from tests.test_console import PASSWORD, client, csrf_of
+from tests.test_corrections import TOPIC, _record
+
+
+@pytest.fixture
+def console_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # Rasa is not running: every send fails, and says so.
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    with get_session_factory(database_url).begin() as session:
+        for name, role, language in (
+            ("alice", "agent", None),
+            ("eve", "editor", "fr"),  # reads the console in French
+            ("fay", "editor", "en"),
+        ):
+            accounts.add_agent(session=session, name=name, role=role,
+                               password=PASSWORD, language=language)  # fmt: skip
+    _record(database_url, utcnow())
+    yield database_url
+    get_settings.cache_clear()
+
+
+def signed_in(name: str) -> tuple[object, str]:
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    response = browser.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf": token, "next": "/"}
+    )
+    assert response.status_code == 303, response.text
+    return browser, csrf_of(browser.get("/overview").text)
+
+
+def text_of(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_who_got_what_is_for_editors_and_counts_by_channel_and_reach(
+    console_db: str,
+) -> None:
+    agent, _ = signed_in("alice")
+    assert agent.get("/corrections").status_code == 403
+    editor, _ = signed_in("eve")
+    index = text_of(editor.get("/corrections").text)
+    # 8 people got an earlier answer; 4 can be told now or on return.
+    assert re.search(r"\(affected_products\) 8 4", index), index
+    page = editor.get(f"/corrections/topics/{TOPIC.key}")
+    assert page.status_code == 200
+    shown = text_of(page.text)
+    assert "8 personnes ont reçu une réponse antérieure" in shown
+    assert "4 peuvent être prévenues maintenant ou à leur retour" in shown
+    # Messenger, French: one now, one too late for the channel.
+    assert re.search(r"Messenger Français 1 1 ", shown), shown
+    assert "Chat du site" in shown or "chat du site" in shown
+    assert editor.get("/corrections/topics/nope").status_code == 404
+
+
+def test_drafted_by_one_editor_approved_by_another_then_sent_from_the_page(
+    console_db: str,
+) -> None:
+    eve, token = signed_in("eve")
+    refused = eve.post(
+        f"/corrections/topics/{TOPIC.key}",
+        data={"csrf": token, "changed": "  ", "text_fr": "", "text_en": ""},
+    )
+    assert refused.headers["location"] == f"/corrections/topics/{TOPIC.key}"
+    assert "Say what changed" in eve.get(refused.headers["location"]).text
+    drafted = eve.post(
+        f"/corrections/topics/{TOPIC.key}",
+        data={"csrf": token, "changed": "deux lots de plus", "text_fr": "",
+              "text_en": "Update: two more lots.\nSee the list."},
+    )  # fmt: skip
+    location = drafted.headers["location"]
+    correction_id = int(location.rsplit("/", 1)[1])
+    page = eve.get(location).text
+    assert "Mise à jour : deux lots de plus" in page  # prefilled in French
+    assert "Update: two more lots." in page
+    assert 'id="approve"' not in page and "waiting-approval" in page
+    eve.post(f"{location}/approve", data={"csrf": token})
+    assert "another editor or an admin must approve it" in eve.get(location).text
+
+    fay, fay_token = signed_in("fay")
+    assert 'id="approve"' in fay.get(location).text
+    fay.post(f"{location}/approve", data={"csrf": fay_token})
+    page = fay.get(location).text
+    assert "Correction approved: it can be sent." in page and 'id="send"' in page
+
+    # Sent from the page: a process of its own, followed by the page. Rasa is
+    # down, so the four people who could be told fail, and say why; the
+    # others are counted where the channel's rules leave them.
+    fay.post(f"{location}/send", data={"csrf": fay_token})
+    factory = get_session_factory(console_db)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with factory.begin() as session:
+            state = session.get(drafts.Correction, correction_id).job_state
+        if state != jobs.RUNNING:
+            break
+        time.sleep(0.5)
+    assert state == jobs.FINISHED
+    with factory.begin() as session:
+        outcomes = dict(
+            session.execute(
+                select(sending.CorrectionSend.conversation_id,
+                       sending.CorrectionSend.outcome)
+            ).all()
+        )  # fmt: skip
+    assert outcomes == {
+        "messenger-2h": "failed", "instagram-23h": "failed",
+        "telegram-10d": "failed", "web": "failed",
+        "messenger-30h": "out_of_window", "whatsapp-30h": "out_of_window",
+        "rest": "never", "no-messages": "unknown",
+    }  # fmt: skip
+    page = text_of(fay.get(location).text)
+    assert "sending finished" in page and "4 failed: send again to retry them." in page
+    assert "failed (tried again on the next send) 4" in page
+    assert "Send again (nobody gets it twice)" in page
+    events = fay.get(f"{location}/events")
+    assert '"failed": 4' in events.text and '"job": "finished"' in events.text
+
+
+def test_a_running_send_is_stopped_between_two_people(console_db: str) -> None:
+    factory = get_session_factory(console_db)
+    with factory.begin() as session:
+        correction = drafts.draft(
+            session=session, topic=TOPIC, changed="deux lots de plus", author="eve"
+        )
+        drafts.approve(
+            session=session, correction_id=correction.id, approver="fay",
+            is_admin=False, topic=TOPIC,
+        )  # fmt: skip
+        correction_id = int(correction.id)
+        # A job running in this process (as `relais corrections send` does).
+        jobs.claim(session=session, correction_id=correction_id, by="fay",
+                   pid=os.getpid())  # fmt: skip
+    eve, token = signed_in("eve")
+    location = f"/corrections/{correction_id}"
+    page = eve.get(location).text
+    assert 'id="cancel"' in page and "envoi en cours" in page
+    eve.post(f"{location}/cancel", data={"csrf": token})
+    page = text_of(eve.get(location).text)
+    assert "Arrêt après la personne en cours d'envoi" in page
+    assert "Arrêt demandé par eve" in page
+    watch = jobs.CancelWatch(factory, correction_id)
+    assert watch() is True
+    # A second job of the same correction is refused while one runs.
+    with (
+        pytest.raises(drafts.CorrectionError, match="being sent already"),
+        factory.begin() as session,
+    ):
+        jobs.claim(session=session, correction_id=correction_id, by="eve", pid=1)
