@@ -14,13 +14,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from bot.channel_settings import ChannelSettings
 from bot.console import accounts
 from bot.corrections import drafts, jobs, sending
 from bot.db import get_session_factory, utcnow
+from bot.handoff import queue
 from bot.settings import get_settings
 from tests.test_cli import closed_port
 from tests.test_console import PASSWORD, client, csrf_of
-from tests.test_corrections import TOPIC, _record
+from tests.test_corrections import TOPIC, RecordingRasa, _approved, _record
 
 
 @pytest.fixture
@@ -170,3 +172,67 @@ def test_a_running_send_is_stopped_between_two_people(console_db: str) -> None:
         factory.begin() as session,
     ):
         jobs.claim(session=session, correction_id=correction_id, by="eve", pid=1)
+
+
+class ChatRasa(RecordingRasa):
+    """Rasa's HTTP API as the console's reply uses it (the conversation is
+    not paused: the agent's first message pauses it)."""
+
+    def is_paused(self, conversation_id: str) -> bool:
+        return False
+
+
+def test_a_person_talking_to_an_agent_gets_the_correction_from_the_agent(
+    console_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = get_session_factory(console_db)
+    with factory.begin() as session:
+        ticket = queue.enqueue(session=session, request=queue.HandoffRequest(
+            "web", "socketio", "fr", "health", "high", "j'ai été malade"))  # fmt: skip
+        queue.claim(session=session, ticket_id=ticket.id, agent="alice")
+        ticket_id = int(ticket.id)
+    correction_id = _approved(console_db)
+    rasa = ChatRasa()
+    progress = sending.send(
+        factory=factory, rasa=rasa, correction_id=correction_id, topic=TOPIC,
+        channels=ChannelSettings(), sleep=lambda _: None,
+    )  # fmt: skip
+    # Not interrupted: nothing went into the conversation the agent holds.
+    assert progress.counts[sending.WITH_AGENT] == 1
+    assert "web" not in {conversation for conversation, _, _ in rasa.sent}
+    monkeypatch.setattr("bot.console.app._rasa", lambda settings: rasa)
+
+    alice, token = signed_in("alice")
+    page = alice.get(f"/tickets/{ticket_id}").text
+    assert f'id="correction-{correction_id}"' in page
+    assert "Mise à jour : deux lots de plus" in page  # in the person's language
+    sent = alice.post(
+        f"/tickets/{ticket_id}/correction",
+        data={"csrf": token, "correction": str(correction_id)},
+    )
+    assert sent.status_code == 303
+    assert "Correction sent." in alice.get(f"/tickets/{ticket_id}").text
+    (bot,) = [e for e in rasa.events["web"] if e["event"] == "bot"]
+    assert bot["text"].startswith("Mise à jour : deux lots de plus")
+    assert bot["metadata"][sending.MARK] == correction_id  # in the transcript
+    assert bot["metadata"]["agent"] == "alice"
+    with factory.begin() as session:
+        assert (
+            sending.progress(session=session, correction_id=correction_id).counts[
+                sending.SENT
+            ]
+            == 4
+        )  # the three the job reached, and this one
+    assert (
+        f'id="correction-{correction_id}"'
+        not in alice.get(f"/tickets/{ticket_id}").text
+    )
+    # Once only: sending it again is refused, and nothing more goes out.
+    again = alice.post(
+        f"/tickets/{ticket_id}/correction",
+        data={"csrf": token, "correction": str(correction_id)},
+        headers={"accept": "application/json"},
+    )
+    assert again.status_code == 409
+    assert "not waiting for this conversation" in again.json()["message"]
+    assert len([e for e in rasa.events["web"] if e["event"] == "bot"]) == 1

@@ -277,7 +277,9 @@ class RecordingRasa:
         self, conversation_id: str, events: list[dict[str, Any]], channel: str
     ) -> dict[str, Any]:
         self.events.setdefault(conversation_id, []).extend(events)
-        self.sent.extend((conversation_id, channel, e["text"]) for e in events)
+        self.sent.extend(
+            (conversation_id, channel, e["text"]) for e in events if e["event"] == "bot"
+        )
         if self.crash_after is not None and len(self.sent) >= self.crash_after:
             self.crash_after = None
             raise Crash()

@@ -57,6 +57,8 @@ from bot.console.security import (
     settings_of,
 )
 from bot.console.streams import event_stream, stream
+from bot.corrections import sending as correction_sends
+from bot.corrections.drafts import CorrectionError
 from bot.db import get_session_factory
 from bot.events import watcher
 from bot.faq.live import current_pack
@@ -357,6 +359,7 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
     turns, rasa_error, window = await run_in_threadpool(
         conversation, settings, ticket, words
     )
+    corrections = await run_in_threadpool(pending_corrections, settings, ticket)
     return _page(
         request,
         "ticket.html",
@@ -369,6 +372,7 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         notes=notes,
         colleagues=[name for name in colleagues if name != viewer.name],
         canned=canned_replies(settings, ticket.language),
+        corrections=corrections,
     )
 
 
@@ -432,6 +436,9 @@ def _do(
                         channels=settings.channels,
                         zone=settings.timezone)  # fmt: skip
         return words.gettext("Sent.")
+    if action == "correction":
+        pass_on_correction(settings, ticket_id, viewer, form)
+        return words.gettext("Correction sent.")
     if action == "invite":
         agent_ops.invite(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
                          agent=agent, channels=settings.channels,
@@ -468,6 +475,49 @@ def _do(
             queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
         return words.gettext("Transferred to {to}.", to=to)
     raise HTTPException(404, "No such action.")
+
+
+def pending_corrections(settings: Settings, ticket: Ticket) -> list[dict[str, Any]]:
+    """The corrections left to the agent of this conversation (issue 30):
+    the person was not interrupted while talking to a human."""
+    language = ticket.language if ticket.language in ("fr", "en") else "fr"
+    with get_session_factory(settings.database_url).begin() as session:
+        return [
+            {"id": c.id, "topic": c.topic, "text": c.text(language)}
+            for c in correction_sends.for_agent(
+                session=session, conversation_id=ticket.conversation_id
+            )
+        ]
+
+
+def pass_on_correction(
+    settings: Settings, ticket_id: int, viewer: Viewer, form: FormData
+) -> None:
+    """The agent sends a correction waiting for this conversation, as their
+    reply (the channel's window applies), marked with its id."""
+    factory = get_session_factory(settings.database_url)
+    with factory.begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=ticket_id)
+    waiting = {c["id"]: c for c in pending_corrections(settings, ticket)}
+    try:
+        correction = waiting[int(str(form.get("correction") or ""))]
+    except (KeyError, ValueError):
+        raise queue.QueueError(
+            "This correction is not waiting for this conversation."
+        ) from None
+    agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
+                    agent=viewer.name, text=correction["text"],
+                    signature=viewer.display_name, channels=settings.channels,
+                    zone=settings.timezone,
+                    marks={correction_sends.MARK: correction["id"]})  # fmt: skip
+    try:
+        with factory.begin() as session:
+            correction_sends.passed_on(
+                session=session, correction_id=correction["id"],
+                conversation_id=ticket.conversation_id, agent=viewer.name,
+            )  # fmt: skip
+    except CorrectionError:  # a send job got there first: it is in the chat
+        pass
 
 
 @requires(QUEUE)

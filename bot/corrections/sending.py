@@ -18,7 +18,9 @@ before anything is sent again: if the correction is in it, the row becomes
 messaged (`out_of_window`, `template`, `never`, `unknown`), and looked at
 again when the job runs again (REST callers excepted: nothing ever reaches
 them); a person an agent is talking to (an open handoff) is not
-interrupted: `with_agent`, and the agent sends it. A send Rasa refuses is
+interrupted: `with_agent`, the agent sees it on the conversation's page and
+sends it (`passed_on`); if the conversation is closed before, the next run
+sends it. A send Rasa refuses is
 `failed`, with the reason, and is tried again when the job runs again.
 
 Sends are spaced per channel under the providers' rates (Telegram about 30
@@ -53,8 +55,9 @@ logger = logging.getLogger(__name__)
 SENDING, SENT, WITH_AGENT, FAILED = "sending", "sent", "with_agent", "failed"
 # Outcomes that are final: the job does not come back to these people. The
 # others are looked at again when the job runs again: a person out of their
-# channel's window who has written since can be told then.
-FINAL = (SENT, WITH_AGENT, recipients.NEVER)
+# channel's window who has written since can be told then, a person whose
+# conversation with an agent has closed too.
+FINAL = (SENT, recipients.NEVER)
 # Messages per second per channel, under each provider's limit.
 RATES = {"telegram": 25.0, "messenger": 20.0, "instagram": 20.0, "whatsapp": 20.0}
 DEFAULT_RATE = 50.0
@@ -99,6 +102,37 @@ def progress(*, session: Session, correction_id: int) -> Progress:
         )
     ).scalars()
     return Progress(correction_id, Counter(rows))
+
+
+def for_agent(*, session: Session, conversation_id: str) -> list[Correction]:
+    """The approved corrections left to the agent who holds this conversation."""
+    return list(
+        session.execute(
+            select(Correction)
+            .join(
+                CorrectionSend,
+                CorrectionSend.correction_id == Correction.id,
+            )
+            .where(
+                CorrectionSend.conversation_id == conversation_id,
+                CorrectionSend.outcome == WITH_AGENT,
+                Correction.state == APPROVED,
+            )
+            .order_by(Correction.id)
+        ).scalars()
+    )
+
+
+def passed_on(
+    *, session: Session, correction_id: int, conversation_id: str, agent: str
+) -> None:
+    """Records that the agent sent the correction into the conversation."""
+    row = session.get(CorrectionSend, (correction_id, conversation_id))
+    if row is None or row.outcome != WITH_AGENT:
+        raise CorrectionError(
+            f"Correction #{correction_id} is not waiting for this conversation."
+        )
+    row.outcome, row.at, row.job = SENT, utcnow(), f"agent:{agent}"[:32]
 
 
 def bot_event(correction: Correction, language: str) -> dict[str, object]:

@@ -166,9 +166,11 @@ def reply(
     pack: dict[str, Topic] | None = None,
     channels: ChannelSettings = NO_CHANNELS,
     zone: tzinfo = timezone.utc,
+    marks: dict[str, Any] | None = None,
 ) -> Ticket:
     """Sends the agent's message into the person's own chat, on the channel
-    they wrote on.
+    they wrote on; `marks` go into the message's metadata in the tracker (a
+    correction's id, bot/corrections/sending.py).
 
     `signature` (the agent's display name) labels it in the web chat and
     signs it elsewhere. On Messenger, Instagram and WhatsApp, a reply the
@@ -199,6 +201,7 @@ def reply(
     else:
         paused = rasa.is_paused(ticket.conversation_id)
     events = [_bot_event(text, agent, signature or agent, tag)]
+    events[0]["metadata"].update(marks or {})
     if not paused:
         events.insert(0, {"event": "pause", "timestamp": time.time()})
     rasa.append_events(ticket.conversation_id, events, ticket.channel)
