@@ -665,3 +665,100 @@ def test_editors_change_an_answer_approve_it_and_publish_a_topic(
     ask(chat, SURVEY_QUESTION)
     bot_says(chat, "Santé publique France et les Agences régionales de santé")
     shoot(chat, "36-chat-answers-the-published-topic")
+
+
+REFUND = "comment me faire rembourser ?"
+
+
+def test_a_changed_answer_reaches_the_web_chat_person_when_they_come_back(
+    servers: Servers, browser: Browser
+) -> None:
+    """Issue 30 in the browser: a person gets the refund answer and leaves;
+    Eve changes the answer, Fay approves it; Eve drafts the correction from
+    who got what, Fay approves and sends it from the console; the person
+    comes back and finds it at the top of their chat. Sent again: nobody
+    gets it twice."""
+    console_url = servers.console_url
+    # On a phone; the context keeps their conversation.
+    person = browser.new_context(locale="fr-FR", viewport=PHONE)
+    chat = person.new_page()
+    chat.goto(f"{console_url}/chat")
+    ask(chat, REFUND)
+    bot_says(chat, "jusqu'au 31 janvier 2027")
+    chat.close()
+
+    eve = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in(eve, console_url, "eve", "/topics/refund")
+    answer = eve.locator("textarea[name=answer_fr]")
+    answer.fill(answer.input_value().replace("31 janvier 2027", "28 février 2027"))
+    eve.click("#save-topic")
+    expect(eve.locator(".flash")).to_contain_text("saved as a draft")
+    fay = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    sign_in(fay, console_url, "fay", "/topics/refund")
+    fay.click("#approve")
+    expect(fay.locator(".flash")).to_contain_text("approved")
+
+    # Who got what: the person, on the web chat, reachable on their return
+    # (once the console's watcher has read their message and the approval
+    # is read back: a slow machine waits longer).
+    table = eve.locator("#who-got-what")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        eve.goto(f"{console_url}/corrections/topics/refund")
+        if table.count() and "web chat" in table.inner_text():
+            break
+        time.sleep(1)
+    expect(table).to_contain_text("web chat")
+    expect(eve.locator("#who-summary")).to_contain_text(
+        "1 person got an earlier answer"
+    )
+    eve.goto(f"{console_url}/corrections")
+    expect(eve.locator("#changed-refund")).to_contain_text("Remboursement")
+    eve.click("#changed-refund a")
+    eve.fill("#changed", "le remboursement est prolongé jusqu'au 28 février")
+    expect(eve.locator("#text-fr")).to_have_value(
+        re.compile(r"^Mise à jour : le remboursement est prolongé jusqu'au 28 févr")
+    )
+    shoot(eve, "40-who-got-what-and-the-correction-drafted")
+    eve.click("#draft-correction")
+    expect(eve.locator(".flash")).to_contain_text("another editor approves it")
+    expect(eve.locator("#waiting-approval")).to_be_visible()
+    correction_url = eve.url
+
+    fay.goto(correction_url)
+    expect(fay.locator("#text-fr")).to_contain_text("28 février 2027")
+    fay.click("#approve")
+    expect(fay.locator(".flash")).to_contain_text("approved")
+    fay.click("#send")
+    # The job runs in a process of its own; the page follows it, then reloads.
+    expect(fay.locator("#job-state")).to_contain_text(
+        "sending finished", timeout=WAIT_MS
+    )
+    sent = fay.locator('#outcomes [data-outcome="sent"] .count')
+    expect(sent).to_have_text("1")
+    shoot(fay, "41-correction-sent")
+
+    # The person comes back: the correction waits at the top of their chat.
+    chat = person.new_page()
+    chat.goto(f"{console_url}/chat")
+    update = chat.locator("#updates .update")
+    expect(update).to_have_text(
+        "Mise à jour : le remboursement est prolongé jusqu'au 28 février"
+    )
+    correction = chat.locator(".message.correction")
+    expect(correction).to_have_count(1)
+    expect(correction).to_contain_text("jusqu'au 28 février 2027")
+    fits_the_phone(chat)
+    shoot(chat, "42-the-person-finds-the-correction-on-return")
+
+    # Sent again: nobody gets it twice.
+    fay.click("#send")
+    expect(fay.locator("#job-state")).to_contain_text(
+        "sending finished", timeout=WAIT_MS
+    )
+    expect(sent).to_have_text("1")
+    chat.reload()
+    expect(chat.locator(".message.bot").first).to_be_visible(timeout=WAIT_MS)
+    expect(chat.locator(".message.correction")).to_have_count(1)
+    chat.click("#dismiss-updates")
+    expect(chat.locator("#updates")).to_be_hidden()

@@ -236,3 +236,14 @@ def test_a_person_talking_to_an_agent_gets_the_correction_from_the_agent(
     assert again.status_code == 409
     assert "not waiting for this conversation" in again.json()["message"]
     assert len([e for e in rasa.events["web"] if e["event"] == "bot"]) == 1
+    # The post-crisis report's corrections part: who approved it, and what
+    # became of the eight people (three sent by the job, one by the agent).
+    report = alice.get("/report?period=24h&format=html&language=fr")
+    assert report.status_code == 200
+    part = text_of(report.text.split('id="part-corrections"')[1].split("</section>")[0])
+    assert "Corrections envoyées" in part
+    assert re.search(
+        rf"#{correction_id} affected_products deux lots de plus par malik, "
+        r"\d\d/\d\d \d\d:\d\d 3 1 2 2 0",
+        part,
+    ), part

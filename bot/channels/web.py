@@ -54,6 +54,7 @@ from socketio import AsyncRedisManager
 
 from bot.channels.guard import Guard, Handler
 from bot.channels.provider import AGENT_KEY, conversation_id
+from bot.corrections import MARK as CORRECTION_MARK
 from bot.handoff.window import CHANNEL_NAMES
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
 from bot.settings import get_settings
@@ -104,9 +105,11 @@ def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation as the web chat shows it, from a tracker's events.
 
     Each item: `who` ("user" or "bot"), `text`, the `buttons` offered (title
-    and payload), and `agent`, the name of the person of the team who wrote
-    it (bot/handoff/agent.py). A button pressed shows as its title, as it did
-    when pressed; silent events (actions, slots, pauses) are left out.
+    and payload), `agent`, the name of the person of the team who wrote
+    it (bot/handoff/agent.py), and `correction`, the id of the correction it
+    is (bot/corrections/sending.py: the chat shows it at the top too). A
+    button pressed shows as its title, as it did when pressed; silent events
+    (actions, slots, pauses) are left out.
     """
     shown: list[dict[str, Any]] = []
     titles: dict[str, str] = {}  # the last buttons offered: payload -> title
@@ -137,6 +140,8 @@ def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item: dict[str, Any] = {"who": "bot", "text": text, "buttons": buttons}
             if isinstance(custom, dict) and custom.get(AGENT_KEY):
                 item["agent"] = str(custom[AGENT_KEY])
+            if (event.get("metadata") or {}).get(CORRECTION_MARK):
+                item["correction"] = event["metadata"][CORRECTION_MARK]
             shown.append(item)
     return shown[-HISTORY_LENGTH:]
 

@@ -49,11 +49,14 @@ def local_time(value: str, settings: Settings) -> datetime:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here: the report loads scikit-learn (its gap groups), which
     # `relais --help` and the other commands need not wait for.
+    from bot.corrections.figures import report_part
     from bot.insights.report import ReportError, make
 
     try:
         start, end = local_time(args.start, settings), local_time(args.end, settings)
-        content = make(settings, start, end, args.language, args.format)
+        content = make(
+            settings, start, end, args.language, args.format, parts=[report_part]
+        )
     except ReportError as error:
         print(error, file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.console.overview import EVERYONE, window
 from bot.console.security import Viewer, requires, settings_of
+from bot.corrections.figures import report_part
 from bot.insights.report import ReportError, make
 
 TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
@@ -35,7 +36,9 @@ async def report(request: Request, viewer: Viewer) -> Response:
         raise HTTPException(400, "format is pdf or html; language is fr or en.")
     start, end, _ = window(settings, params)
     try:
-        content = await run_in_threadpool(make, settings, start, end, language, fmt)
+        content = await run_in_threadpool(
+            make, settings, start, end, language, fmt, [report_part]
+        )
     except ReportError as error:
         raise HTTPException(503, str(error)) from None
     name = f"relais-report-{start.astimezone(settings.timezone):%Y%m%d-%H%M}.{fmt}"

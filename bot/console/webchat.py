@@ -48,6 +48,8 @@ TEXTS = {
         "open": "Questions ?",
         "panel": "Discussion avec {brand}",
         "agent": "{name} · {brand}",
+        "update": "Mise à jour",
+        "dismiss": "Masquer",
     },
     "en": {
         "title": "Your questions",
@@ -61,6 +63,8 @@ TEXTS = {
         "open": "Questions?",
         "panel": "Chat with {brand}",
         "agent": "{name} · {brand}",
+        "update": "Update",
+        "dismiss": "Hide",
     },
 }
 # A browser may keep the script and the colours this long (seconds): a

@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channel_settings import ChannelSettings
-from bot.corrections import recipients
+from bot.corrections import MARK, recipients
 from bot.corrections.drafts import APPROVED, Correction, CorrectionError
 from bot.db import Base, UTCDateTime, utcnow
 from bot.faq.pack import Topic
@@ -61,8 +61,6 @@ FINAL = (SENT, recipients.NEVER)
 # Messages per second per channel, under each provider's limit.
 RATES = {"telegram": 25.0, "messenger": 20.0, "instagram": 20.0, "whatsapp": 20.0}
 DEFAULT_RATE = 50.0
-# The mark a correction leaves on the bot message in the tracker.
-MARK = "relais_correction"
 
 
 class CorrectionSend(Base):
@@ -136,12 +134,15 @@ def passed_on(
 
 
 def bot_event(correction: Correction, language: str) -> dict[str, object]:
-    """The correction as a bot message in the person's conversation."""
+    """The correction as a bot message in the person's conversation. (Its
+    `custom` data reaches the web chat as a second message, which shows it
+    at the top of the chat too; other channels send the text alone.)"""
     return {
         "event": "bot",
         "text": correction.text(language),
         "timestamp": time.time(),
         "metadata": {MARK: correction.id},
+        "data": {"custom": {"data": {MARK: correction.id}}},
     }
 
 

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -141,6 +142,25 @@ WORDS = {
         "footer": "Figures made by Relais from the conversations and tickets.",
     },
 }
+
+
+@dataclass(frozen=True)
+class Part:
+    """A section a room above the figures adds to the report (the
+    corrections sent, bot/corrections/figures.py): its title, a table, and
+    what it says when the table is empty. The first `text_columns` columns
+    are words, the others figures."""
+
+    key: str
+    title: str
+    headings: list[str]
+    rows: list[list[str]]
+    empty: str
+    text_columns: int = 1
+
+
+# Makes a part: (session, settings, start, end, language) -> Part.
+PartMaker = Callable[[Session, Settings, datetime, datetime, str], Part]
 
 
 class ReportError(RuntimeError):
@@ -280,6 +300,7 @@ def report_context(
     start: datetime,
     end: datetime,
     language: str,
+    parts: Sequence[PartMaker] = (),
 ) -> dict[str, Any]:
     figures = overview.figures_for(session, start, end)
     tz = settings.timezone
@@ -381,6 +402,7 @@ def report_context(
         "curve": curve,
         "mood": mood,
         "gaps": gap_rows,
+        "parts": [part(session, settings, start, end, language) for part in parts],
         "reasons": [
             (label(f"reason.{k}", language), v)
             for k, v in figures.handoffs.most_common()
@@ -455,14 +477,19 @@ def to_pdf(html: str) -> bytes:
 
 
 def make(
-    settings: Settings, start: datetime, end: datetime, language: str, fmt: str
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    language: str,
+    fmt: str,
+    parts: Sequence[PartMaker] = (),
 ) -> bytes:
-    """The report's bytes (HTML or PDF)."""
+    """The report's bytes (HTML or PDF), with the `parts` rooms above add."""
     if end <= start:
         raise ReportError("--to must come after --from.")
     with get_session_factory(settings.database_url).begin() as session:
         context = report_context(
-            session, settings, current_pack(settings), start, end, language
+            session, settings, current_pack(settings), start, end, language, parts
         )
     html = render_html(context)
     return to_pdf(html) if fmt == "pdf" else html.encode("utf-8")

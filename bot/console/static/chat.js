@@ -100,9 +100,37 @@
     });
     return li;
   }
+  // A correction (an answer the person got has changed): shown in its place,
+  // and its first line kept at the top of the chat until the person hides
+  // it; the line takes them to the whole message.
+  const updates = document.getElementById("updates");
+  document.getElementById("dismiss-updates").addEventListener("click", function () {
+    updates.hidden = true;
+  });
+  function pinned(li, id) {
+    li.classList.add("correction");
+    if (updates.querySelector('[data-correction="' + id + '"]')) return;
+    const line = document.createElement("button");
+    line.type = "button";
+    line.className = "update";
+    line.dataset.correction = id;
+    line.textContent = li.textContent.split("\n")[0];
+    line.addEventListener("click", function () {
+      // Not scrollIntoView: inside a brand's page it would scroll the page too.
+      const shown = list.querySelector(".message.correction[data-correction='" + id + "']");
+      if (shown) list.scrollTop = shown.offsetTop - list.offsetTop;
+    });
+    li.dataset.correction = id;
+    updates.appendChild(line);
+    updates.hidden = false;
+  }
   socket.on("bot_uttered", function (message) {
     if (message.relais_agent && lastBot) {
       signed(lastBot, message.relais_agent);
+      return;
+    }
+    if (message.relais_correction && lastBot) {
+      pinned(lastBot, message.relais_correction);
       return;
     }
     if (!message.text && !(message.buttons || message.quick_replies)) return;
@@ -114,6 +142,7 @@
   socket.on("relais_history", function (messages) {
     if (Array.isArray(messages)) {
       list.replaceChildren();
+      updates.querySelectorAll(".update").forEach(function (p) { p.remove(); });
       lastBot = null;
       messages.forEach(function (message) {
         if (message.who === "user") {
@@ -122,6 +151,7 @@
         }
         const li = showBot(message.text, message.buttons);
         if (message.agent) signed(li, message.agent);
+        if (message.correction) pinned(li, message.correction);
       });
       // What the person wrote meanwhile stays below, still to be sent.
       waiting.forEach(function (item) { list.appendChild(item.li); });
