@@ -99,3 +99,23 @@ def test_a_short_unknown_word_keeps_the_conversation_language(
 ) -> None:
     for text in ("bof", "mdr", "pfff"):
         assert detect(text, model).language is None, text
+
+
+def test_one_word_both_languages_use_keeps_the_conversation_language() -> None:
+    """A French person who writes "stop" to end the news is answered in
+    French: the word is French and English alike."""
+    model = FrenchEnglishModel.train(
+        [
+            ("stop", "fr"),
+            ("stop svp", "fr"),
+            ("arrêtez les messages", "fr"),
+            ("did you stop production", "en"),
+            ("when was the line stopped", "en"),
+            ("stop", "en"),
+            ("unsubscribe", "en"),
+        ]
+    )
+    assert detect("stop", model).language is None
+    assert detect("STOP", model).language is None
+    assert detect("stop svp", model).language == "fr"
+    assert detect("unsubscribe", model).language == "en"

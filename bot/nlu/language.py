@@ -117,6 +117,13 @@ class FrenchEnglishModel:
         )
         return known / len(message_words)
 
+    def in_both(self, text: str) -> bool:
+        """Whether `text` is one word that both languages' examples use."""
+        message_words = words(text)
+        return len(message_words) == 1 and all(
+            f"w:{message_words[0]}" in counts for counts in self.counts.values()
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts, "alpha": self.alpha}
 
@@ -188,6 +195,10 @@ def detect(text: str, model: FrenchEnglishModel) -> Detection:
     if known == 0.0 and len(words(text)) < FOREIGN_MIN_WORDS:
         # One or two words never seen in training ("bof", "mdr"): too little
         # to switch the conversation's language on.
+        pass
+    elif model.in_both(text):
+        # One word the examples use in both languages ("stop", "ok"): it
+        # says nothing of the language; the conversation keeps its own.
         pass
     elif p_en is not None and p_en >= DECISION_PROBABILITY:
         language = "en"
