@@ -11,7 +11,9 @@ Removed, when older than the retention period:
 - the conversation ids in the audit of answers sent (which answer version
   went out, and when, stays) and in the record of corrections sent (each
   person's outcome stays, under an anonymous id);
-- the phrasings kept with spike alerts (their one-line label stays).
+- the phrasings kept with spike alerts (their one-line label stays);
+- subscriptions to news (and "stop"s) made before the period by people who
+  have written nothing since.
 
 Kept: the 5-minute buckets, the tickets' times, statement versions, answer
 versions, publishes, switches and spike alerts: every figure of the report.
@@ -30,6 +32,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.corrections.sending import CorrectionSend
+from bot.corrections.subscriptions import Subscription
 from bot.db import get_engine
 from bot.events.sql import CURSOR_NAME, EventCursor, rasa_events
 from bot.faq.audit import AnswerSent
@@ -126,6 +129,19 @@ def purge_relais(session: Session, cutoff: datetime, removed: Removed) -> None:
     for row in sent:
         row.conversation_id = PURGED_PREFIX + uuid.uuid4().hex
         removed.add("correction recipients' conversation ids", 1)
+    # After the old messages are gone: whoever has one left wrote since.
+    wrote_since = select(MessageFact.conversation_id).where(MessageFact.at >= cutoff)
+    removed.add(
+        "subscriptions to news",
+        session.execute(
+            delete(Subscription)
+            .where(
+                Subscription.created_at < cutoff,
+                Subscription.conversation_id.notin_(wrote_since),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount,
+    )
     spikes = session.execute(
         select(GapSpike).where(GapSpike.detected_at < cutoff)
     ).scalars()

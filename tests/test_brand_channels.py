@@ -38,7 +38,14 @@ from bot.handoff import queue
 from bot.handoff.models import Ticket
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import TEST_ENVIRONMENT
-from tests.providers import Accounts, StandIn, provider_stand_in, sign, text_of
+from tests.providers import (
+    Accounts,
+    StandIn,
+    is_message,
+    provider_stand_in,
+    sign,
+    text_of,
+)
 from tests.servers import ServerError, running_relais
 from tests.test_console import csrf_of
 
@@ -812,3 +819,95 @@ def test_a_correction_reaches_each_person_once_within_their_channels_rules(
         and (e.get("metadata") or {}).get("relais_correction") == int(correction_id)
     ]  # fmt: skip
     assert len(marked) == 1
+
+
+def read(call: Any) -> str:
+    """The text of a message, a Messenger button template's included."""
+    message = call.body.get("message") or {}
+    payload = (message.get("attachment") or {}).get("payload") or {}
+    return str(payload.get("text") or text_of(call))
+
+
+def test_people_ask_for_news_in_their_words_get_an_update_and_can_stop(
+    rasa_url: str,
+    stand_in: StandIn,
+    channel_env: dict[str, str],
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ana, on Telegram in French, is answered on refunds and asks to be
+    kept informed: she follows that topic. Ben, on Messenger in English,
+    asks for news straight away: he follows the whole crisis. An update on
+    refunds, drafted and approved by two editors, reaches both, with a
+    button to stop. Ana says stop; the next update reaches Ben only."""
+    from bot.cli import main
+
+    database_url = channel_env["DATABASE_URL"]
+    chat, ben = int(new_id()[:9]), new_id()
+    ana = str(chat)
+    assert post_telegram(
+        rasa_url, telegram_message(chat, "comment me faire rembourser ?")
+    ).ok
+    stand_in.wait_for("telegram", ana, 1)
+    assert post_telegram(
+        rasa_url, telegram_message(chat, "prévenez-moi s'il y a du nouveau svp")
+    ).ok
+    subscribed = stand_in.wait_for("telegram", ana, 2)[-1]
+    assert "« Remboursement » change" in read(subscribed)
+    keyboard = subscribed.body["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in keyboard] == [
+        "Toutes les nouvelles",
+        "Ne plus être prévenu",
+    ]
+    body = messaging("messenger", ben, {"text": "please keep me posted"})
+    assert post_meta(rasa_url, "messenger", body).status_code == 200
+    (welcome,) = stand_in.wait_for("messenger", ben, 1)
+    assert "I'll tell you here of any news about" in read(welcome)
+
+    # Where each person wrote, as the console's watcher records it.
+    events_url = f"sqlite:///{work / 'tracker.db'}"
+    while watch_once(database_url, events_url)[0]:
+        pass
+    for name, value in {**channel_env, "RASA_URL": rasa_url}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with get_session_factory(database_url).begin() as session:
+        for name in ("claire", "malik"):
+            if accounts.find_agent(session=session, name=name) is None:
+                accounts.add_agent(
+                    session=session, name=name, role="editor", password=PASSWORD
+                )
+
+    def update(*topic: str, news: str) -> None:
+        assert main(["corrections", "update", *topic, "--agent", "claire",
+                     "--news", news]) == 0  # fmt: skip
+        (update_id,) = re.findall(r"Update #(\d+) drafted", capsys.readouterr().out)
+        assert main(["corrections", "approve", update_id, "--agent", "malik"]) == 0
+        assert main(["corrections", "send", update_id]) == 0
+
+    update("refund", news="le remboursement est prolongé jusqu'au 28 février")
+    (to_ana,) = stand_in.wait_for("telegram", ana, 3)[2:]
+    assert read(to_ana).startswith(
+        "Du nouveau : le remboursement est prolongé jusqu'au 28 février"
+    )
+    assert [
+        row[0]["text"] for row in to_ana.body["reply_markup"]["inline_keyboard"]
+    ] == ["Ne plus être prévenu"]
+    (to_ben,) = stand_in.wait_for("messenger", ben, 2)[1:]
+    assert read(to_ben).startswith(
+        "News: le remboursement est prolongé jusqu'au 28 février"
+    )
+
+    assert post_telegram(rasa_url, telegram_message(chat, "stop")).ok
+    (stopped,) = stand_in.wait_for("telegram", ana, 4)[3:]
+    assert read(stopped).startswith("C'est fait : vous ne recevrez plus de nouvelles")
+    while watch_once(database_url, events_url)[0]:
+        pass
+    update(news="les magasins sont de nouveau approvisionnés")
+    out = capsys.readouterr().out
+    assert re.search(r"\b1\s+sent\b", out), out
+    (second,) = stand_in.wait_for("messenger", ben, 3)[2:]
+    assert "approvisionnés" in read(second)
+    time.sleep(1)  # anything on its way to Ana would have arrived
+    assert len([c for c in stand_in.sent("telegram", ana) if is_message(c)]) == 4

@@ -247,3 +247,34 @@ def test_a_person_talking_to_an_agent_gets_the_correction_from_the_agent(
         r"\d\d/\d\d \d\d:\d\d 3 1 2 2 0",
         part,
     ), part
+
+
+def test_news_for_subscribers_is_drafted_from_the_corrections_page(
+    console_db: str,
+) -> None:
+    from bot.corrections import subscriptions
+
+    with get_session_factory(console_db).begin() as session:
+        for conversation, topic in (("tg-1", TOPIC.key), ("tg-2", ""), ("tg-3", "")):
+            subscriptions.subscribe(
+                session=session, conversation_id=conversation, topic=topic,
+                channel="telegram", language="fr",
+            )  # fmt: skip
+        subscriptions.stop(session=session, conversation_id="tg-3",
+                           channel="telegram", language="fr")  # fmt: skip
+    fay, token = signed_in("fay")
+    index = text_of(fay.get("/corrections").text)
+    assert "the whole crisis 1 Send news" in index
+    assert "Produits concernés 1 Send news" in index
+    assert "1 person said stop" in index
+    form = text_of(fay.get(f"/corrections/updates/new?topic={TOPIC.key}").text)
+    # The topic's subscriber and the whole crisis's.
+    assert "2 people asked to be kept informed of this" in form
+    drafted = fay.post(
+        "/corrections/updates",
+        data={"csrf": token, "topic": TOPIC.key, "changed": "deux lots de plus",
+              "text_fr": "", "text_en": ""},
+    )  # fmt: skip
+    page = text_of(fay.get(drafted.headers["location"]).text)
+    assert "News for subscribers" in page and "Du nouveau : deux lots de plus" in page
+    assert fay.get("/corrections/updates/new?topic=nope").status_code == 404

@@ -4,6 +4,9 @@ relais corrections who TOPIC [--list]
 relais corrections draft TOPIC --changed LINE [--fr TEXT] [--en TEXT]
 relais corrections list | show ID | approve ID [--urgent] | reject ID
 relais corrections send ID    # again after a stop: nobody gets it twice
+relais corrections subscribers              # who asked to be kept informed
+relais corrections update [TOPIC] --news LINE [--fr TEXT] [--en TEXT]
+                                            # news for them (approved, then sent)
 
 Drafting and approving act as the editor or admin named by --agent.
 """
@@ -63,7 +66,24 @@ def add_parser(
     draft.add_argument("--changed", required=True, help="what changed, in a line")
     draft.add_argument("--fr", help="the message in French (default: prefilled)")
     draft.add_argument("--en", help="the message in English (default: prefilled)")
-    sub.add_parser("list", help="the recent corrections")
+    update = sub.add_parser(
+        "update",
+        help="draft news for the people who asked to be kept informed (another "
+        "editor approves it; `send` sends it)",
+        parents=[as_agent],
+    )
+    update.add_argument(
+        "topic", nargs="?", default="",
+        help="the topic's key (its subscribers and the whole crisis's); "
+        "none: the whole crisis's subscribers",
+    )  # fmt: skip
+    update.add_argument("--news", required=True, help="what is new, in a line")
+    update.add_argument("--fr", help="the message in French (default: prefilled)")
+    update.add_argument("--en", help="the message in English (default: prefilled)")
+    sub.add_parser(
+        "subscribers", help="how many people asked to be kept informed, by topic"
+    )
+    sub.add_parser("list", help="the recent corrections and updates")
     show = sub.add_parser("show", help="one correction, in both languages")
     show.add_argument("id", type=int)
     approve = sub.add_parser("approve", help="approve a draft", parents=[as_agent])
@@ -95,6 +115,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         "approve": corrections_approve,
         "reject": corrections_reject,
         "send": corrections_send,
+        "update": corrections_update,
+        "subscribers": corrections_subscribers,
     }[args.subcommand](settings, args)
 
 
@@ -129,6 +151,42 @@ def corrections_draft(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Correction #{correction.id} drafted; another editor approves it:")
         print(f"  relais corrections approve {correction.id}")
         _print(correction)
+    return 0
+
+
+def corrections_update(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import drafts
+    from bot.faq.live import current_pack
+
+    topic = None
+    if args.topic:
+        topic = current_pack(settings).get(args.topic)
+        if topic is None:
+            raise drafts.CorrectionError(f"No topic {args.topic!r} in the FAQ.")
+    texts = {lang: text for lang, text in (("fr", args.fr), ("en", args.en)) if text}
+    with get_session_factory(settings.database_url).begin() as session:
+        _editor(session, args.agent)
+        update = drafts.draft(
+            session=session, topic=topic, changed=args.news, author=args.agent,
+            texts=texts, audience=drafts.SUBSCRIBERS,
+        )  # fmt: skip
+        print(f"Update #{update.id} drafted; another editor approves it:")
+        print(f"  relais corrections approve {update.id}")
+        _print(update)
+    return 0
+
+
+def corrections_subscribers(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.corrections import subscriptions
+
+    with get_session_factory(settings.database_url).begin() as session:
+        counts = subscriptions.counts(session=session)
+        stopped = len(subscriptions.opted_out(session=session))
+    if not counts:
+        print("Nobody has asked to be kept informed.")
+    for topic, n in sorted(counts.items()):
+        print(f"  {n:>6}  {topic or '(the whole crisis)'}")
+    print(f"{stopped} said stop (they get neither updates nor corrections).")
     return 0
 
 
@@ -196,6 +254,7 @@ OUTCOME_NAMES = {
     "unknown": "channel not known",
     "failed": "failed (tried again on the next run)",
     "sending": "being sent",
+    "opted_out": "said stop",
 }
 
 
@@ -261,9 +320,10 @@ def _print(correction: Correction) -> None:
         if correction.reviewed_by
         else ""
     )
+    kind = "update for subscribers" if correction.is_update else "correction"
     print(
-        f"#{correction.id} {correction.topic}: {correction.state}, "
-        f"by {correction.author}{reviewed}"
+        f"#{correction.id} {correction.topic or '(the whole crisis)'}: {kind}, "
+        f"{correction.state}, by {correction.author}{reviewed}"
     )
     print(f"  what changed: {correction.changed}")
     for language in ("fr", "en"):

@@ -6,6 +6,8 @@ GET  /corrections                     answers people got in an earlier
 GET  /corrections/topics/{key}        who got what, by channel, language and
                                       reach; the draft form
 POST /corrections/topics/{key}        drafts a correction
+GET  /corrections/updates/new?topic=K  an update for the people who asked
+POST /corrections/updates              to be kept informed; drafts it
 GET  /corrections/{id}                the correction, its review, its sending
 GET  /corrections/{id}/events         the sending's counts, live
 POST /corrections/{id}/{action}       approve, urgent (an admin's own),
@@ -30,7 +32,7 @@ from bot.console.i18n import Words
 from bot.console.pages import render_page
 from bot.console.security import Viewer, flash, requires, settings_of
 from bot.console.streams import event_stream, stream
-from bot.corrections import drafts, jobs, recipients, sending
+from bot.corrections import drafts, jobs, recipients, sending, subscriptions
 from bot.corrections.drafts import CorrectionError
 from bot.db import get_session_factory, utcnow
 from bot.faq.live import current_pack
@@ -46,6 +48,7 @@ OUTCOMES = {
     recipients.UNKNOWN: "channel not known",
     recipients.NEVER: "unreachable (REST API)",
     sending.FAILED: "failed (tried again on the next send)",
+    sending.OPTED_OUT: "said stop",
 }
 REACH_LABELS = {
     recipients.NOW: "now",
@@ -110,6 +113,7 @@ def index_state(settings: Settings) -> dict[str, Any]:
                 {
                     "id": row.id,
                     "topic": row.topic,
+                    "update": row.is_update,
                     "state": row.state,
                     "changed": row.changed,
                     "author": row.author,
@@ -119,8 +123,20 @@ def index_state(settings: Settings) -> dict[str, Any]:
                     "sent": sent.get(row.id, 0),
                 }
             )
+        subscribed = subscriptions.counts(session=session)
+        said_stop = len(subscriptions.opted_out(session=session))
     return {
         "changed": changed,
+        "subscribed": [
+            {
+                "key": key,
+                "title": pack[key].title("fr") if key in pack else key,
+                "people": n,
+            }
+            for key, n in sorted(subscribed.items())
+        ],
+        "said_stop": said_stop,
+        "topics": [(key, topic.title("fr")) for key, topic in sorted(pack.items())],
         "corrections": corrections,
         "states": STATES,
         "job_states": JOB_STATES,
@@ -207,6 +223,67 @@ async def topic_draft(request: Request, viewer: Viewer, form: FormData) -> Respo
     return RedirectResponse(f"/corrections/{correction_id}", status_code=303)
 
 
+def update_state(settings: Settings, key: str) -> dict[str, Any]:
+    pack = current_pack(settings)
+    topic = pack.get(key) if key else None
+    if key and topic is None:
+        raise HTTPException(404, "No such topic.")
+    with get_session_factory(settings.database_url).begin() as session:
+        people = subscriptions.subscribers(
+            session=session, topic=key, now=utcnow(), channels=settings.channels
+        )
+    return {
+        "topic": {"key": key, "title": topic.title("fr") if topic else ""},
+        "people": len(people),
+        "deliverable": sum(p.reach in recipients.DELIVERABLE for p in people),
+        "intro": drafts.NEWS,
+        "answers": {
+            lang: topic.answers.get(lang, "") if topic else "" for lang in ("fr", "en")
+        },
+    }
+
+
+@requires(EDITOR_ROLES)
+async def update_page(request: Request, viewer: Viewer) -> Response:
+    key = str(request.query_params.get("topic") or "")
+    state = await run_in_threadpool(update_state, settings_of(request), key)
+    return render_page(request, "update_new.html", viewer, **state)
+
+
+def _draft_update(settings: Settings, viewer: Viewer, form: FormData) -> int:
+    key = str(form.get("topic") or "")
+    topic = current_pack(settings).get(key) if key else None
+    if key and topic is None:
+        raise CorrectionError(f"No topic {key!r} in the FAQ.")
+    texts = {lang: str(form.get(f"text_{lang}") or "").strip() for lang in ("fr", "en")}
+    with get_session_factory(settings.database_url).begin() as session:
+        update = drafts.draft(
+            session=session, topic=topic, changed=str(form.get("changed") or ""),
+            author=viewer.name, texts={k: v for k, v in texts.items() if v},
+            audience=drafts.SUBSCRIBERS,
+        )  # fmt: skip
+        return int(update.id)
+
+
+@requires(EDITOR_ROLES)
+async def update_draft(request: Request, viewer: Viewer, form: FormData) -> Response:
+    try:
+        update_id = await run_in_threadpool(
+            _draft_update, settings_of(request), viewer, form
+        )
+    except CorrectionError as error:
+        flash(request, str(error), "error")
+        key = str(form.get("topic") or "")
+        return RedirectResponse(f"/corrections/updates/new?topic={key}", 303)
+    flash(
+        request,
+        Words(viewer.language).gettext(
+            "Update drafted: another editor approves it before it is sent."
+        ),
+    )
+    return RedirectResponse(f"/corrections/{update_id}", status_code=303)
+
+
 def progress_state(settings: Settings, correction_id: int) -> dict[str, Any]:
     """The correction's sending as its panel shows it (live)."""
     with get_session_factory(settings.database_url).begin() as session:
@@ -235,6 +312,7 @@ def correction_state(settings: Settings, correction_id: int) -> dict[str, Any]:
         shown = {
             "id": correction.id,
             "topic": correction.topic,
+            "update": correction.is_update,
             "state": correction.state,
             "changed": correction.changed,
             "author": correction.author,
@@ -320,6 +398,8 @@ routes = [
     Route("/corrections", index_page),
     Route("/corrections/topics/{key:str}", topic_page),
     Route("/corrections/topics/{key:str}", topic_draft, methods=["POST"]),
+    Route("/corrections/updates/new", update_page),
+    Route("/corrections/updates", update_draft, methods=["POST"]),
     Route("/corrections/{correction_id:int}", correction_page),
     Route("/corrections/{correction_id:int}/events", correction_events),
     Route(

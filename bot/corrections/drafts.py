@@ -25,11 +25,19 @@ from bot.db import Base, UTCDateTime, utcnow
 from bot.faq.pack import Topic
 
 DRAFT, APPROVED, REJECTED = "draft", "approved", "rejected"
+# Who a correction is for: the people who got an earlier answer of its topic,
+# or the people who asked to be kept informed (an update,
+# bot/corrections/subscriptions.py).
+OUTDATED, SUBSCRIBERS = "outdated", "subscribers"
 MAX_LENGTH = 1000  # characters per language, the answer included
 LANGUAGES = ("fr", "en")
 INTRO = {
     "fr": "Mise à jour : {changed}",
     "en": "Update: {changed}",
+}
+NEWS = {
+    "fr": "Du nouveau : {changed}",
+    "en": "News: {changed}",
 }
 
 
@@ -37,7 +45,9 @@ class Correction(Base):
     __tablename__ = "correction"
 
     id = Column(Integer, primary_key=True)
+    # The topic's key; for an update, "" is the whole crisis.
     topic = Column(String(100), nullable=False)
+    audience = Column(String(12), nullable=False, default=OUTDATED)
     # The answer's versions it corrects towards, by language (bot.faq.live.version).
     towards = Column(JSON, nullable=False)
     changed = Column(Text, nullable=False)  # what changed, in a line
@@ -65,6 +75,11 @@ class Correction(Base):
     def text(self, language: str) -> str:
         return str(self.text_en if language == "en" else self.text_fr)
 
+    @property
+    def is_update(self) -> bool:
+        """News for the people who asked to be kept informed."""
+        return bool(self.audience == SUBSCRIBERS)
+
 
 class CorrectionError(ValueError):
     """What was asked cannot be done; the message says why, for a person."""
@@ -79,24 +94,48 @@ def prefill(topic: Topic, changed: str) -> dict[str, str]:
     }
 
 
+def prefill_update(topic: Topic | None, news: str) -> dict[str, str]:
+    """An update's message in each language: the news, then the topic's
+    current answer (none for the whole crisis)."""
+    messages = {}
+    for language in LANGUAGES:
+        answer = (
+            (topic.answers.get(language) or topic.answers.get("fr") or "")
+            if topic is not None
+            else ""
+        )
+        messages[language] = "\n".join(
+            part for part in (NEWS[language].format(changed=news), answer) if part
+        )
+    return messages
+
+
 def draft(
     *,
     session: Session,
-    topic: Topic,
+    topic: Topic | None,
     changed: str,
     author: str,
     texts: dict[str, str] | None = None,
     now: datetime | None = None,
+    audience: str = OUTDATED,
 ) -> Correction:
-    """Records a draft correction of `topic`; `texts` replaces the prefilled
+    """Records a draft correction of `topic` (for SUBSCRIBERS, an update;
+    `topic` None is then the whole crisis); `texts` replaces the prefilled
     message in the languages it names."""
     changed = " ".join(changed.split())
     if not changed:
-        raise CorrectionError("Say what changed, in a line.")
-    messages = {
-        **prefill(topic, changed),
-        **{k: v.strip() for k, v in (texts or {}).items()},
-    }
+        raise CorrectionError(
+            "Say what changed, in a line." if audience == OUTDATED
+            else "Say what is new, in a line."
+        )  # fmt: skip
+    if audience == SUBSCRIBERS:
+        prefilled = prefill_update(topic, changed)
+    elif topic is None:
+        raise CorrectionError("A correction is of a topic's answer.")
+    else:
+        prefilled = prefill(topic, changed)
+    messages = {**prefilled, **{k: v.strip() for k, v in (texts or {}).items()}}
     for language in LANGUAGES:
         text = messages.get(language, "")
         if not text:
@@ -110,9 +149,12 @@ def draft(
                 f"A correction is at most {MAX_LENGTH} characters per language."
             )
     correction = Correction(
-        topic=topic.key, towards=current_versions(topic), changed=changed,
-        text_fr=messages["fr"], text_en=messages["en"], state=DRAFT,
-        author=author, created_at=now or utcnow(),
+        topic=topic.key if topic is not None else "",
+        towards=current_versions(topic)
+        if topic is not None and audience == OUTDATED
+        else {},
+        changed=changed, text_fr=messages["fr"], text_en=messages["en"],
+        state=DRAFT, author=author, created_at=now or utcnow(), audience=audience,
     )  # fmt: skip
     session.add(correction)
     session.flush()
@@ -148,12 +190,14 @@ def approve(
             "You wrote this correction: another editor or an admin must approve it."
             + (" (As an admin you may mark it urgent.)" if is_admin else "")
         )
-    if topic is None or topic.key != correction.topic:
+    if correction.audience == SUBSCRIBERS:
+        pass  # news for the people who asked for it: no earlier answer to match
+    elif topic is None or topic.key != correction.topic:
         raise CorrectionError(
             f"The topic {correction.topic!r} is no longer in the FAQ: "
             "reject this correction."
         )
-    if current_versions(topic) != correction.towards:
+    elif current_versions(topic) != correction.towards:
         raise CorrectionError(
             "The answer has changed since this correction was written: "
             "reject it and draft a new one from the current answer."

@@ -17,7 +17,8 @@ before anything is sent again: if the correction is in it, the row becomes
 `sent`. People the channel's rules put out of reach now are counted, not
 messaged (`out_of_window`, `template`, `never`, `unknown`), and looked at
 again when the job runs again (REST callers excepted: nothing ever reaches
-them); a person an agent is talking to (an open handoff) is not
+them); a person who said "stop" is `opted_out` (told again only if they ask
+for news again); a person an agent is talking to (an open handoff) is not
 interrupted: `with_agent`, the agent sees it on the conversation's page and
 sends it (`passed_on`); if the conversation is closed before, the next run
 sends it. A send Rasa refuses is
@@ -43,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channel_settings import ChannelSettings
-from bot.corrections import MARK, recipients
+from bot.corrections import MARK, recipients, subscriptions
 from bot.corrections.drafts import APPROVED, Correction, CorrectionError
 from bot.db import Base, UTCDateTime, utcnow
 from bot.faq.pack import Topic
@@ -53,6 +54,7 @@ from bot.rasa_api import RasaClient, RasaError
 logger = logging.getLogger(__name__)
 
 SENDING, SENT, WITH_AGENT, FAILED = "sending", "sent", "with_agent", "failed"
+OPTED_OUT = "opted_out"  # said "stop" (bot/corrections/subscriptions.py)
 # Outcomes that are final: the job does not come back to these people. The
 # others are looked at again when the job runs again: a person out of their
 # channel's window who has written since can be told then, a person whose
@@ -133,16 +135,28 @@ def passed_on(
     row.outcome, row.at, row.job = SENT, utcnow(), f"agent:{agent}"[:32]
 
 
+# The button under an update: the person stops the news with one tap.
+STOP_BUTTON = {
+    "fr": "Ne plus être prévenu",
+    "en": "Stop the updates",
+}
+STOP_PAYLOAD = "/unsubscribe"
+
+
 def bot_event(correction: Correction, language: str) -> dict[str, object]:
     """The correction as a bot message in the person's conversation. (Its
     `custom` data reaches the web chat as a second message, which shows it
-    at the top of the chat too; other channels send the text alone.)"""
+    at the top of the chat too; other channels send the text alone.) An
+    update carries a button that stops the updates."""
+    data: dict[str, object] = {"custom": {"data": {MARK: correction.id}}}
+    if correction.is_update:
+        data["buttons"] = [{"title": STOP_BUTTON[language], "payload": STOP_PAYLOAD}]
     return {
         "event": "bot",
         "text": correction.text(language),
         "timestamp": time.time(),
         "metadata": {MARK: correction.id},
-        "data": {"custom": {"data": {MARK: correction.id}}},
+        "data": data,
     }
 
 
@@ -184,17 +198,23 @@ def send(
                 f"Correction #{correction_id} is {correction.state}: only an "
                 "approved correction is sent."
             )
-        if topic is None or recipients.current_versions(topic) != correction.towards:
+        if correction.is_update:
+            people = subscriptions.subscribers(
+                session=session, topic=correction.topic, now=now(), channels=channels
+            )
+        elif topic is None or recipients.current_versions(topic) != correction.towards:
             raise CorrectionError(
                 f"The answer of {correction.topic!r} has changed since correction "
                 f"#{correction_id} was approved: draft a new one from the current "
                 "answer."
             )
+        else:
+            people = recipients.outdated_from(
+                session=session, topic=correction.topic,
+                current=dict(correction.towards), now=now(), channels=channels,
+            )  # fmt: skip
         session.expunge(correction)
-        people = recipients.outdated_from(
-            session=session, topic=correction.topic,
-            current=dict(correction.towards), now=now(), channels=channels,
-        )  # fmt: skip
+        said_stop = subscriptions.opted_out(session=session)
         earlier = {
             row.conversation_id: row
             for row in session.execute(
@@ -222,7 +242,9 @@ def send(
             continue
         if not _claim(factory, job, correction_id, person, row):
             continue  # another job has this person
-        if person.conversation_id in held:
+        if person.conversation_id in said_stop:
+            _settle(factory, correction_id, person, OPTED_OUT)
+        elif person.conversation_id in held:
             _settle(factory, correction_id, person, WITH_AGENT)
         elif person.reach not in recipients.DELIVERABLE:
             _settle(factory, correction_id, person, person.reach)
