@@ -57,11 +57,13 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "provider_message",
         "correction",
         "correction_send",
+        "subscription",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
     import bot.corrections.drafts
     import bot.corrections.sending
+    import bot.corrections.subscriptions
     import bot.events.sql
     import bot.faq.audit
     import bot.faq.statement
