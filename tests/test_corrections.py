@@ -434,3 +434,38 @@ def test_a_person_out_of_their_window_is_told_on_a_later_run_once_they_write(
     assert [c for c, _, _ in rasa.sent[sent_before:]] == ["messenger-30h"]
     assert second.counts["sent"] == first.counts["sent"] + 1
     assert second.counts["out_of_window"] == 1  # WhatsApp's person
+
+
+def test_past_whatsapps_24_hours_the_template_invites_once_then_the_correction_follows(
+    database_url: str,
+) -> None:
+    """With the brand's approved template, WhatsApp's person who wrote 30
+    hours ago is invited to write, once, however often the job runs; when
+    they answer, the next run sends them the correction."""
+    _record(database_url)
+    factory = get_session_factory(database_url)
+    rasa = RecordingRasa()
+    job = {
+        "factory": factory, "rasa": rasa, "correction_id": _approved(database_url),
+        "topic": TOPIC, "channels": ChannelSettings(whatsapp_template="relais_news"),
+        "now": lambda: NOW_AT, "sleep": lambda _: None,
+    }  # fmt: skip
+    for _run in range(2):
+        progress = sending.send(**job)  # type: ignore[arg-type]
+        assert progress.counts[sending.INVITED] == 1
+    (invite,) = rasa.events["whatsapp-30h"]
+    assert invite["data"]["custom"]["data"] == {
+        "relais_template": "relais_news", "relais_language": "en",
+    }  # fmt: skip
+    with factory.begin() as session:
+        session.add(
+            MessageFact(
+                conversation_id="whatsapp-30h", at=NOW_AT - timedelta(minutes=2),
+                channel="whatsapp", language="en", text="yes, what changed?",
+            )
+        )  # fmt: skip
+    progress = sending.send(**job)  # type: ignore[arg-type]
+    assert sending.INVITED not in progress.counts
+    invite, correction = rasa.events["whatsapp-30h"]
+    assert correction["text"].startswith("Update: deux lots de plus")
+    assert correction["metadata"] == {"relais_correction": job["correction_id"]}

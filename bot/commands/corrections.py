@@ -255,6 +255,7 @@ OUTCOME_NAMES = {
     "failed": "failed (tried again on the next run)",
     "sending": "being sent",
     "opted_out": "said stop",
+    "invited": "invited to write (WhatsApp template): told once they do",
 }
 
 

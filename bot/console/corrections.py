@@ -44,6 +44,7 @@ OUTCOMES = {
     sending.SENDING: "being sent",
     sending.WITH_AGENT: "left to the agent who holds the conversation",
     recipients.OUT_OF_WINDOW: "out of the channel's window",
+    sending.INVITED: "invited to write (WhatsApp template): told once they do",
     recipients.TEMPLATE: "WhatsApp template only",
     recipients.UNKNOWN: "channel not known",
     recipients.NEVER: "unreachable (REST API)",

@@ -17,7 +17,10 @@ before anything is sent again: if the correction is in it, the row becomes
 `sent`. People the channel's rules put out of reach now are counted, not
 messaged (`out_of_window`, `template`, `never`, `unknown`), and looked at
 again when the job runs again (REST callers excepted: nothing ever reaches
-them); a person who said "stop" is `opted_out` (told again only if they ask
+them); past WhatsApp's 24 hours, with the brand's approved template
+(RELAIS_WHATSAPP_TEMPLATE), the template goes out once (`invited`) and the
+correction follows on a later run, once the person has written; a person
+who said "stop" is `opted_out` (told again only if they ask
 for news again); a person an agent is talking to (an open handoff) is not
 interrupted: `with_agent`, the agent sees it on the conversation's page and
 sends it (`passed_on`); if the conversation is closed before, the next run
@@ -55,6 +58,11 @@ logger = logging.getLogger(__name__)
 
 SENDING, SENT, WITH_AGENT, FAILED = "sending", "sent", "with_agent", "failed"
 OPTED_OUT = "opted_out"  # said "stop" (bot/corrections/subscriptions.py)
+# WhatsApp past 24 hours: the brand's approved template went out, inviting the
+# person to write; when they do, the next run sends them the correction.
+INVITED = "invited"
+# The mark an invitation leaves in the tracker (not the correction's own).
+INVITE_MARK = "relais_correction_invite"
 # Outcomes that are final: the job does not come back to these people. The
 # others are looked at again when the job runs again: a person out of their
 # channel's window who has written since can be told then, a person whose
@@ -246,6 +254,12 @@ def send(
             _settle(factory, correction_id, person, OPTED_OUT)
         elif person.conversation_id in held:
             _settle(factory, correction_id, person, WITH_AGENT)
+        elif person.reach == recipients.TEMPLATE:
+            if row is not None and row.outcome == INVITED:
+                _settle(factory, correction_id, person, INVITED)  # once is enough
+            else:
+                _pace(person.channel, last_sent, sleep)
+                _invite(factory, rasa, correction, person, channels)
         elif person.reach not in recipients.DELIVERABLE:
             _settle(factory, correction_id, person, person.reach)
         else:
@@ -328,6 +342,36 @@ def _deliver(
         _settle(factory, correction.id, person, FAILED, str(error))
         return
     _settle(factory, correction.id, person, SENT)
+
+
+def _invite(
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    correction: Correction,
+    person: recipients.Recipient,
+    channels: ChannelSettings,
+) -> None:
+    """Past WhatsApp's 24 hours: the brand's approved template, which asks
+    the person to write (the correction follows once they have)."""
+    language = person.language if person.language in ("fr", "en") else "fr"
+    template = channels.whatsapp_template
+    event = {
+        "event": "bot",
+        "text": f"(WhatsApp template {template}, {language})",
+        "timestamp": time.time(),
+        "metadata": {INVITE_MARK: correction.id},
+        "data": {
+            "custom": {
+                "data": {"relais_template": template, "relais_language": language}
+            }
+        },
+    }
+    try:
+        rasa.append_events(person.conversation_id, [event], person.channel)
+    except RasaError as error:
+        _settle(factory, correction.id, person, FAILED, str(error))
+        return
+    _settle(factory, correction.id, person, INVITED)
 
 
 def _settle(
