@@ -29,7 +29,8 @@ sends it. A send Rasa refuses is
 
 Sends are spaced per channel under the providers' rates (Telegram about 30
 messages a second per bot; Meta's Send API and WhatsApp Cloud within their
-own), and the job stops between two people when it is cancelled.
+own), the channels taking turns so that one channel's pace does not hold
+up the others; the job stops between two people when it is cancelled.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -241,7 +242,7 @@ def send(
     last_sent: dict[str, float] = {}
     reported = time.monotonic()
     stopped = False
-    for person in people:
+    for person in _in_turn(people, last_sent):
         if cancelled():
             stopped = True
             break
@@ -385,6 +386,28 @@ def _settle(
         row = session.get(CorrectionSend, (correction_id, person.conversation_id))
         assert row is not None, "claimed first"
         row.outcome, row.at, row.error = outcome, utcnow(), error
+
+
+def _in_turn(
+    people: list[recipients.Recipient], last_sent: dict[str, float]
+) -> Iterator[recipients.Recipient]:
+    """The people in the order their channels can take them: next is the
+    first waiting on the channel whose rate lets it send soonest, so one busy
+    channel's pace does not hold the others up (each channel keeps its
+    people's order). People nothing is sent to cost their channel no time."""
+    queues: dict[str, deque[recipients.Recipient]] = defaultdict(deque)
+    for person in people:
+        queues[person.channel].append(person)
+
+    def ready_at(channel: str) -> float:
+        return last_sent.get(channel, -1e9) + 1.0 / RATES.get(channel, DEFAULT_RATE)
+
+    while queues:
+        channel = min(queues, key=ready_at)
+        queue = queues[channel]
+        yield queue.popleft()
+        if not queue:
+            del queues[channel]
 
 
 def _pace(
