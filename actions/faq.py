@@ -21,10 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.replies import utter
 from bot.db import get_session_factory
 from bot.faq import suggestions
-from bot.faq.answers import send_answer
+from bot.faq.answers import send_answer, send_statement
 from bot.faq.buttons import clarification_buttons
 from bot.faq.live import current_pack
-from bot.faq.statement import SITUATION_TOPIC, statement_for
+from bot.faq.statement import SITUATION_TOPIC
 from bot.handoff.decision import (
     all_to_humans_request,
     conversation_language,
@@ -97,9 +97,8 @@ class ActionAnswerFaq(Action):
             )
             return [SlotSet("asked_to_clarify", True)]
         if topic == SITUATION_TOPIC:
-            statement = statement_for(settings, conversation_language(tracker))
-            if statement:
-                dispatcher.utter_message(text=statement)
+            send_statement(dispatcher, settings, conversation_language(tracker),
+                           tracker.sender_id)  # fmt: skip
         send_answer(dispatcher, settings, pack[topic], conversation_language(tracker),
                     tracker.sender_id)  # fmt: skip
         learn(tracker, settings, topic)

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import get_session_factory
-from bot.faq.statement import statement_for
+from bot.faq.answers import send_statement
 from bot.handoff.decision import conversation_language
 from bot.handoff.queue import open_ticket_for
 from bot.settings import get_settings
@@ -64,7 +64,8 @@ class ActionSessionStart(Action):
         if tracker.is_paused() and has_open_ticket(tracker.sender_id):
             events.append(ConversationPaused())
         else:
-            statement = statement_for(get_settings(), conversation_language(tracker))
-            if statement:
-                dispatcher.utter_message(text=statement)
+            send_statement(
+                dispatcher, get_settings(), conversation_language(tracker),
+                tracker.sender_id,
+            )  # fmt: skip
         return events

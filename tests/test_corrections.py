@@ -469,3 +469,68 @@ def test_past_whatsapps_24_hours_the_template_invites_once_then_the_correction_f
     invite, correction = rasa.events["whatsapp-30h"]
     assert correction["text"].startswith("Update: deux lots de plus")
     assert correction["metadata"] == {"relais_correction": job["correction_id"]}
+
+
+class Dispatcher:
+    """rasa_sdk's dispatcher as the actions use it: what was said."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def utter_message(self, text: str = "", **_: Any) -> None:
+        self.said.append(text)
+
+
+def test_people_who_got_an_earlier_holding_statement_are_corrected(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement counts as an answer: the version each person was shown
+    is recorded; after a new version, those who saw the old one are the
+    people to correct, and the correction carries the new statement."""
+    from bot.faq import statement as statements
+    from bot.faq.answers import send_statement
+    from bot.faq.statement import STATEMENT_TOPIC
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    settings = get_settings()
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        statements.publish_statement(
+            session=session, text_fr="Nous rappelons deux lots.",
+            text_en="We are recalling two lots.", author="claire",
+        )  # fmt: skip
+        session.add(
+            MessageFact(conversation_id="telegram:1", at=NOW_AT, channel="telegram",
+                        language="fr", text="?")
+        )  # fmt: skip
+    dispatcher = Dispatcher()
+    send_statement(dispatcher, settings, "fr", "telegram:1")
+    assert "Nous rappelons deux lots." in dispatcher.said[0]
+    with factory.begin() as session:
+        statements.publish_statement(
+            session=session, text_fr="Nous rappelons quatre lots.",
+            text_en="We are recalling four lots.", author="claire",
+        )  # fmt: skip
+    topic = recipients.correctable(settings)[STATEMENT_TOPIC]
+    with factory.begin() as session:
+        (person,) = recipients.outdated(
+            session=session, topic=topic, now=NOW_AT, channels=ChannelSettings()
+        )
+        assert (person.conversation_id, person.reach) == ("telegram:1", NOW)
+        correction = drafts.draft(session=session, topic=topic, author="claire",
+                                  changed="deux lots de plus")  # fmt: skip
+        drafts.approve(session=session, correction_id=correction.id,
+                       approver="malik", is_admin=False, topic=topic)  # fmt: skip
+        correction_id = int(correction.id)
+    rasa = RecordingRasa()
+    sending.send(
+        factory=factory, rasa=rasa, correction_id=correction_id,  # type: ignore[arg-type]
+        topic=recipients.correctable(settings)[STATEMENT_TOPIC],
+        channels=ChannelSettings(), now=lambda: NOW_AT, sleep=lambda _: None,
+    )  # fmt: skip
+    ((conversation, _, text),) = rasa.sent
+    assert conversation == "telegram:1"
+    assert text.startswith("Mise à jour : deux lots de plus\n")
+    assert "Nous rappelons quatre lots." in text
+    get_settings.cache_clear()

@@ -136,9 +136,9 @@ def _editor(session: Session, name: str) -> Agent:
 
 def corrections_draft(settings: Settings, args: argparse.Namespace) -> int:
     from bot.corrections import drafts
-    from bot.faq.live import current_pack
+    from bot.corrections.recipients import correctable
 
-    topic = current_pack(settings).get(args.topic)
+    topic = correctable(settings).get(args.topic)
     if topic is None:
         raise drafts.CorrectionError(f"No topic {args.topic!r} in the FAQ.")
     texts = {lang: text for lang, text in (("fr", args.fr), ("en", args.en)) if text}
@@ -218,9 +218,9 @@ def corrections_show(settings: Settings, args: argparse.Namespace) -> int:
 def corrections_approve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.accounts import ADMIN
     from bot.corrections import drafts
-    from bot.faq.live import current_pack
+    from bot.corrections.recipients import correctable
 
-    pack = current_pack(settings)
+    pack = correctable(settings)
     with get_session_factory(settings.database_url).begin() as session:
         editor = _editor(session, args.agent)
         correction = drafts.get(session=session, correction_id=args.id)
@@ -267,7 +267,7 @@ def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.commands.queue import rasa_client
     from bot.corrections import drafts, jobs, sending
-    from bot.faq.live import current_pack
+    from bot.corrections.recipients import correctable
 
     def report(progress: sending.Progress) -> None:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(progress.counts.items()))
@@ -288,7 +288,7 @@ def corrections_send(settings: Settings, args: argparse.Namespace) -> int:
     try:
         progress = sending.send(
             factory=factory, rasa=rasa_client(settings), correction_id=args.id,
-            topic=current_pack(settings).get(topic_key), channels=settings.channels,
+            topic=correctable(settings).get(topic_key), channels=settings.channels,
             cancelled=jobs.CancelWatch(factory, args.id), on_progress=report,
         )  # fmt: skip
     except KeyboardInterrupt:
@@ -333,9 +333,9 @@ def _print(correction: Correction) -> None:
 
 def corrections_who(settings: Settings, args: argparse.Namespace) -> int:
     from bot.corrections import recipients
-    from bot.faq.live import current_pack
+    from bot.corrections.recipients import correctable
 
-    pack = current_pack(settings)
+    pack = correctable(settings)
     topic = pack.get(args.topic)
     if topic is None:
         print(

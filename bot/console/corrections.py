@@ -34,8 +34,10 @@ from bot.console.security import Viewer, flash, requires, settings_of
 from bot.console.streams import event_stream, stream
 from bot.corrections import drafts, jobs, recipients, sending, subscriptions
 from bot.corrections.drafts import CorrectionError
+from bot.corrections.recipients import correctable
 from bot.db import get_session_factory, utcnow
 from bot.faq.live import current_pack
+from bot.faq.statement import STATEMENT_TOPIC
 from bot.settings import Settings
 
 # Outcomes in the order the progress shows them, with their labels.
@@ -82,7 +84,7 @@ def _when(settings: Settings, moment: Any) -> str:
 
 def index_state(settings: Settings) -> dict[str, Any]:
     """The topics some people got in an earlier version, and the corrections."""
-    pack = current_pack(settings)
+    pack = correctable(settings)
     now = utcnow()
     with get_session_factory(settings.database_url).begin() as session:
         changed = []
@@ -137,7 +139,11 @@ def index_state(settings: Settings) -> dict[str, Any]:
             for key, n in sorted(subscribed.items())
         ],
         "said_stop": said_stop,
-        "topics": [(key, topic.title("fr")) for key, topic in sorted(pack.items())],
+        "topics": [
+            (key, topic.title("fr"))
+            for key, topic in sorted(pack.items())
+            if key != STATEMENT_TOPIC  # news is about the crisis or a topic
+        ],
         "corrections": corrections,
         "states": STATES,
         "job_states": JOB_STATES,
@@ -151,7 +157,7 @@ async def index_page(request: Request, viewer: Viewer) -> Response:
 
 
 def topic_state(settings: Settings, key: str) -> dict[str, Any]:
-    topic = current_pack(settings).get(key)
+    topic = correctable(settings).get(key)
     if topic is None:
         raise HTTPException(404, "No such topic.")
     with get_session_factory(settings.database_url).begin() as session:
@@ -193,7 +199,7 @@ async def topic_page(request: Request, viewer: Viewer) -> Response:
 
 
 def _draft(settings: Settings, viewer: Viewer, key: str, form: FormData) -> int:
-    topic = current_pack(settings).get(key)
+    topic = correctable(settings).get(key)
     if topic is None:
         raise CorrectionError(f"No topic {key!r} in the FAQ.")
     texts = {lang: str(form.get(f"text_{lang}") or "").strip() for lang in ("fr", "en")}
@@ -356,6 +362,8 @@ def _act(settings: Settings, viewer: Viewer, correction_id: int, action: str) ->
         return words.gettext(
             "Sending: follow it below. You may close the page; nobody gets it twice."
         )
+    # Read first: SQLite takes one writer at a time, and this transaction writes.
+    topics = correctable(settings) if action in ("approve", "urgent") else {}
     with get_session_factory(settings.database_url).begin() as session:
         if action == "cancel":
             jobs.cancel(session=session, correction_id=correction_id, by=viewer.name)
@@ -371,8 +379,7 @@ def _act(settings: Settings, viewer: Viewer, correction_id: int, action: str) ->
         drafts.approve(
             session=session, correction_id=correction_id, approver=viewer.name,
             is_admin=viewer.role == ADMIN,
-            topic=current_pack(settings).get(correction.topic),
-            urgent=action == "urgent",
+            topic=topics.get(correction.topic), urgent=action == "urgent",
         )  # fmt: skip
         return words.gettext("Correction approved: it can be sent.")
 

@@ -1,5 +1,8 @@
 """Who got which version of an answer, and who can still be told it changed.
 
+The holding statement counts as an answer here: every version sent is
+recorded (bot/faq/answers.py), and `correctable` gives it as a topic.
+
 Every FAQ answer sent is recorded with its version (bot/faq/audit.py). When a
 topic's answer changes, the people to correct are those whose latest answer
 on that topic is not the current one in their language: a person who asked
@@ -30,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from bot.channel_settings import ChannelSettings
 from bot.faq.audit import AnswerSent
-from bot.faq.live import version
+from bot.faq.live import current_pack, version
 from bot.faq.pack import Topic
+from bot.faq.statement import STATEMENT_TOPIC, statement_topic
 from bot.handoff.window import FREE, WINDOWED
 from bot.insights.models import MessageFact
+from bot.settings import Settings
 
 # What can be done for one person now.
 NOW = "now"  # sent at once
@@ -80,6 +85,22 @@ class Recipient:
     channel: str  # "" when not known
     last_message_at: datetime | None
     reach: str
+
+
+def correctable(settings: Settings) -> dict[str, Topic]:
+    """What a correction can be of: every topic as it is live now, and the
+    active holding statement (as a topic whose answers are its messages;
+    who got an earlier statement is recorded as for answers)."""
+    from bot.db import get_session_factory
+
+    topics = dict(current_pack(settings))
+    with get_session_factory(settings.database_url).begin() as session:
+        statement = statement_topic(
+            session=session, zone=settings.timezone, brand=settings.profile.brand
+        )
+    if statement is not None:
+        topics[STATEMENT_TOPIC] = statement
+    return topics
 
 
 def current_versions(topic: Topic) -> dict[str, str]:

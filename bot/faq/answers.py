@@ -1,4 +1,5 @@
-"""Sending an FAQ answer: the text as it is now, recorded in the audit trail."""
+"""Sending an FAQ answer or the holding statement: the text as it is now,
+recorded in the audit trail."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.db import get_session_factory
 from bot.faq.audit import record_answer
 from bot.faq.live import version
 from bot.faq.pack import Topic
+from bot.faq.statement import STATEMENT_TOPIC, statement_for
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,15 +35,35 @@ def send_answer(
     """
     text, used = answer_text(topic, language)
     dispatcher.utter_message(text=text)
+    _record(settings, conversation, topic.key, used, text)
+
+
+def send_statement(
+    dispatcher: Any, settings: Settings, language: str, conversation: str
+) -> None:
+    """Sends the active holding statement, if any, and records which version
+    went out (a correction can reach those who got an earlier one)."""
+    text = statement_for(settings, language)
+    if not text:
+        return
+    dispatcher.utter_message(text=text)
+    used = "en" if language == "en" else "fr"
+    _record(settings, conversation, STATEMENT_TOPIC, used, text)
+
+
+def _record(
+    settings: Settings, conversation: str, topic: str, language: str, text: str
+) -> None:
+    """The audit row; it never delays nor blocks what was sent."""
     try:
         with get_session_factory(settings.database_url).begin() as session:
             record_answer(
                 session=session,
                 conversation_id=conversation,
-                topic=topic.key,
-                language=used,
+                topic=topic,
+                language=language,
                 version=version(text),
                 text=text,
             )
     except SQLAlchemyError as error:
-        logger.error("Answer %s sent but not recorded: %s", topic.key, error)
+        logger.error("Answer %s sent but not recorded: %s", topic, error)

@@ -24,6 +24,7 @@ from sqlalchemy import Boolean, Column, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
 from bot.db import Base, UTCDateTime, utcnow
+from bot.faq.pack import Topic
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 MAX_LENGTH = 1000
 # The FAQ topic that answers "what is going on?": the statement goes with it.
 SITUATION_TOPIC = "situation"
+# The statement's key in the record of answers sent (bot/faq/audit.py): who
+# got which version of it, for corrections (bot/corrections/recipients.py).
+STATEMENT_TOPIC = "_statement"
+STATEMENT_TITLES = {"fr": "Communiqué officiel", "en": "Official statement"}
 _INTRO = {
     "fr": "Communiqué officiel de {brand}, publié le {when} :",
     "en": "Official statement from {brand}, published on {when}:",
@@ -203,6 +208,23 @@ def statement_message(
     )
     text = statement.text_en if language == "en" else statement.text_fr
     return f"{_INTRO[language].format(brand=brand, when=when)}\n{text}"
+
+
+def statement_topic(*, session: Session, zone: ZoneInfo, brand: str) -> Topic | None:
+    """The active statement as a topic whose answers are its messages, so
+    that who got which version of it, and correcting them, work as for an
+    FAQ answer; None without one."""
+    statement = active_statement(session=session)
+    if statement is None:
+        return None
+    return Topic(
+        key=STATEMENT_TOPIC,
+        titles=dict(STATEMENT_TITLES),
+        answers={
+            language: statement_message(statement, language, zone, brand)
+            for language in ("fr", "en")
+        },
+    )
 
 
 def statement_for(settings: Settings, language: str) -> str | None:

@@ -30,8 +30,7 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.faq import Topic
-from bot.faq.answers import send_answer
-from bot.faq.statement import statement_for
+from bot.faq.answers import send_answer, send_statement
 from bot.handoff.hours import TeamHours, say_wait, say_when
 from bot.handoff.models import utcnow
 from bot.handoff.queue import HandoffRequest
@@ -182,9 +181,7 @@ def hand_off(
         return events
     if queue_closed:
         _utter(dispatcher, settings, "utter_handoff_contact", language)
-        statement = statement_for(settings, language)
-        if statement:
-            dispatcher.utter_message(text=statement)
+        send_statement(dispatcher, settings, language, request.conversation_id)
         return events
     outcome = request_handoff(request, settings)
     tell(dispatcher, outcome, settings, language)

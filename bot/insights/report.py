@@ -33,7 +33,7 @@ from bot.db import get_session_factory, utcnow
 from bot.faq.audit import AnswerSent
 from bot.faq.live import current_pack
 from bot.faq.pack import Topic
-from bot.faq.statement import Statement
+from bot.faq.statement import STATEMENT_TOPIC, Statement
 from bot.handoff.switches import SwitchChange
 from bot.insights import charts, gaps, overview
 from bot.insights.labels import count, duration, label, percent
@@ -208,7 +208,11 @@ def timeline(
         AnswerSent.language,
         AnswerSent.version,
         func.min(AnswerSent.sent_at).label("first"),
-    ).group_by(AnswerSent.topic, AnswerSent.language, AnswerSent.version)
+    )
+    # The statement's versions have their own moments above.
+    first_sent = first_sent.where(AnswerSent.topic != STATEMENT_TOPIC).group_by(
+        AnswerSent.topic, AnswerSent.language, AnswerSent.version
+    )
     versions: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for topic, answer_language, _, first in session.execute(first_sent):
         versions[(topic, answer_language)].append(first)
