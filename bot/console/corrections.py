@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -280,7 +281,7 @@ async def update_draft(request: Request, viewer: Viewer, form: FormData) -> Resp
         )
     except CorrectionError as error:
         flash(request, str(error), "error")
-        key = str(form.get("topic") or "")
+        key = quote(str(form.get("topic") or ""), safe="")
         return RedirectResponse(f"/corrections/updates/new?topic={key}", 303)
     flash(
         request,
