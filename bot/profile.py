@@ -77,6 +77,10 @@ class Profile:
     wrong_answers_at_most: float = 0.03
     # The console's language for accounts that have not chosen one.
     console_language: str = "fr"
+    # A "keep me posted" button under every FAQ answer (optional; off). On
+    # Messenger and Instagram an answer with a button is a button template,
+    # whose text holds 640 characters: longer answers come in two messages.
+    updates_button: bool = False
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -139,7 +143,17 @@ def load_profile(pack_dir: Path) -> Profile:
             path, content.get("wrong_answers_at_most")
         ),
         console_language=_console_language(path, content.get("console_language")),
+        updates_button=_switch(path, "updates_button", content.get("updates_button")),
     )
+
+
+def _switch(path: Path, name: str, value: Any) -> bool:
+    """An optional yes/no field (off when missing)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ProfileError(f"{path}: {name} {value!r} must be true or false")
+    return value
 
 
 def _console_language(path: Path, value: Any) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq, ActionClarify
 from bot.faq import load_pack
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import load_tracker
 
 PACK = load_pack(PROJECT_ROOT / "packs" / "dairy-recall" / "faq")
@@ -90,3 +92,24 @@ async def test_clarify_handles_each_kind_of_unusable_message() -> None:
         messages, events = await run(ActionClarify(), tracker)
         assert [m["response"] for m in messages] == [response], reason
         assert events[0]["name"] == "asked_to_clarify"
+
+
+async def test_a_brand_can_offer_keep_me_posted_under_every_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """profile.yml `updates_button: true`: each answer carries a button that
+    subscribes the person to news on its topic."""
+    settings = get_settings()
+    offering = dataclasses.replace(
+        settings, profile=dataclasses.replace(settings.profile, updates_button=True)
+    )
+    monkeypatch.setattr("actions.faq.get_settings", lambda: offering)
+    (message,), _ = await run(ActionAnswerFaq(), load_tracker("faq_question_fr"))
+    assert message["text"] == PACK["lot_numbers"].answers["fr"]
+    assert message["buttons"] == [
+        {"title": "Me prévenir", "payload": '/subscribe{"faq_topic":"lot_numbers"}'}
+    ]
+    # Off by default: the answer alone.
+    monkeypatch.setattr("actions.faq.get_settings", lambda: settings)
+    (message,), _ = await run(ActionAnswerFaq(), load_tracker("faq_question_fr"))
+    assert not message["buttons"]

@@ -50,6 +50,7 @@ def test_the_pack_setting_selects_the_profile(pack: Path) -> None:
         ("email: rappel@montval.fr", "email: rappel", "contact.email 'rappel' is not"),
         ("  en: the Montval fresh cheese recall\n", "", "about.en is missing"),
         ("about:\n", "about: le rappel\nold_about:\n", "about needs a French and an"),
+        ("brand: Montval", "brand: Montval\nupdates_button: 2", "updates_button 2"),
     ],
 )
 def test_a_bad_profile_is_named_field_by_field(

@@ -3,6 +3,7 @@ recorded in the audit trail."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -25,6 +26,19 @@ def answer_text(topic: Topic, language: str) -> tuple[str, str]:
     return topic.answers.get("fr", ""), "fr"
 
 
+# The button under an answer when the profile offers it (updates_button).
+UPDATES_BUTTON = {"fr": "Me prévenir", "en": "Keep me posted"}
+
+
+def updates_button(topic: Topic, language: str) -> dict[str, str]:
+    """Subscribes the person to news on `topic` (actions/subscriptions.py)."""
+    payload = "/subscribe" + json.dumps({"faq_topic": topic.key}, separators=(",", ":"))
+    return {
+        "title": UPDATES_BUTTON.get(language, UPDATES_BUTTON["fr"]),
+        "payload": payload,
+    }
+
+
 def send_answer(
     dispatcher: Any, settings: Settings, topic: Topic, language: str, conversation: str
 ) -> None:
@@ -34,7 +48,10 @@ def send_answer(
     unreachable the answer still goes out and the miss is logged.
     """
     text, used = answer_text(topic, language)
-    dispatcher.utter_message(text=text)
+    if settings.profile.updates_button:
+        dispatcher.utter_message(text=text, buttons=[updates_button(topic, used)])
+    else:
+        dispatcher.utter_message(text=text)
     _record(settings, conversation, topic.key, used, text)
 
 
