@@ -820,6 +820,22 @@ def test_a_correction_reaches_each_person_once_within_their_channels_rules(
     ]  # fmt: skip
     assert len(marked) == 1
 
+    # A job that crashed right after Rasa sent the Telegram person's message,
+    # before recording it, leaves them "sending": run again, it finds the
+    # correction in their conversation and sends nothing more.
+    from bot.corrections.sending import SENDING, SENT, CorrectionSend
+
+    with factory.begin() as session:
+        row = session.get(CorrectionSend, (int(correction_id), f"telegram:{chat}"))
+        assert row is not None
+        row.outcome, row.job = SENDING, "crashed-job"
+    sent_before = len(stand_in.sent("telegram", str(chat)))
+    assert main(["corrections", "send", correction_id]) == 0
+    assert len(stand_in.sent("telegram", str(chat))) == sent_before
+    with factory.begin() as session:
+        row = session.get(CorrectionSend, (int(correction_id), f"telegram:{chat}"))
+        assert row is not None and row.outcome == SENT
+
 
 def read(call: Any) -> str:
     """The text of a message, a Messenger button template's included."""
