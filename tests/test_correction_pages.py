@@ -19,6 +19,7 @@ from bot.console import accounts
 from bot.corrections import drafts, jobs, sending
 from bot.db import get_session_factory, utcnow
 from bot.handoff import queue
+from bot.handoff.agent import CORRECTION_MARK
 from bot.settings import get_settings
 from tests.test_cli import closed_port
 from tests.test_console import PASSWORD, client, csrf_of
@@ -211,7 +212,11 @@ def test_a_person_talking_to_an_agent_gets_the_correction_from_the_agent(
         data={"csrf": token, "correction": str(correction_id)},
     )
     assert sent.status_code == 303
-    assert "Correction sent." in alice.get(f"/tickets/{ticket_id}").text
+    page = alice.get(f"/tickets/{ticket_id}").text
+    assert "Correction sent." in page
+    # The transcript says which correction the message was.
+    assert f"correction #{correction_id}" in page
+    assert CORRECTION_MARK == sending.MARK
     (bot,) = [e for e in rasa.events["web"] if e["event"] == "bot"]
     assert bot["text"].startswith("Mise à jour : deux lots de plus")
     assert bot["metadata"][sending.MARK] == correction_id  # in the transcript

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +26,8 @@ from bot.console import accounts
 from bot.console.i18n import Words
 from bot.console.pages import render_page, templates, words_for
 from bot.console.security import Viewer, requires, settings_of
+from bot.corrections import subscriptions
+from bot.corrections.sending import SENT, CorrectionSend
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff.models import utcnow
@@ -80,6 +83,14 @@ def panel_context(
     start, end, period = window(settings, params, words)
     with get_session_factory(settings.database_url).begin() as session:
         figures = overview.figures_for(session, start, end)
+        corrected = session.execute(
+            select(func.count()).where(
+                CorrectionSend.outcome == SENT,
+                CorrectionSend.at >= start,
+                CorrectionSend.at < end,
+            )
+        ).scalar_one()
+        following = sum(subscriptions.counts(session=session).values())
     tz = settings.timezone
     pack = current_pack(settings)
     times_5 = [at for at, _, _ in figures.per_5min]
@@ -182,6 +193,11 @@ def panel_context(
                 _("Negative"),
                 percent(figures.negative_share),
                 _("of messages · angry {share}", share=percent(figures.angry_share)),
+            ),
+            (
+                _("Corrections and news"),
+                count(corrected),
+                _("sent · {n} following the news", n=count(following)),
             ),
         ],
         "volume": volume,

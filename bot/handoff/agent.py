@@ -51,6 +51,11 @@ def _when(timestamp: Any) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
+# The mark a correction leaves on its message (bot/corrections' MARK: that
+# room sits above this one).
+CORRECTION_MARK = "relais_correction"
+
+
 def transcript(tracker: dict[str, Any]) -> list[Turn]:
     """The conversation from Rasa's tracker: messages, handoffs, pauses."""
     turns = []
@@ -69,9 +74,15 @@ def transcript(tracker: dict[str, Any]) -> list[Turn]:
                     Turn(at, "event", template.format(**values), template, values)
                 )
         elif kind == "bot":
-            agent = (event.get("metadata") or {}).get("agent")
+            metadata = event.get("metadata") or {}
+            agent = metadata.get("agent")
             who = f"agent {agent}" if agent else "bot"
             turns.append(Turn(at, who, event.get("text") or ""))
+            if metadata.get(CORRECTION_MARK):
+                template, values = "correction #{id}", {"id": metadata[CORRECTION_MARK]}
+                turns.append(
+                    Turn(at, "event", template.format(**values), template, values)
+                )
         elif kind == "action" and event.get("name") == "action_handoff":
             turns.append(Turn(at, "event", "handed to a human"))
         elif kind == "pause":
