@@ -53,6 +53,19 @@ class Colours:
     text: str = "#ffffff"
 
 
+DEFAULT_TARGET_MINUTES = {"urgent": 5, "high": 15, "normal": 60}
+
+
+@dataclass(frozen=True)
+class ResponseTargets:
+    """Minutes of opening hours a person may wait for a human, by priority:
+    for the first reply, and for the next one after they write again
+    (bot/handoff/sla.py)."""
+
+    first: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TARGET_MINUTES))
+    next: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TARGET_MINUTES))
+
+
 @dataclass(frozen=True)
 class Profile:
     """One crisis: the brand, its scope, its contacts and emergency guidance."""
@@ -81,6 +94,8 @@ class Profile:
     # Messenger and Instagram an answer with a button is a button template,
     # whose text holds 640 characters: longer answers come in two messages.
     updates_button: bool = False
+    # Response targets (optional; 5 / 15 / 60 minutes by priority).
+    response_targets: ResponseTargets = field(default_factory=ResponseTargets)
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -144,7 +159,37 @@ def load_profile(pack_dir: Path) -> Profile:
         ),
         console_language=_console_language(path, content.get("console_language")),
         updates_button=_switch(path, "updates_button", content.get("updates_button")),
+        response_targets=_targets(path, content.get("response_targets")),
     )
+
+
+def _targets(path: Path, value: Any) -> ResponseTargets:
+    """`response_targets:` {first: {urgent: 5, high: 15, normal: 60}, next: ...};
+    what is missing keeps its default."""
+    if value is None:
+        return ResponseTargets()
+    if not isinstance(value, dict) or set(value) - {"first", "next"}:
+        raise ProfileError(
+            f"{path}: response_targets has `first` and `next`, each minutes by "
+            "priority (urgent, high, normal)"
+        )
+    clocks = {}
+    for clock in ("first", "next"):
+        given = value.get(clock) or {}
+        if not isinstance(given, dict) or set(given) - set(DEFAULT_TARGET_MINUTES):
+            raise ProfileError(
+                f"{path}: response_targets.{clock} gives minutes for urgent, "
+                "high and normal"
+            )
+        minutes = {**DEFAULT_TARGET_MINUTES, **given}
+        for priority, n in minutes.items():
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10080:
+                raise ProfileError(
+                    f"{path}: response_targets.{clock}.{priority} {n!r} must be "
+                    "whole minutes, from 1 to 10080"
+                )
+        clocks[clock] = minutes
+    return ResponseTargets(first=clocks["first"], next=clocks["next"])
 
 
 def _switch(path: Path, name: str, value: Any) -> bool:

@@ -63,8 +63,9 @@ from bot.db import get_session_factory
 from bot.events import watcher
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
-from bot.handoff import queue, switches
-from bot.handoff.models import ASSIGNED, WAITING, Ticket, utcnow
+from bot.handoff import queue, sla, switches
+from bot.handoff.hours import TeamHours
+from bot.handoff.models import ASSIGNED, PRIORITIES, WAITING, Ticket, utcnow
 from bot.handoff.window import CHANNEL_NAMES
 from bot.insights import facts, spikes
 from bot.rasa_api import RasaClient, RasaError
@@ -77,6 +78,21 @@ QUEUE = accounts.QUEUE_ROLES
 
 
 # --- data for the pages ------------------------------------------------------
+
+
+def _clock_json(ticket: Ticket, now: datetime, settings: Settings) -> dict | None:
+    """The ticket's response clock (bot/handoff/sla.py), for the pages."""
+    running = sla.clock(
+        ticket, now, settings.profile.response_targets,
+        TeamHours.from_settings(settings),
+    )  # fmt: skip
+    if running is None:
+        return None
+    return {
+        "kind": running.kind,
+        "left_seconds": int(running.left.total_seconds()),
+        "breached": running.breached,
+    }
 
 
 def _ticket_json(
@@ -99,6 +115,26 @@ def _ticket_json(
     }
 
 
+def _breached_first(
+    tickets: list[Ticket], now: datetime, settings: Settings
+) -> list[Ticket]:
+    """The serving order, a ticket past its response target moved up within
+    its status and priority."""
+    targets = settings.profile.response_targets
+    hours = TeamHours.from_settings(settings)
+
+    def late(ticket: Ticket) -> bool:
+        running = sla.clock(ticket, now, targets, hours)
+        return running is not None and running.breached
+
+    order = {id(ticket): n for n, ticket in enumerate(tickets)}
+    return sorted(
+        tickets,
+        key=lambda t: (t.status != WAITING, PRIORITIES.index(t.priority),
+                       not late(t), order[id(t)]),
+    )  # fmt: skip
+
+
 def queue_snapshot(settings: Settings) -> dict[str, Any]:
     """Open tickets in serving order, and the counters above the queue."""
     now = utcnow()
@@ -116,8 +152,13 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
             "all_to_humans": crisis.all_to_humans,
             "queue_closed": crisis.queue_closed,
             "tickets": [
-                _ticket_json(ticket, now, moods.get(ticket.conversation_id, "neutral"))
-                for ticket in tickets
+                {
+                    **_ticket_json(
+                        ticket, now, moods.get(ticket.conversation_id, "neutral")
+                    ),
+                    "sla": _clock_json(ticket, now, settings),
+                }
+                for ticket in _breached_first(tickets, now, settings)
             ],
             "waiting": sum(ticket.status == WAITING for ticket in tickets),
             "assigned": sum(ticket.status == ASSIGNED for ticket in tickets),

@@ -37,6 +37,8 @@ SCRIPT_TEXTS = (
     "This conversation was abandoned.",
     "No problem found.",
     "The lint could not be reached; it runs again when you save.",
+    "late by {time}",
+    "{time} left",
 )
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)

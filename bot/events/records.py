@@ -15,7 +15,8 @@ console, reads what is new from wherever RELAIS_EVENTS_URL points:
 For each event:
 
 - every user message of a conversation with an open ticket becomes the
-  ticket's last message (the queue shows it at once);
+  ticket's last message (the queue shows it at once); after a human's reply,
+  the first one starts the next-response clock (bot/handoff/sla.py);
 - a message the EscalationDetector flagged raises the ticket's priority, and
   when it becomes urgent the person gets the emergency guidance right away,
   in their language, through Rasa's HTTP API;
@@ -37,10 +38,12 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.db import utcnow
 from bot.handoff.queue import more_urgent, open_ticket_for
 from bot.insights import facts
 from bot.nlu.triggers import EMERGENCY_RESPONSES, REASON_PRIORITIES, URGENT
@@ -59,6 +62,13 @@ class Urgent:
     language: str
 
 
+def _when(event: dict[str, Any]) -> datetime:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, int | float):
+        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+    return utcnow()
+
+
 def _apply(session: Session, sender: str, event: dict[str, Any]) -> Urgent | None:
     """Updates the conversation's open ticket from one user message."""
     ticket = open_ticket_for(session=session, conversation_id=sender, for_update=True)
@@ -67,6 +77,12 @@ def _apply(session: Session, sender: str, event: dict[str, Any]) -> Urgent | Non
     text = str(event.get("text") or "")
     if text:
         ticket.last_message = text
+    replied = ticket.last_reply_at or ticket.first_reply_at
+    at = _when(event)
+    if replied is not None and ticket.waiting_since is None and at > replied:
+        # A human has replied and the person writes again: the next-response
+        # clock starts (bot/handoff/sla.py); the next reply stops it.
+        ticket.waiting_since = at
     escalation = (event.get("parse_data") or {}).get("escalation") or {}
     reason = escalation.get("reason")
     if reason not in REASON_PRIORITIES:

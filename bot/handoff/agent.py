@@ -216,9 +216,8 @@ def reply(
     if not paused:
         events.insert(0, {"event": "pause", "timestamp": time.time()})
     rasa.append_events(ticket.conversation_id, events, ticket.channel)
-    if ticket.first_reply_at is None:
-        with factory.begin() as session:
-            queue.mark_first_reply(session=session, ticket_id=ticket.id)
+    with factory.begin() as session:
+        queue.mark_reply(session=session, ticket_id=ticket.id)
     topic = faq_answer_topic(text, pack or {})
     if topic is not None:
         _suggest(factory, rasa, ticket, topic)

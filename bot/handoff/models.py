@@ -44,6 +44,12 @@ class Ticket(Base):
     claimed_at = Column(UTCDateTime)
     # When a human first wrote to the person (bot.handoff.agent.reply).
     first_reply_at = Column(UTCDateTime)
+    # A human's latest message to the person.
+    last_reply_at = Column(UTCDateTime)
+    # The person's first message since a human's last reply, not answered
+    # yet (bot/events/records.py sets it, a reply clears it): the next-
+    # response clock (bot/handoff/sla.py).
+    waiting_since = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
 
     notes = relationship(

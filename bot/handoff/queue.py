@@ -372,14 +372,21 @@ def transfer(
     return ticket
 
 
-def mark_first_reply(
+def mark_reply(
     *, session: Session, ticket_id: int, now: datetime | None = None
 ) -> None:
-    """Records when a human first wrote to the person (kept if already set)."""
+    """Records a human's reply: when they first wrote to the person (kept if
+    already set), and that the person is no longer waiting for an answer."""
+    now = now or utcnow()
     session.execute(
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.first_reply_at.is_(None))
-        .values(first_reply_at=now or utcnow())
+        .values(first_reply_at=now)
+    )
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id)
+        .values(last_reply_at=now, waiting_since=None)
     )
 
 

@@ -28,7 +28,7 @@
     document.getElementById("median-wait").textContent = minutes(snapshot.median_wait_seconds);
     const rows = snapshot.tickets.map(function (t) {
       const row = document.createElement("tr");
-      row.className = "priority-" + t.priority;
+      row.className = "priority-" + t.priority + (t.sla && t.sla.breached ? " breached" : "");
       row.dataset.id = t.id;
       const link = document.createElement("a");
       link.href = "/tickets/" + t.id;
@@ -37,6 +37,10 @@
       cell(row, words.code("priority", t.priority), "priority");
       cell(row, words.code("status", t.status), "status");
       cell(row, minutes(t.waiting_seconds), "waiting");
+      // The response target (bot/handoff/sla.py): time left, or how late.
+      cell(row, !t.sla ? "–" : t.sla.breached
+        ? words.text("late by {time}", {time: minutes(-t.sla.left_seconds)})
+        : words.text("{time} left", {time: minutes(t.sla.left_seconds)}), "sla");
       cell(row, words.code("reason", t.reason), "reason");
       const mood = cell(row, words.code("mood", t.mood));
       mood.className = "c-mood mood mood-" + t.mood;
@@ -50,7 +54,7 @@
       const row = document.createElement("tr");
       row.className = "empty";
       const td = cell(row, words.text("Nobody is waiting."));
-      td.colSpan = 10;
+      td.colSpan = 11;
       rows.push(row);
     }
     body.replaceChildren.apply(body, rows);
