@@ -58,6 +58,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "correction",
         "correction_send",
         "subscription",
+        "sla_breach",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
@@ -69,6 +70,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     import bot.faq.statement
     import bot.faq.suggestions
     import bot.faq.versions
+    import bot.handoff.breaches
     import bot.handoff.switches
     import bot.publish.history
     import bot.publish.jobs  # noqa: F401

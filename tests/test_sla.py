@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.console import accounts
 from bot.db import get_session_factory
@@ -150,3 +151,75 @@ def test_a_brand_sets_its_own_targets(tmp_path: Path) -> None:
     profile.write_text(text + "\nresponse_targets:\n  first: {urgent: 0}\n", "utf-8")
     with pytest.raises(ProfileError, match=r"response_targets\.first\.urgent 0"):
         load_profile(pack)
+
+
+ALL_DAY = TeamHours(time(0), time(23, 59, 59), tuple(range(7)), PARIS)
+
+
+def test_a_missed_target_is_recorded_once_per_clock_and_posted(
+    database_url: str, webhook: str
+) -> None:
+    from bot.handoff import breaches
+    from tests.conftest import Webhook
+
+    now = datetime.now(timezone.utc)
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        late = queue.enqueue(session=session, request=queue.HandoffRequest(
+            "web-late", "socketio", "fr", "health", "urgent", "au secours"),
+            now=now - timedelta(minutes=8))  # fmt: skip
+        queue.enqueue(session=session, request=queue.HandoffRequest(
+            "web-ok", "socketio", "fr", "press", "normal", "bonjour"),
+            now=now - timedelta(minutes=8))  # fmt: skip
+        late_id = late.id
+    args = (database_url, TARGETS, ALL_DAY, webhook, "https://console.example")
+    (first,) = breaches.check_and_notify(*args, now=now)
+    assert (first.ticket_id, first.kind, first.priority) == (late_id, "first", "urgent")
+    (posted,) = Webhook.received
+    assert posted["text"].startswith(
+        f"Relais: conversation {late_id} (urgent) is waiting for a first reply "
+        "past its target (3 min late)."
+    )
+    assert posted["text"].endswith(f"https://console.example/tickets/{late_id}")
+    assert breaches.check_and_notify(*args, now=now + timedelta(minutes=1)) == []
+    # Answered, then the person writes again and waits too long: a new clock.
+    with factory.begin() as session:
+        queue.claim(session=session, ticket_id=late_id, agent="alice")
+        queue.mark_reply(session=session, ticket_id=late_id, now=now)
+        session.get(queue.Ticket, late_id).waiting_since = now + timedelta(minutes=1)
+    (second,) = breaches.check_and_notify(*args, now=now + timedelta(minutes=7))
+    assert second.kind == "next"
+    with factory.begin() as session:
+        kinds = session.scalars(select(breaches.Breach.kind)).all()
+        notified = session.scalars(select(breaches.Breach.notified_at)).all()
+    assert sorted(kinds) == ["first", "next"] and all(notified)
+
+
+def test_admins_see_the_late_conversations_above_every_page(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    now = datetime.now(timezone.utc)
+    with get_session_factory(database_url).begin() as session:
+        for name, role in (("alice", "agent"), ("root", "admin")):
+            accounts.add_agent(session=session, name=name, role=role,
+                               password=PASSWORD)  # fmt: skip
+        late = queue.enqueue(session=session, request=queue.HandoffRequest(
+            "web-late", "socketio", "fr", "health", "urgent", "au secours"),
+            now=now - timedelta(minutes=12))  # fmt: skip
+        late_id = late.id
+
+    def page(name: str) -> str:
+        browser = client()
+        token = csrf_of(browser.get("/login").text)
+        browser.post("/login", data={"name": name, "password": PASSWORD,
+                                     "csrf": token, "next": "/"})  # fmt: skip
+        return browser.get("/overview").text
+
+    admin = page("root")
+    assert "1 conversation is past its response target" in admin
+    assert f'href="/tickets/{late_id}">#{late_id}</a> (Urgent, late by 7 min)' in admin
+    assert "late-banner" not in page("alice")
+    get_settings.cache_clear()

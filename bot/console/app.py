@@ -63,7 +63,7 @@ from bot.db import get_session_factory
 from bot.events import watcher
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
-from bot.handoff import queue, sla, switches
+from bot.handoff import breaches, queue, sla, switches
 from bot.handoff.hours import TeamHours
 from bot.handoff.models import ASSIGNED, PRIORITIES, WAITING, Ticket, utcnow
 from bot.handoff.window import CHANNEL_NAMES
@@ -636,7 +636,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def _watching(app: Starlette) -> AsyncIterator[None]:
-    """Runs the event watcher (bot/events/watcher.py) and the spike checks
+    """Runs the event watcher (bot/events/watcher.py), the response-target
+    checks (bot/handoff/breaches.py) and the spike checks
     (bot/insights/spikes.py) beside the console."""
     settings: Settings = app.state.settings
     stop = threading.Event()
@@ -652,6 +653,19 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
                 settings.profile,
             ),
             name="event-watcher",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=breaches.run_forever,
+            args=(
+                settings.database_url,
+                settings.profile.response_targets,
+                TeamHours.from_settings(settings),
+                settings.alert_webhook_url,
+                settings.console_url,
+                stop,
+            ),
+            name="response-target-checks",
             daemon=True,
         ),
         threading.Thread(

@@ -15,6 +15,8 @@ from starlette.templating import Jinja2Templates
 from bot.console.i18n import Words
 from bot.console.security import Viewer, csrf_token, take_flash
 from bot.db import get_session_factory, utcnow
+from bot.handoff import breaches
+from bot.handoff.hours import TeamHours
 from bot.insights import spikes
 
 _environment = jinja2.Environment(
@@ -42,6 +44,8 @@ SCRIPT_TEXTS = (
 )
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)
+# Late conversations named in the admins' banner (the latest first).
+LATE_SHOWN = 5
 
 
 def spike_banners(request: Request, viewer: Viewer | None) -> list[dict[str, Any]]:
@@ -57,6 +61,37 @@ def spike_banners(request: Request, viewer: Viewer | None) -> list[dict[str, Any
             ]
     except SQLAlchemyError:
         return []  # the page itself says if the database is down
+
+
+def late_banners(request: Request, viewer: Viewer | None) -> dict[str, Any] | None:
+    """For admins: how many open conversations are past their response
+    target, and the latest few."""
+    if viewer is None or viewer.role != "admin":
+        return None
+    settings = request.app.state.settings
+    try:
+        with get_session_factory(settings.database_url).begin() as session:
+            late = breaches.late_now(
+                session,
+                utcnow(),
+                settings.profile.response_targets,
+                TeamHours.from_settings(settings),
+            )
+    except SQLAlchemyError:
+        return None
+    if not late:
+        return None
+    return {
+        "total": len(late),
+        "shown": [
+            {
+                "id": one.ticket_id,
+                "priority": one.priority,
+                "minutes": int(one.late.total_seconds() // 60),
+            }
+            for one in late[:LATE_SHOWN]
+        ],
+    }
 
 
 def words_for(request: Request, viewer: Viewer | None) -> Words:
@@ -82,6 +117,7 @@ def render_page(
             "csrf": csrf_token(request),
             "flash": take_flash(request),
             "spikes": spike_banners(request, viewer),
+            "late": late_banners(request, viewer),
             "lang": words.language,
             "_": words.gettext,
             "ngettext": words.ngettext,
