@@ -223,3 +223,49 @@ def test_admins_see_the_late_conversations_above_every_page(
     assert f'href="/tickets/{late_id}">#{late_id}</a> (Urgent, late by 7 min)' in admin
     assert "late-banner" not in page("alice")
     get_settings.cache_clear()
+
+
+def test_the_overview_and_the_report_give_the_share_answered_within_target(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.insights.report import make
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        accounts.add_agent(session=session, name="root", role="admin",
+                           password=PASSWORD)  # fmt: skip
+        # (priority, opened minutes ago, first reply after minutes or None)
+        for n, (priority, ago, reply) in enumerate([
+            ("urgent", 40, 3), ("urgent", 40, 9), ("high", 30, None),
+            ("normal", 20, None),  # still has time: not judged yet
+        ]):  # fmt: skip
+            opened = queue.enqueue(session=session, request=queue.HandoffRequest(
+                f"web-{n}", "socketio", "fr", "health", priority, "bonjour"),
+                now=now - timedelta(minutes=ago))  # fmt: skip
+            if reply is not None:
+                queue.claim(session=session, ticket_id=opened.id, agent="root")
+                replied = opened.created_at + timedelta(minutes=reply)
+                queue.mark_reply(session=session, ticket_id=opened.id, now=replied)
+    browser = client()
+    token = csrf_of(browser.get("/login").text)
+    browser.post("/login", data={"name": "root", "password": PASSWORD,
+                                 "csrf": token, "next": "/"})  # fmt: skip
+    overview = " ".join(re.sub(r"<[^>]+>", " ", browser.get("/overview").text).split())
+    assert (
+        "Answered within target 33 % first replies · urgent 50 % · high 0 % "
+        "· normal –" in overview
+    ), overview
+    report = make(get_settings(), now - timedelta(hours=2), now + timedelta(minutes=1),
+                  "en", "html").decode()  # fmt: skip
+    part = " ".join(
+        re.sub(
+            r"<[^>]+>", " ", report.split('id="targets"')[1].split("</section>")[0]
+        ).split()
+    )
+    assert "First replies within target" in part
+    assert "Urgent 1 1 50 % High 0 1 0 % All 33 %" in part, part
+    get_settings.cache_clear()

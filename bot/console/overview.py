@@ -30,8 +30,9 @@ from bot.corrections import subscriptions
 from bot.corrections.sending import SENT, CorrectionSend
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
+from bot.handoff.hours import TeamHours
 from bot.handoff.models import utcnow
-from bot.insights import charts, overview
+from bot.insights import charts, overview, targets
 from bot.insights.facts import bucket_start
 from bot.insights.labels import count, duration, label, percent
 from bot.settings import Settings
@@ -91,6 +92,10 @@ def panel_context(
             )
         ).scalar_one()
         following = sum(subscriptions.counts(session=session).values())
+        on_time = targets.shares(
+            session, start, end, utcnow(), settings.profile.response_targets,
+            TeamHours.from_settings(settings),
+        )  # fmt: skip
     tz = settings.timezone
     pack = current_pack(settings)
     times_5 = [at for at, _, _ in figures.per_5min]
@@ -193,6 +198,16 @@ def panel_context(
                 _("Negative"),
                 percent(figures.negative_share),
                 _("of messages · angry {share}", share=percent(figures.angry_share)),
+            ),
+            (
+                _("Answered within target"),
+                percent(on_time.share()),
+                _(
+                    "first replies · urgent {urgent} · high {high} · normal {normal}",
+                    urgent=percent(on_time.share("urgent")),
+                    high=percent(on_time.share("high")),
+                    normal=percent(on_time.share("normal")),
+                ),
             ),
             (
                 _("Corrections and news"),

@@ -34,8 +34,10 @@ from bot.faq.audit import AnswerSent
 from bot.faq.live import current_pack
 from bot.faq.pack import Topic
 from bot.faq.statement import STATEMENT_TOPIC, Statement
+from bot.handoff.hours import TeamHours
+from bot.handoff.models import PRIORITIES
 from bot.handoff.switches import SwitchChange
-from bot.insights import charts, gaps, overview
+from bot.insights import charts, gaps, overview, targets
 from bot.insights.labels import count, duration, label, percent
 from bot.insights.models import GapSpike
 from bot.publish.history import ModelPublish
@@ -93,6 +95,14 @@ WORDS = {
             "topic": "Fiche",
         },
         "footer": "Chiffres établis par Relais, d'après les conversations et tickets.",
+        "targets": "Premières réponses dans les délais",
+        "within": "Dans les délais",
+        "missed": "En retard",
+        "share": "Part",
+        "opened_at": "Ouvertes à",
+        "all": "Toutes",
+        "next_missed": "Réponses en retard après une relance de la personne : {n}",
+        "no_targets": "Aucune prise en charge jugée sur la période.",
     },
     "en": {
         "title": "Crisis report",
@@ -140,6 +150,14 @@ WORDS = {
             "topic": "Topic",
         },
         "footer": "Figures made by Relais from the conversations and tickets.",
+        "targets": "First replies within target",
+        "within": "Within",
+        "missed": "Late",
+        "share": "Share",
+        "opened_at": "Opened at",
+        "all": "All",
+        "next_missed": "Late replies after the person wrote again: {n}",
+        "no_targets": "No handoff to judge in the period.",
     },
 }
 
@@ -308,6 +326,10 @@ def report_context(
 ) -> dict[str, Any]:
     figures = overview.figures_for(session, start, end)
     tz = settings.timezone
+    on_time = targets.shares(
+        session, start, end, utcnow(), settings.profile.response_targets,
+        TeamHours.from_settings(settings),
+    )  # fmt: skip
     hours = [at for at, *_ in figures.per_hour]
     per_day = end - start > timedelta(days=2)
     volume = charts.stacked_bars(
@@ -407,6 +429,29 @@ def report_context(
         "mood": mood,
         "gaps": gap_rows,
         "parts": [part(session, settings, start, end, language) for part in parts],
+        "targets": {
+            "rows": [
+                (
+                    label(f"priority.{k}", language),
+                    on_time.within[k],
+                    on_time.missed[k],
+                    percent(on_time.share(k)),
+                )
+                for k in PRIORITIES
+                if on_time.within[k] or on_time.missed[k]
+            ],
+            "all": percent(on_time.share()),
+            "hours": [
+                (
+                    f"{hour.astimezone(tz):%d/%m %H:00}",
+                    within,
+                    missed,
+                    percent(within / (within + missed)),
+                )
+                for hour, (within, missed) in sorted(on_time.per_hour.items())
+            ],
+            "next_missed": on_time.next_missed,
+        },
         "reasons": [
             (label(f"reason.{k}", language), v)
             for k, v in figures.handoffs.most_common()
