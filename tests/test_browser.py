@@ -36,6 +36,7 @@ from bot.console.topics import form_values
 from bot.db import get_session_factory, upgrade, utcnow
 from bot.faq import load_pack
 from bot.faq.pack import parse_topic_file
+from bot.handoff import queue
 from bot.insights import spikes
 from bot.insights.generator import Day
 from bot.insights.models import MessageFact
@@ -764,3 +765,41 @@ def test_a_changed_answer_reaches_the_web_chat_person_when_they_come_back(
     expect(chat.locator(".message.correction")).to_have_count(1)
     chat.click("#dismiss-updates")
     expect(chat.locator("#updates")).to_be_hidden()
+
+
+def test_a_late_conversation_is_red_and_named_to_the_admin_on_a_phone(
+    servers: Servers, browser: Browser
+) -> None:
+    """Issue 31: an urgent person has waited 20 minutes (target 5): on an
+    admin's phone, in French, the row is red with how late it is, and the
+    banner names it."""
+    database_url = f"sqlite:///{servers.work / 'relais.db'}"
+    with get_session_factory(database_url).begin() as session:
+        accounts.add_agent(
+            session=session, name="ada", role="admin", password=PASSWORD,
+            display_name="Ada", language="fr",
+        )  # fmt: skip
+        late = queue.enqueue(
+            session=session,
+            request=queue.HandoffRequest(
+                "socketio:late-for-sla", "socketio", "fr", "health", "urgent",
+                "mon fils a de la fièvre depuis ce matin",
+            ),
+            now=utcnow() - timedelta(minutes=20),
+        )  # fmt: skip
+        late_id = late.id
+    phone = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    page = phone.new_page()
+    sign_in(page, servers.console_url, "ada", "/")
+    row = page.locator(f'#tickets tr[data-id="{late_id}"]')
+    expect(row).to_have_class(re.compile(r"\bbreached\b"), timeout=WAIT_MS)
+    expect(row.locator(".c-sla")).to_contain_text("en retard de 15 min")
+    expect(page.locator("#late-banner")).to_contain_text(f"#{late_id}")
+    on_screen(page, f'#tickets tr[data-id="{late_id}"] .c-sla')
+    fits_the_phone(page)
+    shoot(page, "50-phone-late-conversation")
+    with get_session_factory(database_url).begin() as session:
+        queue.close(session=session, ticket_id=late_id, agent="ada")
+    phone.close()
