@@ -803,3 +803,55 @@ def test_a_late_conversation_is_red_and_named_to_the_admin_on_a_phone(
     with get_session_factory(database_url).begin() as session:
         queue.close(session=session, ticket_id=late_id, agent="ada")
     phone.close()
+
+
+# The browser's notifications, recorded; the tab hidden (another app in front).
+HIDDEN_TAB = """
+window.__notes = [];
+window.Notification = function (title, options) { window.__notes.push(options.body); };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = () => Promise.resolve("granted");
+Object.defineProperty(document, "hidden", {get: () => true});
+Object.defineProperty(document, "visibilityState", {get: () => "hidden"});
+"""
+
+
+def test_a_new_urgent_conversation_notifies_an_agent_whose_tab_is_hidden(
+    servers: Servers, browser: Browser
+) -> None:
+    """Issue 31: Dora's queue tab is in the background on her phone; an
+    urgent person arrives: a notification, and the count in the tab's title."""
+    phone = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    phone.add_init_script(HIDDEN_TAB)
+    page = phone.new_page()
+    sign_in(page, servers.console_url, "dora", "/")
+    expect(page.locator("#live-state")).to_have_text("live", timeout=WAIT_MS)
+    expect(page.locator("#sound-toggle")).to_have_text("Sound on")
+    database_url = f"sqlite:///{servers.work / 'relais.db'}"
+    with get_session_factory(database_url).begin() as session:
+        urgent = queue.enqueue(
+            session=session,
+            request=queue.HandoffRequest(
+                "socketio:urgent-for-alerts", "socketio", "fr", "self_harm",
+                "urgent", "je n'en peux plus",
+            ),
+        )  # fmt: skip
+        urgent_id = urgent.id
+    expected = f"Urgent: conversation {urgent_id} is waiting"
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while expected not in page.evaluate("window.__notes"):
+        assert time.monotonic() < deadline, page.evaluate("window.__notes")
+        page.wait_for_timeout(200)
+    expect(page).to_have_title(re.compile(r"^\(\d+\) "))
+    fits_the_phone(page)
+    shoot(page, "51-phone-queue-alert")
+    # Muted: remembered, and shown.
+    page.locator("#sound-toggle").tap()
+    expect(page.locator("#sound-toggle")).to_have_text("Sound off")
+    page.reload()
+    expect(page.locator("#sound-toggle")).to_have_text("Sound off")
+    with get_session_factory(database_url).begin() as session:
+        queue.close(session=session, ticket_id=urgent_id, agent="dora")
+    phone.close()

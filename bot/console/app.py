@@ -88,8 +88,10 @@ def _clock_json(ticket: Ticket, now: datetime, settings: Settings) -> dict | Non
     )  # fmt: skip
     if running is None:
         return None
+    since = ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
     return {
         "kind": running.kind,
+        "since": since.isoformat() if since else None,
         "left_seconds": int(running.left.total_seconds()),
         "breached": running.breached,
     }

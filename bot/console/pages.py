@@ -41,6 +41,11 @@ SCRIPT_TEXTS = (
     "The lint could not be reached; it runs again when you save.",
     "late by {time}",
     "{time} left",
+    "Sound on",
+    "Sound off",
+    "Urgent: conversation {id} is waiting",
+    "Conversation {id} is past its response target",
+    "Conversation {id}: the person wrote again",
 )
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)

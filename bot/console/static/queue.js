@@ -58,6 +58,8 @@
       rows.push(row);
     }
     body.replaceChildren.apply(body, rows);
+    // The alerts (alerts.js) look at every snapshot.
+    document.dispatchEvent(new CustomEvent("relais-queue", {detail: snapshot}));
   }
 
   window.relaisStream("/queue/events", function (data) {
