@@ -96,6 +96,10 @@ class Profile:
     updates_button: bool = False
     # Response targets (optional; 5 / 15 / 60 minutes by priority).
     response_targets: ResponseTargets = field(default_factory=ResponseTargets)
+    # Auto-assignment (optional; off): the next waiting conversation goes to
+    # the available agent with the fewest open ones, up to this many each.
+    auto_assign: bool = False
+    max_open_per_agent: int = 5
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -160,7 +164,20 @@ def load_profile(pack_dir: Path) -> Profile:
         console_language=_console_language(path, content.get("console_language")),
         updates_button=_switch(path, "updates_button", content.get("updates_button")),
         response_targets=_targets(path, content.get("response_targets")),
+        auto_assign=_switch(path, "auto_assign", content.get("auto_assign")),
+        max_open_per_agent=_count(
+            path, "max_open_per_agent", content.get("max_open_per_agent"), 5
+        ),
     )
+
+
+def _count(path: Path, name: str, value: Any, default: int) -> int:
+    """An optional whole number from 1 to 100."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise ProfileError(f"{path}: {name} {value!r} must be a whole number, 1 to 100")
+    return value
 
 
 def _targets(path: Path, value: Any) -> ResponseTargets:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, Integer, String, select
+from sqlalchemy import Boolean, Column, Integer, String, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -68,6 +68,10 @@ class Agent(Base):
     session_version = Column(Integer, nullable=False, default=0)
     # The console's language this person chose (fr, en); None: the default.
     language = Column(String(2))
+    # Auto-assignment (bot/console/assignment.py): taking conversations now,
+    # and the languages they answer in ("fr,en").
+    available = Column(Boolean, nullable=False, default=False)
+    answers_in = Column(String(16), nullable=False, default="fr,en")
 
     @property
     def is_disabled(self) -> bool:

@@ -34,7 +34,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import accounts, webchat
+from bot.console import accounts, assignment, webchat
 from bot.console import corrections as correction_pages
 from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
@@ -379,8 +379,50 @@ async def choose_language(request: Request, viewer: Viewer, form: FormData) -> R
 
 @requires(QUEUE)
 async def queue_page(request: Request, viewer: Viewer) -> Response:
-    snapshot = await run_in_threadpool(queue_snapshot, settings_of(request))
-    return _page(request, "queue.html", viewer, snapshot=snapshot)
+    settings = settings_of(request)
+    snapshot = await run_in_threadpool(queue_snapshot, settings)
+
+    def available() -> bool:
+        with get_session_factory(settings.database_url).begin() as session:
+            agent = accounts.find_agent(session=session, name=viewer.name)
+            return bool(agent is not None and agent.available)
+
+    return _page(
+        request, "queue.html", viewer, snapshot=snapshot,
+        auto_assign=settings.profile.auto_assign,
+        available=await run_in_threadpool(available),
+    )  # fmt: skip
+
+
+@requires(QUEUE)
+async def choose_availability(
+    request: Request, viewer: Viewer, form: FormData
+) -> Response:
+    """Auto-assignment: the agent is available for new conversations, or
+    away (their open ones go back to the queue)."""
+    settings = settings_of(request)
+    words = Words(viewer.language)
+    wanted = str(form.get("available") or "") == "yes"
+
+    def save() -> int:
+        with get_session_factory(settings.database_url).begin() as session:
+            return assignment.set_available(session, viewer.name, wanted)
+
+    try:
+        returned = await run_in_threadpool(save)
+        flash(
+            request,
+            words.gettext("You are available: conversations come to you.")
+            if wanted
+            else words.ngettext(
+                "You are away: {n} conversation went back to the queue.",
+                "You are away: {n} conversations went back to the queue.",
+                returned,
+            ),
+        )
+    except accounts.AccountError as error:
+        flash(request, str(error), "error")
+    return RedirectResponse("/", status_code=303)
 
 
 @requires(QUEUE)
@@ -683,6 +725,19 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
             daemon=True,
         ),
     ]
+    if settings.profile.auto_assign:
+        threads.append(
+            threading.Thread(
+                target=assignment.run_forever,
+                args=(
+                    settings.database_url,
+                    settings.profile.max_open_per_agent,
+                    stop,
+                ),
+                name="auto-assignment",
+                daemon=True,
+            )
+        )
     for thread in threads:
         thread.start()
     try:
@@ -705,6 +760,7 @@ def create_app(settings: Settings | None = None, watch: bool = False) -> Starlet
         Route("/login", login_page, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/account/language", choose_language, methods=["POST"]),
+        Route("/account/availability", choose_availability, methods=["POST"]),
         Route("/queue/events", queue_events),
         Route("/queue/next", take_next, methods=["POST"]),
         Route("/tickets/{ticket_id:int}", ticket_page),

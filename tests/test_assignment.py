@@ -1,0 +1,146 @@
+"""Auto-assignment (issue 31, bot/console/assignment.py): waiting
+conversations spread over the available agents by load, under the cap, in
+their languages; away gives them back; two rounds at once never give one
+conversation twice nor fill an agent past the cap."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from bot.console import accounts, assignment
+from bot.console.app import create_app
+from bot.db import get_session_factory, utcnow
+from bot.handoff import queue
+from bot.handoff.models import ASSIGNED, WAITING, Ticket
+from bot.settings import get_settings
+from tests.test_cli import closed_port
+from tests.test_console import PASSWORD, csrf_of
+
+AGENTS = [("ana", "fr,en"), ("ben", "fr,en"), ("chloe", "fr")]
+
+
+def _team(url: str, waiting: int = 30) -> None:
+    now = utcnow()
+    with get_session_factory(url).begin() as session:
+        for name, languages in AGENTS:
+            agent = accounts.add_agent(session=session, name=name, role="agent",
+                                       password=PASSWORD)  # fmt: skip
+            agent.available, agent.answers_in = True, languages
+        for n in range(waiting):
+            queue.enqueue(
+                session=session,
+                request=queue.HandoffRequest(
+                    f"web-{n}", "socketio", "en" if n % 3 == 0 else "fr",
+                    "asked_for_human", "urgent" if n % 10 == 0 else "normal", "?",
+                ),
+                now=now - timedelta(minutes=waiting - n),
+            )  # fmt: skip
+
+
+def _held(url: str) -> dict[str, list[Ticket]]:
+    with get_session_factory(url).begin() as session:
+        held: dict[str, list[Ticket]] = {}
+        for ticket in session.scalars(select(Ticket).where(Ticket.status == ASSIGNED)):
+            session.expunge(ticket)
+            held.setdefault(ticket.agent, []).append(ticket)
+        return held
+
+
+def test_thirty_conversations_spread_over_three_agents_within_the_cap(
+    database_url: str,
+) -> None:
+    _team(database_url)
+    with get_session_factory(database_url).begin() as session:
+        given = assignment.assign_round(session, max_open=5)
+    assert len(given) == 15
+    held = _held(database_url)
+    assert {name: len(tickets) for name, tickets in held.items()} == {
+        "ana": 5, "ben": 5, "chloe": 5,
+    }  # fmt: skip
+    assert all(t.language == "fr" for t in held["chloe"])  # French only
+    # The urgent ones first, whoever takes them.
+    urgent = {f"web-{n}" for n in range(0, 30, 10)}
+    assert urgent <= {t.conversation_id for ts in held.values() for t in ts}
+    # Full: the next round gives nothing.
+    with get_session_factory(database_url).begin() as session:
+        assert assignment.assign_round(session, max_open=5) == []
+
+
+def test_going_away_gives_the_conversations_back_to_the_others(
+    database_url: str,
+) -> None:
+    _team(database_url, waiting=12)
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        assignment.assign_round(session, max_open=5)
+        assert assignment.set_available(session, "ana", False) == 4
+    with factory.begin() as session:
+        assignment.assign_round(session, max_open=5)
+    held = _held(database_url)
+    assert "ana" not in held
+    assert {name: len(t) for name, t in held.items()} == {"ben": 5, "chloe": 5}
+    with factory.begin() as session:
+        waiting = session.scalars(select(Ticket).where(Ticket.status == WAITING))
+        assert len(list(waiting)) == 2
+
+
+def test_two_consoles_never_give_one_conversation_twice(database_url: str) -> None:
+    _team(database_url)
+    factory = get_session_factory(database_url)
+    results: list[list[tuple[int, str]]] = []
+
+    def round_() -> None:
+        with factory.begin() as session:
+            results.append(assignment.assign_round(session, max_open=5))
+
+    threads = [threading.Thread(target=round_) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    given = [ticket for result in results for ticket, _ in result]
+    assert len(given) == len(set(given)) == 15
+    held = _held(database_url)
+    assert Counter({name: len(t) for name, t in held.items()}) == Counter(
+        {"ana": 5, "ben": 5, "chloe": 5}
+    )
+
+
+def test_the_queue_page_lets_an_agent_say_available_or_away(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    _team(database_url, waiting=3)
+    with get_session_factory(database_url).begin() as session:
+        assignment.assign_round(session, max_open=5)
+    settings = get_settings()
+    auto = dataclasses.replace(
+        settings, profile=dataclasses.replace(settings.profile, auto_assign=True)
+    )
+    browser = TestClient(create_app(auto), follow_redirects=False)
+    token = csrf_of(browser.get("/login").text)
+    browser.post("/login", data={"name": "ana", "password": PASSWORD,
+                                 "csrf": token, "next": "/"})  # fmt: skip
+    page = browser.get("/").text
+    assert 'id="go-away"' in page
+    token = csrf_of(page)
+    browser.post("/account/availability", data={"csrf": token, "available": "no"})
+    page = browser.get("/").text
+    assert "You are away: 1 conversation went back to the queue." in page
+    assert 'id="go-available"' in page
+    # Off for the brand: no switch.
+    plain = TestClient(create_app(settings), follow_redirects=False)
+    token = csrf_of(plain.get("/login").text)
+    plain.post("/login", data={"name": "ben", "password": PASSWORD,
+                               "csrf": token, "next": "/"})  # fmt: skip
+    assert 'id="availability"' not in plain.get("/").text
+    get_settings.cache_clear()
