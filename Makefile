@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa's dependencies warn about their own deprecations on every start.
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-fast test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-thirdparty bench-encoder-cost calibrate-gate bench-surge bench-corrections bench-insights clean
+.PHONY: help dotenv install report-printer train validate run run-scaled shell test test-fast test-unit test-stories lint format bench-nlu bench-queue bench-console bench-live-answers bench-channel-send bench-publish bench-coldstart bench-thirdparty bench-encoder-cost calibrate-gate bench-surge bench-corrections bench-team bench-insights clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -220,6 +220,9 @@ calibrate-gate: install ## recompute bot/nlu/calibration.json, the gate's limits
 
 bench-surge: $(MODEL) ## people writing at once (1, 10, 50, open loop, overload): Relais vs a stock `rasa init` bot (about 20 minutes)
 	$(BIN)/python scripts/bench_surge.py $(ARGS)
+
+bench-team: install ## response targets and auto-assignment with 2,000 open conversations and 20 agents on PostgreSQL (a minute)
+	$(BIN)/python scripts/bench_team.py
 
 bench-corrections: install ## a correction to 10,000 people across channels: sends per second under the providers' limits, the job's memory (about 10 minutes)
 	$(BIN)/python scripts/bench_corrections.py

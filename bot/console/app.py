@@ -80,12 +80,8 @@ QUEUE = accounts.QUEUE_ROLES
 # --- data for the pages ------------------------------------------------------
 
 
-def _clock_json(ticket: Ticket, now: datetime, settings: Settings) -> dict | None:
+def _clock_json(ticket: Ticket, running: sla.Clock | None) -> dict | None:
     """The ticket's response clock (bot/handoff/sla.py), for the pages."""
-    running = sla.clock(
-        ticket, now, settings.profile.response_targets,
-        TeamHours.from_settings(settings),
-    )  # fmt: skip
     if running is None:
         return None
     since = ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
@@ -118,15 +114,13 @@ def _ticket_json(
 
 
 def _breached_first(
-    tickets: list[Ticket], now: datetime, settings: Settings
+    tickets: list[Ticket], clocks: dict[int, sla.Clock | None]
 ) -> list[Ticket]:
     """The serving order, a ticket past its response target moved up within
     its status and priority."""
-    targets = settings.profile.response_targets
-    hours = TeamHours.from_settings(settings)
 
     def late(ticket: Ticket) -> bool:
-        running = sla.clock(ticket, now, targets, hours)
+        running = clocks[ticket.id]
         return running is not None and running.breached
 
     order = {id(ticket): n for n, ticket in enumerate(tickets)}
@@ -150,6 +144,9 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
         moods = facts.conversation_moods(
             session, [ticket.conversation_id for ticket in tickets]
         )
+        targets = settings.profile.response_targets
+        hours = TeamHours.from_settings(settings)
+        clocks = {t.id: sla.clock(t, now, targets, hours) for t in tickets}
         return {
             "all_to_humans": crisis.all_to_humans,
             "queue_closed": crisis.queue_closed,
@@ -158,9 +155,9 @@ def queue_snapshot(settings: Settings) -> dict[str, Any]:
                     **_ticket_json(
                         ticket, now, moods.get(ticket.conversation_id, "neutral")
                     ),
-                    "sla": _clock_json(ticket, now, settings),
+                    "sla": _clock_json(ticket, clocks[ticket.id]),
                 }
-                for ticket in _breached_first(tickets, now, settings)
+                for ticket in _breached_first(tickets, clocks)
             ],
             "waiting": sum(ticket.status == WAITING for ticket in tickets),
             "assigned": sum(ticket.status == ASSIGNED for ticket in tickets),

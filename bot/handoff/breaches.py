@@ -80,24 +80,29 @@ def check(
     session: Session, now: datetime, targets: ResponseTargets, hours: TeamHours
 ) -> list[Breach]:
     """Records the clocks that went past their target since the last check."""
-    new = []
+    late = []
     for ticket in session.execute(
         select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))
     ).scalars():
         running = sla.clock(ticket, now, targets, hours)
-        if running is None or not running.breached:
-            continue
-        started = (
-            ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
-        )
-        known = session.execute(
-            select(Breach.id).where(
-                Breach.ticket_id == ticket.id,
-                Breach.kind == running.kind,
-                Breach.started_at == started,
+        if running is not None and running.breached:
+            started = (
+                ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
             )
-        ).first()
-        if known is not None:
+            late.append((ticket, running, started))
+    if not late:
+        return []
+    known = {
+        (ticket_id, kind, started)
+        for ticket_id, kind, started in session.execute(
+            select(Breach.ticket_id, Breach.kind, Breach.started_at).where(
+                Breach.ticket_id.in_([ticket.id for ticket, _, _ in late])
+            )
+        )
+    }
+    new = []
+    for ticket, running, started in late:
+        if (ticket.id, running.kind, started) in known:
             continue
         breach = Breach(
             ticket_id=ticket.id, kind=running.kind, priority=ticket.priority,
