@@ -144,3 +144,31 @@ def test_the_queue_page_lets_an_agent_say_available_or_away(
                                "csrf": token, "next": "/"})  # fmt: skip
     assert 'id="availability"' not in plain.get("/").text
     get_settings.cache_clear()
+
+
+def test_an_agent_sees_who_else_has_the_conversation_open(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 31: "Also viewing: Ana" on Ben's page of the same conversation."""
+    import json
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    _team(database_url, waiting=1)
+    with get_session_factory(database_url).begin() as session:
+        ticket_id = session.scalars(select(Ticket.id)).one()
+
+    def events(name: str) -> dict:
+        app = create_app(get_settings())
+        app.state.stream_events = 1
+        browser = TestClient(app, follow_redirects=False)
+        token = csrf_of(browser.get("/login").text)
+        browser.post("/login", data={"name": name, "password": PASSWORD,
+                                     "csrf": token, "next": "/"})  # fmt: skip
+        body = browser.get(f"/tickets/{ticket_id}/events").text
+        return dict(json.loads(body.split("data: ", 1)[1].split("\n", 1)[0]))
+
+    assert events("ana")["viewers"] == []
+    assert events("ben")["viewers"] == ["ana"]
+    get_settings.cache_clear()

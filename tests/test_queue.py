@@ -59,9 +59,11 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "correction_send",
         "subscription",
         "sla_breach",
+        "ticket_viewer",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
+    import bot.console.presence
     import bot.corrections.drafts
     import bot.corrections.sending
     import bot.corrections.subscriptions

@@ -34,7 +34,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import accounts, assignment, webchat
+from bot.console import accounts, assignment, presence, webchat
 from bot.console import corrections as correction_pages
 from bot.console import editor as editor_pages
 from bot.console import gaps as gap_pages
@@ -458,16 +458,27 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
     )
 
 
-def ticket_state(settings: Settings, ticket_id: int, words: Words) -> dict[str, Any]:
+def ticket_state(
+    settings: Settings, ticket_id: int, words: Words, viewer: Viewer | None = None
+) -> dict[str, Any]:
     # Polled twice a second per open page: no account list here.
     ticket, notes, _ = _load_ticket(settings, ticket_id, with_colleagues=False)
     turns, rasa_error, window = conversation(settings, ticket, words)
+    factory = get_session_factory(settings.database_url)
+    viewers: list[str] = []
+    if viewer is not None:
+        presence.seen(
+            settings.database_url, ticket_id, viewer.name, viewer.display_name
+        )
+        with factory.begin() as session:
+            viewers = presence.others(session, ticket_id, viewer.name)
     return {
         "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock
         "turns": turns,
         "window": window,
         "notes": notes,
         "rasa_error": rasa_error,
+        "viewers": viewers,
     }
 
 
@@ -477,7 +488,7 @@ async def ticket_events(request: Request, viewer: Viewer) -> Response:
     return event_stream(
         stream(
             request, ticket_state, settings_of(request), ticket_id,
-            Words(viewer.language),
+            Words(viewer.language), viewer,
         )
     )  # fmt: skip
 

@@ -46,6 +46,7 @@ SCRIPT_TEXTS = (
     "Urgent: conversation {id} is waiting",
     "Conversation {id} is past its response target",
     "Conversation {id}: the person wrote again",
+    "Also viewing: {names}",
 )
 # Spike alerts stay on every page this long, or until a topic is made.
 BANNER_FOR = timedelta(hours=1)

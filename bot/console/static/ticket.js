@@ -51,6 +51,10 @@
         ? "This conversation is closed." : "This conversation was abandoned.");
       elsewhere.hidden = false;
     }
+    // Who else has this conversation open (bot/console/presence.py).
+    const viewers = document.getElementById("viewers");
+    viewers.textContent = words.text("Also viewing: {names}", {names: (state.viewers || []).join(", ")});
+    viewers.hidden = !(state.viewers && state.viewers.length);
     // Messenger, Instagram, WhatsApp: what the channel still takes.
     const window_ = document.getElementById("reply-window");
     window_.textContent = state.window.text;
