@@ -87,6 +87,8 @@
     document.title = found.length ? "(" + found.length + ") " + title : title;
     const fresh = found.filter(function (a) { return seen !== null && !seen.has(a.key); });
     seen = new Set(found.map(function (a) { return a.key; }));
+    // The first snapshot is what was already there: alerts ring from now on.
+    controls.dataset.watching = "yes";
     if (!fresh.length) return;
     ring();
     if (document.hidden && canNotify && Notification.permission === "granted") {
