@@ -36,8 +36,9 @@ from bot.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 
-def _clicked_topic(tracker: Tracker) -> str | None:
-    """The topic of a clicked "did you mean" button, if that is what came in."""
+def clicked_topic(tracker: Tracker) -> str | None:
+    """The topic a clicked button names (`faq_topic`), if that is what came
+    in: a "did you mean" topic, or the topic "Me prévenir" subscribes to."""
     for entity in (tracker.latest_message or {}).get("entities") or []:
         if entity.get("entity") == "faq_topic" and entity.get("value"):
             return str(entity["value"])
@@ -46,7 +47,7 @@ def _clicked_topic(tracker: Tracker) -> str | None:
 
 def _chosen_topic(tracker: Tracker) -> str | None:
     """The topic of a clicked button, else the ResponseSelector's choice."""
-    clicked = _clicked_topic(tracker)
+    clicked = clicked_topic(tracker)
     if clicked is not None:
         return clicked
     latest = tracker.latest_message or {}
@@ -110,7 +111,7 @@ def learn(tracker: Tracker, settings: Settings, topic: str) -> None:
     mean" click, or a rephrasing), keep that question as a suggestion for
     editors. Never delays nor blocks the answer."""
     learned = suggestions.learned_from(
-        tracker.events, clicked=_clicked_topic(tracker) is not None
+        tracker.events, clicked=clicked_topic(tracker) is not None
     )
     if learned is None:
         return

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from actions.faq import clicked_topic
 from actions.replies import utter
 from bot.corrections import subscriptions
 from bot.db import get_session_factory
@@ -34,13 +35,6 @@ BUTTONS = {
     "fr": {"all": "Toutes les nouvelles", "stop": "Ne plus être prévenu"},
     "en": {"all": "All the news", "stop": "Stop the updates"},
 }
-
-
-def _named_topic(tracker: Tracker) -> str | None:
-    for entity in (tracker.latest_message or {}).get("entities") or []:
-        if entity.get("entity") == "faq_topic" and entity.get("value"):
-            return str(entity["value"])
-    return None
 
 
 def _last_answered(session: Session, conversation: str) -> str | None:
@@ -65,7 +59,7 @@ class ActionSubscribe(Action):
         settings = get_settings()
         language = conversation_language(tracker)
         pack = current_pack(settings)
-        named = _named_topic(tracker)
+        named = clicked_topic(tracker)
         words = BUTTONS[language]
         try:
             with get_session_factory(settings.database_url).begin() as session:

@@ -21,7 +21,7 @@ from bot.handoff import queue
 from bot.handoff.models import ASSIGNED, WAITING, Ticket
 from bot.settings import get_settings
 from tests.test_cli import closed_port
-from tests.test_console import PASSWORD, csrf_of
+from tests.test_console import PASSWORD, log_in
 
 AGENTS = [("ana", "fr,en"), ("ben", "fr,en"), ("chloe", "fr")]
 
@@ -127,21 +127,16 @@ def test_the_queue_page_lets_an_agent_say_available_or_away(
         settings, profile=dataclasses.replace(settings.profile, auto_assign=True)
     )
     browser = TestClient(create_app(auto), follow_redirects=False)
-    token = csrf_of(browser.get("/login").text)
-    browser.post("/login", data={"name": "ana", "password": PASSWORD,
-                                 "csrf": token, "next": "/"})  # fmt: skip
+    token = log_in(browser, "ana")
     page = browser.get("/").text
     assert 'id="go-away"' in page
-    token = csrf_of(page)
     browser.post("/account/availability", data={"csrf": token, "available": "no"})
     page = browser.get("/").text
     assert "You are away: 1 conversation went back to the queue." in page
     assert 'id="go-available"' in page
     # Off for the brand: no switch.
     plain = TestClient(create_app(settings), follow_redirects=False)
-    token = csrf_of(plain.get("/login").text)
-    plain.post("/login", data={"name": "ben", "password": PASSWORD,
-                               "csrf": token, "next": "/"})  # fmt: skip
+    log_in(plain, "ben")
     assert 'id="availability"' not in plain.get("/").text
     get_settings.cache_clear()
 
@@ -163,9 +158,7 @@ def test_an_agent_sees_who_else_has_the_conversation_open(
         app = create_app(get_settings())
         app.state.stream_events = 1
         browser = TestClient(app, follow_redirects=False)
-        token = csrf_of(browser.get("/login").text)
-        browser.post("/login", data={"name": name, "password": PASSWORD,
-                                     "csrf": token, "next": "/"})  # fmt: skip
+        log_in(browser, name)
         body = browser.get(f"/tickets/{ticket_id}/events").text
         return dict(json.loads(body.split("data: ", 1)[1].split("\n", 1)[0]))
 

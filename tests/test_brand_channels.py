@@ -787,12 +787,7 @@ def test_a_correction_reaches_each_person_once_within_their_channels_rules(
     for name, value in {**channel_env, "RASA_URL": rasa_url}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    with factory.begin() as session:
-        for name in ("claire", "malik"):
-            if accounts.find_agent(session=session, name=name) is None:
-                accounts.add_agent(
-                    session=session, name=name, role="editor", password=PASSWORD
-                )
+    two_editors(database_url)
     before = {c: len(stand_in.sent(c, p)) for c, p, _ in asked}
     assert main(["corrections", "draft", topic, "--agent", "claire",
                  "--changed", "date de retour : le 15 décembre"]) == 0  # fmt: skip
@@ -835,6 +830,16 @@ def test_a_correction_reaches_each_person_once_within_their_channels_rules(
     with factory.begin() as session:
         row = session.get(CorrectionSend, (int(correction_id), f"telegram:{chat}"))
         assert row is not None and row.outcome == SENT
+
+
+def two_editors(database_url: str) -> None:
+    """Claire drafts, Malik approves (corrections are always four-eyes)."""
+    with get_session_factory(database_url).begin() as session:
+        for name in ("claire", "malik"):
+            if accounts.find_agent(session=session, name=name) is None:
+                accounts.add_agent(
+                    session=session, name=name, role="editor", password=PASSWORD
+                )
 
 
 def read(call: Any) -> str:
@@ -888,12 +893,7 @@ def test_people_ask_for_news_in_their_words_get_an_update_and_can_stop(
     for name, value in {**channel_env, "RASA_URL": rasa_url}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    with get_session_factory(database_url).begin() as session:
-        for name in ("claire", "malik"):
-            if accounts.find_agent(session=session, name=name) is None:
-                accounts.add_agent(
-                    session=session, name=name, role="editor", password=PASSWORD
-                )
+    two_editors(database_url)
 
     def update(*topic: str, news: str) -> None:
         assert main(["corrections", "update", *topic, "--agent", "claire",

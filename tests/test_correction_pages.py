@@ -22,7 +22,7 @@ from bot.handoff import queue
 from bot.handoff.agent import CORRECTION_MARK
 from bot.settings import get_settings
 from tests.test_cli import closed_port
-from tests.test_console import PASSWORD, client, csrf_of
+from tests.test_console import PASSWORD, client, log_in
 from tests.test_corrections import TOPIC, RecordingRasa, _approved, _record
 
 
@@ -47,12 +47,7 @@ def console_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 def signed_in(name: str) -> tuple[object, str]:
     browser = client()
-    token = csrf_of(browser.get("/login").text)
-    response = browser.post(
-        "/login", data={"name": name, "password": PASSWORD, "csrf": token, "next": "/"}
-    )
-    assert response.status_code == 303, response.text
-    return browser, csrf_of(browser.get("/overview").text)
+    return browser, log_in(browser, name)
 
 
 def text_of(page: str) -> str:

@@ -22,7 +22,7 @@ from bot.handoff.hours import TeamHours
 from bot.profile import ProfileError, ResponseTargets, load_profile
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.test_cli import closed_port
-from tests.test_console import PASSWORD, client, csrf_of
+from tests.test_console import PASSWORD, client, log_in
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY_TEAM = TeamHours(time(8), time(20), tuple(range(7)), PARIS)
@@ -124,9 +124,7 @@ def test_the_queue_shows_time_left_and_puts_a_late_ticket_first(
             "web-fresh", "socketio", "fr", "press", "normal", "bonjour"))  # fmt: skip
         fresh_id = fresh.id
     browser = client()
-    token = csrf_of(browser.get("/login").text)
-    browser.post("/login", data={"name": "alice", "password": PASSWORD,
-                                 "csrf": token, "next": "/"})  # fmt: skip
+    log_in(browser, "alice")
     page = browser.get("/").text
     order = [int(n) for n in re.findall(r'data-id="(\d+)"', page)]
     # Waiting first; then, among the assigned, the late one before the older.
@@ -213,9 +211,7 @@ def test_admins_see_the_late_conversations_above_every_page(
 
     def page(name: str) -> str:
         browser = client()
-        token = csrf_of(browser.get("/login").text)
-        browser.post("/login", data={"name": name, "password": PASSWORD,
-                                     "csrf": token, "next": "/"})  # fmt: skip
+        log_in(browser, name)
         return browser.get("/overview").text
 
     admin = page("root")
@@ -251,9 +247,7 @@ def test_the_overview_and_the_report_give_the_share_answered_within_target(
                 replied = opened.created_at + timedelta(minutes=reply)
                 queue.mark_reply(session=session, ticket_id=opened.id, now=replied)
     browser = client()
-    token = csrf_of(browser.get("/login").text)
-    browser.post("/login", data={"name": "root", "password": PASSWORD,
-                                 "csrf": token, "next": "/"})  # fmt: skip
+    log_in(browser, "root")
     overview = " ".join(re.sub(r"<[^>]+>", " ", browser.get("/overview").text).split())
     assert (
         "Answered within target 33 % first replies · urgent 50 % · high 0 % "

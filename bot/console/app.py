@@ -84,10 +84,9 @@ def _clock_json(ticket: Ticket, running: sla.Clock | None) -> dict | None:
     """The ticket's response clock (bot/handoff/sla.py), for the pages."""
     if running is None:
         return None
-    since = ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
     return {
         "kind": running.kind,
-        "since": since.isoformat() if since else None,
+        "since": sla.started_at(ticket, running).isoformat(),
         "left_seconds": int(running.left.total_seconds()),
         "breached": running.breached,
     }

@@ -199,15 +199,21 @@ async def topic_page(request: Request, viewer: Viewer) -> Response:
     return render_page(request, "correction_topic.html", viewer, **state)
 
 
+def _texts(form: FormData) -> dict[str, str]:
+    """The messages the editor wrote, by language (an empty box: prefilled)."""
+    texts = {lang: str(form.get(f"text_{lang}") or "").strip() for lang in ("fr", "en")}
+    return {lang: text for lang, text in texts.items() if text}
+
+
 def _draft(settings: Settings, viewer: Viewer, key: str, form: FormData) -> int:
     topic = correctable(settings).get(key)
     if topic is None:
         raise CorrectionError(f"No topic {key!r} in the FAQ.")
-    texts = {lang: str(form.get(f"text_{lang}") or "").strip() for lang in ("fr", "en")}
+    texts = _texts(form)
     with get_session_factory(settings.database_url).begin() as session:
         correction = drafts.draft(
             session=session, topic=topic, changed=str(form.get("changed") or ""),
-            author=viewer.name, texts={k: v for k, v in texts.items() if v},
+            author=viewer.name, texts=texts,
         )  # fmt: skip
         return int(correction.id)
 
@@ -263,11 +269,11 @@ def _draft_update(settings: Settings, viewer: Viewer, form: FormData) -> int:
     topic = current_pack(settings).get(key) if key else None
     if key and topic is None:
         raise CorrectionError(f"No topic {key!r} in the FAQ.")
-    texts = {lang: str(form.get(f"text_{lang}") or "").strip() for lang in ("fr", "en")}
+    texts = _texts(form)
     with get_session_factory(settings.database_url).begin() as session:
         update = drafts.draft(
             session=session, topic=topic, changed=str(form.get("changed") or ""),
-            author=viewer.name, texts={k: v for k, v in texts.items() if v},
+            author=viewer.name, texts=texts,
             audience=drafts.SUBSCRIBERS,
         )  # fmt: skip
         return int(update.id)

@@ -19,7 +19,6 @@ correction.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.corrections.drafts import APPROVED, Correction, CorrectionError, get
 from bot.db import get_session_factory, utcnow
+from bot.publish.jobs import process_alive
 from bot.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
@@ -44,16 +44,6 @@ LOG_DIR = PROJECT_ROOT / "var" / "corrections"
 CANCEL_CHECK_SECONDS = 0.5
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap(correction: Correction, now: datetime | None = None) -> None:
     """Marks failed a job of this machine whose process is gone."""
     if correction.job_state != RUNNING or correction.job_host != socket.gethostname():
@@ -64,7 +54,7 @@ def reap(correction: Correction, now: datetime | None = None) -> None:
             now - correction.job_started_at > NO_PROCESS_AFTER
         )
     else:
-        gone = not _alive(int(correction.job_pid))
+        gone = not process_alive(int(correction.job_pid))
     if gone:
         correction.job_state, correction.job_finished_at = FAILED, now
         correction.job_detail = (

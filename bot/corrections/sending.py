@@ -52,6 +52,7 @@ from bot.corrections import MARK, recipients, subscriptions
 from bot.corrections.drafts import APPROVED, Correction, CorrectionError
 from bot.db import Base, UTCDateTime, utcnow
 from bot.faq.pack import Topic
+from bot.handoff.agent import template_event
 from bot.handoff.models import ASSIGNED, WAITING, Ticket
 from bot.rasa_api import RasaClient, RasaError
 
@@ -355,18 +356,8 @@ def _invite(
     """Past WhatsApp's 24 hours: the brand's approved template, which asks
     the person to write (the correction follows once they have)."""
     language = person.language if person.language in ("fr", "en") else "fr"
-    template = channels.whatsapp_template
-    event = {
-        "event": "bot",
-        "text": f"(WhatsApp template {template}, {language})",
-        "timestamp": time.time(),
-        "metadata": {INVITE_MARK: correction.id},
-        "data": {
-            "custom": {
-                "data": {"relais_template": template, "relais_language": language}
-            }
-        },
-    }
+    event = template_event(str(channels.whatsapp_template), language)
+    event["metadata"] = {INVITE_MARK: correction.id}
     try:
         rasa.append_events(person.conversation_id, [event], person.channel)
     except RasaError as error:

@@ -166,6 +166,22 @@ def _bot_event(
     return event
 
 
+def template_event(template: str, language: str) -> dict[str, Any]:
+    """The brand's approved WhatsApp template as a bot message: the channel
+    sends the template (bot/channels/provider.py), the transcript names it.
+    An agent's invitation and a correction's (bot/corrections) use it."""
+    return {
+        "event": "bot",
+        "text": f"(WhatsApp template {template}, {language})",
+        "timestamp": time.time(),
+        "data": {
+            "custom": {
+                "data": {"relais_template": template, "relais_language": language}
+            }
+        },
+    }
+
+
 def reply(
     *,
     factory: sessionmaker[Session],
@@ -250,12 +266,8 @@ def invite(
             "No invitation to send. {window}", window=window.explain(zone)
         )
     language = ticket.language if ticket.language in ("fr", "en") else "fr"
-    event = _bot_event(f"(WhatsApp template {window.template}, {language})", agent)
-    event["data"] = {
-        "custom": {
-            "data": {"relais_template": window.template, "relais_language": language}
-        }
-    }
+    event = template_event(window.template, language)
+    event["metadata"] = {"agent": agent}
     events = [event]
     if not tracker.get("paused"):
         events.insert(0, {"event": "pause", "timestamp": time.time()})

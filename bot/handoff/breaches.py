@@ -62,17 +62,28 @@ class Late:
     late: timedelta
 
 
-def late_now(
+def _late_clocks(
     session: Session, now: datetime, targets: ResponseTargets, hours: TeamHours
-) -> list[Late]:
-    """The open conversations past their target now, the latest first."""
-    found = []
+) -> list[tuple[Ticket, sla.Clock]]:
+    """The open tickets whose clock is past its target now."""
+    late = []
     for ticket in session.execute(
         select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))
     ).scalars():
         running = sla.clock(ticket, now, targets, hours)
         if running is not None and running.breached:
-            found.append(Late(ticket.id, ticket.priority, running.kind, -running.left))
+            late.append((ticket, running))
+    return late
+
+
+def late_now(
+    session: Session, now: datetime, targets: ResponseTargets, hours: TeamHours
+) -> list[Late]:
+    """The open conversations past their target now, the latest first."""
+    found = [
+        Late(ticket.id, ticket.priority, running.kind, -running.left)
+        for ticket, running in _late_clocks(session, now, targets, hours)
+    ]
     return sorted(found, key=lambda late: -late.late)
 
 
@@ -80,16 +91,10 @@ def check(
     session: Session, now: datetime, targets: ResponseTargets, hours: TeamHours
 ) -> list[Breach]:
     """Records the clocks that went past their target since the last check."""
-    late = []
-    for ticket in session.execute(
-        select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))
-    ).scalars():
-        running = sla.clock(ticket, now, targets, hours)
-        if running is not None and running.breached:
-            started = (
-                ticket.created_at if running.kind == sla.FIRST else ticket.waiting_since
-            )
-            late.append((ticket, running, started))
+    late = [
+        (ticket, running, sla.started_at(ticket, running))
+        for ticket, running in _late_clocks(session, now, targets, hours)
+    ]
     if not late:
         return []
     known = {

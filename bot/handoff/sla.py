@@ -80,6 +80,13 @@ class Clock:
         return self.left < timedelta(0)
 
 
+def started_at(ticket: Ticket, running: Clock) -> datetime:
+    """When the ticket's running clock started."""
+    since = ticket.created_at if running.kind == FIRST else ticket.waiting_since
+    assert since is not None, "a next-reply clock runs from waiting_since"
+    return since
+
+
 def clock(
     ticket: Ticket, now: datetime, targets: ResponseTargets, hours: TeamHours
 ) -> Clock | None:

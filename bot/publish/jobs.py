@@ -85,7 +85,9 @@ def running(*, session: Session) -> PublishJob | None:
     ).scalar_one_or_none()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether the process `pid` still runs (a finished child nobody waited
+    for is reaped and counts as gone). The corrections' jobs use it too."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -107,7 +109,7 @@ def reap(*, session: Session, now: datetime | None = None) -> None:
         return
     now = now or utcnow()
     never_started = job.pid is None and now - job.started_at > NO_PROCESS_AFTER
-    if never_started or (job.pid is not None and not _alive(job.pid)):
+    if never_started or (job.pid is not None and not process_alive(job.pid)):
         job.finished_at = now
         if job.cancel_requested_by:
             job.state = CANCELLED
