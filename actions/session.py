@@ -27,6 +27,10 @@ from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+# A comment after a rating is awaited within one session only
+# (actions/satisfaction.py).
+NOT_CARRIED_OVER = ("session_started_metadata", "awaiting_comment")
+
 
 def has_open_ticket(conversation_id: str) -> bool:
     """True when a human holds or will take this conversation."""
@@ -58,7 +62,7 @@ class ActionSessionStart(Action):
         events += [
             SlotSet(name, value)
             for name, value in tracker.current_slot_values().items()
-            if value is not None and name != "session_started_metadata"
+            if value is not None and name not in NOT_CARRIED_OVER
         ]
         events.append(ActionExecuted("action_listen"))
         if tracker.is_paused() and has_open_ticket(tracker.sender_id):

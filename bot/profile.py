@@ -66,6 +66,30 @@ class ResponseTargets:
     next: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TARGET_MINUTES))
 
 
+SCALES = ("stars", "thumbs")
+# Reasons after which nobody is asked how the exchange went: a person who
+# got sick, or in distress, is not surveyed (the brand may change it).
+DEFAULT_NOT_ASKED_AFTER = ("health", "self_harm")
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """How a person is asked about the exchange once a human hands the
+    conversation back (bot/handoff/satisfaction.py)."""
+
+    ask: bool = True
+    # "stars": 1 to 5; "thumbs": 👍 / 👎.
+    scale: str = "stars"
+    not_after: tuple[str, ...] = DEFAULT_NOT_ASKED_AFTER
+
+
+DEFAULT_TEAMS = {
+    "press": {"fr": "Presse", "en": "Press"},
+    "legal": {"fr": "Juridique", "en": "Legal"},
+    "english": {"fr": "Anglophones", "en": "English speakers"},
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     """One crisis: the brand, its scope, its contacts and emergency guidance."""
@@ -100,6 +124,14 @@ class Profile:
     # the available agent with the fewest open ones, up to this many each.
     auto_assign: bool = False
     max_open_per_agent: int = 5
+    # Asked after a human hands back (optional; 1 to 5, not after health or
+    # self-harm).
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
+    # Teams a conversation can be transferred to, key -> name by language
+    # (optional; press, legal, English speakers).
+    teams: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TEAMS.items()}
+    )
 
     def placeholders(self, language: str) -> dict[str, str]:
         """The values `domain.yml`'s responses name, in `language`."""
@@ -168,7 +200,65 @@ def load_profile(pack_dir: Path) -> Profile:
         max_open_per_agent=_count(
             path, "max_open_per_agent", content.get("max_open_per_agent"), 5
         ),
+        satisfaction=_satisfaction(path, content.get("satisfaction")),
+        teams=_teams(path, content.get("teams")),
     )
+
+
+def _satisfaction(path: Path, value: Any) -> Satisfaction:
+    """`satisfaction:` {ask: true, scale: stars|thumbs, not_after: [health,
+    self_harm]}; what is missing keeps its default."""
+    if value is None:
+        return Satisfaction()
+    if not isinstance(value, dict) or set(value) - {"ask", "scale", "not_after"}:
+        raise ProfileError(
+            f"{path}: satisfaction has ask (true or false), scale (stars or "
+            "thumbs) and not_after (reasons, such as [health, self_harm])"
+        )
+    ask = value.get("ask", True)
+    if not isinstance(ask, bool):
+        raise ProfileError(f"{path}: satisfaction.ask {ask!r} must be true or false")
+    scale = str(value.get("scale", "stars")).strip().lower()
+    if scale not in SCALES:
+        raise ProfileError(
+            f"{path}: satisfaction.scale {scale!r} must be stars (1 to 5) or thumbs"
+        )
+    not_after = value.get("not_after", list(DEFAULT_NOT_ASKED_AFTER))
+    if not isinstance(not_after, list) or not all(
+        isinstance(reason, str) for reason in not_after
+    ):
+        raise ProfileError(
+            f"{path}: satisfaction.not_after is a list of reasons, such as "
+            "[health, self_harm] ([] asks after every handoff)"
+        )
+    return Satisfaction(ask=ask, scale=scale, not_after=tuple(not_after))
+
+
+_TEAM_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _teams(path: Path, value: Any) -> dict[str, dict[str, str]]:
+    """`teams:` {press: {fr: Presse, en: Press}, ...}: replaces the defaults."""
+    if value is None:
+        return {k: dict(v) for k, v in DEFAULT_TEAMS.items()}
+    if not isinstance(value, dict):
+        raise ProfileError(
+            f"{path}: teams maps a short key to its name in French and English, "
+            "such as press: {fr: Presse, en: Press}"
+        )
+    teams = {}
+    for key, names in value.items():
+        if not _TEAM_KEY.match(str(key)):
+            raise ProfileError(
+                f"{path}: team key {key!r}: lower-case letters, digits, - or _"
+            )
+        if not isinstance(names, dict) or not all(
+            isinstance(names.get(language), str) and names[language].strip()
+            for language in LANGUAGES
+        ):
+            raise ProfileError(f"{path}: teams.{key} needs a name in fr and en")
+        teams[str(key)] = {language: names[language].strip() for language in LANGUAGES}
+    return teams
 
 
 def _count(path: Path, name: str, value: Any, default: int) -> int:

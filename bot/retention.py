@@ -13,7 +13,9 @@ Removed, when older than the retention period:
   person's outcome stays, under an anonymous id);
 - the phrasings kept with spike alerts (their one-line label stays);
 - subscriptions to news (and "stop"s) made before the period by people who
-  have written nothing since.
+  have written nothing since;
+- the comments people left after a handoff, and their conversation ids (the
+  rating, agent, reason and channel stay).
 
 Kept: the 5-minute buckets, the tickets' times, statement versions, answer
 versions, publishes, switches and spike alerts: every figure of the report.
@@ -38,6 +40,7 @@ from bot.events.sql import CURSOR_NAME, EventCursor, rasa_events
 from bot.faq.audit import AnswerSent
 from bot.faq.suggestions import Suggestion
 from bot.handoff.models import OPEN_STATUSES, Ticket, TicketNote
+from bot.handoff.satisfaction import Survey
 from bot.insights.generator import tracker_events
 from bot.insights.models import GapSpike, MessageFact
 
@@ -138,6 +141,21 @@ def purge_relais(session: Session, cutoff: datetime, removed: Removed) -> None:
             .where(
                 Subscription.created_at < cutoff,
                 Subscription.conversation_id.notin_(wrote_since),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount,
+    )
+    removed.add(
+        "satisfaction comments and conversation ids",
+        session.execute(
+            update(Survey)
+            .where(
+                Survey.asked_at < cutoff,
+                Survey.conversation_id.notlike(f"{PURGED_PREFIX}%"),
+            )
+            .values(
+                comment=None,
+                conversation_id=PURGED_PREFIX + sa.cast(Survey.id, sa.String),
             )
             .execution_options(synchronize_session=False)
         ).rowcount,

@@ -9,6 +9,7 @@ import dataclasses
 import threading
 from collections import Counter
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -164,4 +165,83 @@ def test_an_agent_sees_who_else_has_the_conversation_open(
 
     assert events("ana")["viewers"] == []
     assert events("ben")["viewers"] == ["ana"]
+    get_settings.cache_clear()
+
+
+def test_a_conversation_passed_to_a_team_with_a_note_goes_to_its_members(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 31: Chloé passes a journalist to the press team with a note; the
+    note is on the conversation; "Take the next one" skips it for Ben (not
+    in the team) and gives it to Ana (in it); so does auto-assignment."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
+    get_settings.cache_clear()
+    _team(database_url, waiting=2)
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        accounts.add_agent(session=session, name="root", role="admin",
+                           password=PASSWORD)  # fmt: skip
+        first, second = session.scalars(select(Ticket.id).order_by(Ticket.id)).all()
+        queue.claim(session=session, ticket_id=first, agent="chloe")
+    app = create_app(get_settings())
+
+    admin = TestClient(app, follow_redirects=False)
+    token = log_in(admin, "root")
+    # The admin puts Ana in the press team (and leaves her languages).
+    saved = admin.post("/team/ana/skills", data={
+        "csrf": token, "team": ["press"], "answers_in": ["fr", "en"]})  # fmt: skip
+    assert saved.status_code == 303
+    assert "ana's teams and languages are saved." in unescape(admin.get("/team").text)
+    for bad, said in [
+        ({"team": ["cooking"], "answers_in": ["fr"]}, "No team 'cooking'"),
+        ({"team": ["press"]}, "must answer in French, English or both"),
+    ]:
+        admin.post("/team/ben/skills", data={"csrf": token, **bad})
+        assert said in unescape(admin.get("/team").text)
+
+    chloe = TestClient(app, follow_redirects=False)
+    token = log_in(chloe, "chloe")
+    page = chloe.get(f"/tickets/{first}").text
+    assert '<option value="team:press">Press</option>' in page
+    assert '<option value="ben">ben</option>' in page
+    passed = chloe.post(f"/tickets/{first}/transfer", data={
+        "csrf": token, "to": "team:press",
+        "note": "Journaliste du Parisien, veut une interview avant 18 h.",
+    }, headers={"accept": "application/json"})  # fmt: skip
+    assert passed.json() == {
+        "ok": True,
+        "message": "Passed to the Press team: back in the queue, for its members "
+        "first.",
+    }
+    refused = chloe.post(f"/tickets/{second}/transfer",
+                         data={"csrf": token, "to": "team:cooking"},
+                         headers={"accept": "application/json"})  # fmt: skip
+    assert refused.status_code == 409
+    with factory.begin() as session:
+        ticket = queue.get_ticket(session=session, ticket_id=first)
+        assert (ticket.status, ticket.agent, ticket.team) == (WAITING, None, "press")
+        (note,) = [(n.author, n.text) for n in ticket.notes]
+    assert note == ("chloe", "Transferred to the Press team. Journaliste du "
+                    "Parisien, veut une interview avant 18 h.")  # fmt: skip
+    shown = chloe.get(f"/tickets/{first}").text
+    assert "For the Press team" in shown and "veut une interview" in shown
+
+    # Ben is not in the press team: the next one for him is the other person.
+    ben = TestClient(app, follow_redirects=False)
+    token = log_in(ben, "ben")
+    ben.post("/queue/next", data={"csrf": token})
+    ana = TestClient(app, follow_redirects=False)
+    token = log_in(ana, "ana")
+    ana.post("/queue/next", data={"csrf": token})
+    with factory.begin() as session:
+        holders = dict(session.execute(select(Ticket.id, Ticket.agent)).all())
+    assert holders == {first: "ana", second: "ben"}
+
+    # Auto-assignment, likewise: only a member gets a team's conversation.
+    with factory.begin() as session:
+        queue.release(session=session, ticket_id=first, agent="ana")
+        queue.release(session=session, ticket_id=second, agent="ben")
+        accounts.find_agent(session=session, name="ana").available = False
+        assert assignment.assign_round(session, max_open=5) == [(second, "ben")]
     get_settings.cache_clear()

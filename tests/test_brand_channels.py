@@ -927,3 +927,47 @@ def test_people_ask_for_news_in_their_words_get_an_update_and_can_stop(
     assert "approvisionnés" in read(second)
     time.sleep(1)  # anything on its way to Ana would have arrived
     assert len([c for c in stand_in.sent("telegram", ana) if is_message(c)]) == 4
+
+
+def test_telegram_is_asked_how_it_went_after_the_hand_back_and_it_is_counted(
+    rasa_url: str, stand_in: StandIn, channel_env: dict[str, str], console: TestClient
+) -> None:
+    chat = int(new_id()[:9])
+    person = str(chat)
+    asked = post_telegram(
+        rasa_url, telegram_message(chat, "I want to talk to a person")
+    )
+    assert asked.ok
+    (queued,) = stand_in.wait_for("telegram", person, 1)
+    assert text_of(queued).startswith("I'm passing our conversation to a person")
+    ticket = open_ticket(channel_env, f"telegram:{person}")
+    assert act(console, ticket.id, "claim").status_code == 200
+    assert (
+        act(console, ticket.id, "reply", text="Hello, Marie here.").status_code == 200
+    )
+    closed = act(console, ticket.id, "close")
+    assert closed.status_code == 200, closed.text
+
+    # After the closing message, once, in English: 1 to 5 as buttons.
+    closing, question = stand_in.wait_for("telegram", person, 4)[2:]
+    assert text_of(closing).startswith("Our agent has ended the conversation")
+    assert text_of(question).startswith("One last thing: did our conversation help")
+    keyboard = question.body["reply_markup"]["inline_keyboard"]
+    titles = [button["text"] for row in keyboard for button in row]
+    assert titles == ["1 – Not at all", "2", "3", "4", "5 – Very satisfied"]
+    five = [button for row in keyboard for button in row][4]["callback_data"]
+    assert post_telegram(rasa_url, telegram_tap(chat, five)).ok
+    (thanked,) = stand_in.wait_for("telegram", person, 5)[4:]
+    assert text_of(thanked).startswith("Thank you for your feedback")
+    comment = telegram_message(chat, "Marie was kind and quick")
+    assert post_telegram(rasa_url, comment).ok
+    (kept,) = stand_in.wait_for("telegram", person, 6)[5:]
+    assert text_of(kept).startswith("Thank you, your comment has been passed on")
+
+    # Counted in the overview, with the agent, the reason and the comment.
+    page = console.get("/overview").text
+    table = " ".join(
+        re.sub(r"<[^>]+>", " ", page.split('id="satisfaction"')[1]).split()
+    )
+    assert "Agent marie" in table and "Channel Telegram" in table, table
+    assert "marie · 5/5 Marie was kind and quick" in table

@@ -412,6 +412,21 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
     shoot(console, "12-console-english-closed")
     shoot(chat, "13-chat-english-closed")
 
+    # Asked once how it went, with one button per rating; a tap, a comment.
+    bot_says(chat, "One last thing: did our conversation help you?")
+    choices = chat.locator(".message.bot").last.locator(".choice")
+    expect(choices).to_have_count(5)
+    choices.filter(has_text="4").click()
+    bot_says(chat, "Thank you for your feedback")
+    ask(chat, "Camille answered fast, but I waited long before")
+    bot_says(chat, "Thank you, your comment has been passed on")
+    shoot(chat, "13b-chat-rated-and-commented")
+    console.goto(f"{console_url}/overview")
+    expect(console.locator("#satisfaction")).to_contain_text(
+        "Camille answered fast, but I waited long before"
+    )
+    expect(console.locator("#satisfaction")).to_contain_text("camille · 4/5")
+
 
 @pytest.fixture(scope="module")
 def brand_site(
@@ -861,3 +876,152 @@ def test_a_new_urgent_conversation_notifies_an_agent_whose_tab_is_hidden(
     with get_session_factory(database_url).begin() as session:
         queue.close(session=session, ticket_id=urgent_id, agent="noor")
     phone.close()
+
+
+class TeamConsole(NamedTuple):
+    url: str
+    database_url: str
+    waiting: list[int]  # the 30 conversations, oldest first
+
+
+@pytest.fixture(scope="module")
+def team_console(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TeamConsole]:
+    """A second console, on a database of its own, for a crisis that turns
+    auto-assignment on (10 conversations each at most): Ana, Ben and Chloé,
+    Ben in the press team, and 30 people waiting."""
+    work = tmp_path_factory.mktemp("team-console")
+    pack = work / "pack"
+    shutil.copytree(PROJECT_ROOT / "packs" / "dairy-recall", pack)
+    with (pack / "profile.yml").open("a", encoding="utf-8") as profile:
+        profile.write("\nauto_assign: true\nmax_open_per_agent: 10\n")
+    database_url = f"sqlite:///{work / 'relais.db'}"
+    upgrade(database_url)
+    with get_session_factory(database_url).begin() as session:
+        for name in ("ana", "ben", "chloe"):
+            agent = accounts.add_agent(
+                session=session, name=name, role="agent", password=PASSWORD,
+                display_name=name.capitalize(),
+            )  # fmt: skip
+            agent.teams = "press" if name == "ben" else ""
+        now = utcnow()
+        waiting = [
+            queue.enqueue(
+                session=session,
+                request=queue.HandoffRequest(
+                    f"socketio:team-{n}", "socketio", "fr", "asked_for_human",
+                    "urgent" if n % 10 == 0 else "normal", f"personne {n}",
+                ),
+                now=now - timedelta(minutes=30 - n),
+            ).id
+            for n in range(30)
+        ]  # fmt: skip
+    env = {
+        **os.environ,
+        **TEST_ENVIRONMENT,
+        "RASA_TOKEN": TOKEN,
+        "RASA_URL": servers.rasa_url,
+        "DATABASE_URL": database_url,
+        "RELAIS_SPOOL_DIR": str(work / "spool"),
+        "RELAIS_EVENTS_URL": f"sqlite:///{work / 'tracker.db'}",
+        "RELAIS_PACK": str(pack),
+    }
+    try:
+        with running_console(work, env) as url:
+            yield TeamConsole(url, database_url, waiting)
+    except ServerError as error:
+        pytest.fail(str(error))
+
+
+def test_auto_assignment_spreads_thirty_conversations_over_three_agents(
+    team_console: TeamConsole, browser: Browser
+) -> None:
+    """Issue 31: Ana and Ben at their desks, Chloé on her phone, each says
+    "Take conversations": the 30 people waiting go to them, 10 each (the
+    cap), each agent's queue showing their own."""
+    pages = {}
+    for name in ("ana", "ben", "chloe"):
+        context = (
+            browser.new_context(viewport=PHONE, device_scale_factor=2,
+                                is_mobile=True, has_touch=True)
+            if name == "chloe"
+            else browser.new_context(viewport={"width": 1280, "height": 900})
+        )  # fmt: skip
+        page = context.new_page()
+        sign_in(page, team_console.url, name, "/")
+        expect(page.locator("#go-available")).to_be_visible(timeout=WAIT_MS)
+        if name == "chloe":
+            page.locator("#go-available").tap()
+        else:
+            page.click("#go-available")
+        expect(page.locator("#go-away")).to_be_visible(timeout=WAIT_MS)
+        pages[name] = page
+    for name, page in pages.items():
+        held = page.locator("#tickets td.c-agent", has_text=re.compile(f"^{name}$"))
+        expect(held).to_have_count(10, timeout=WAIT_MS)
+    expect(pages["ana"].locator("#count-waiting")).to_have_text("0")
+    with get_session_factory(team_console.database_url).begin() as session:
+        load = dict(
+            session.execute(
+                select(queue.Ticket.agent, func.count())
+                .where(queue.Ticket.status == "assigned")
+                .group_by(queue.Ticket.agent)
+            ).all()
+        )
+    assert load == {"ana": 10, "ben": 10, "chloe": 10}
+    fits_the_phone(pages["chloe"])
+    shoot(pages["chloe"], "52-phone-auto-assigned")
+    shoot(pages["ana"], "53-desktop-auto-assigned")
+    for page in pages.values():
+        page.context.close()
+
+
+def test_two_agents_see_each_other_on_a_conversation_and_it_goes_to_the_press(
+    team_console: TeamConsole, browser: Browser
+) -> None:
+    """Issue 31: Chloé, on her phone, and Ana, at her desk, open the same
+    conversation: each sees the other is viewing it. Chloé passes it to the
+    press team with a note; Ben, in that team, finds it marked in the queue,
+    reads the note and claims it."""
+    with get_session_factory(team_console.database_url).begin() as session:
+        ticket_id = session.scalars(
+            select(queue.Ticket.id)
+            .where(queue.Ticket.agent == "chloe")
+            .order_by(queue.Ticket.id)
+        ).first()
+    assert ticket_id is not None, "runs after the auto-assignment test"
+    chloe = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    ).new_page()
+    sign_in(chloe, team_console.url, "chloe", f"/tickets/{ticket_id}")
+    ana = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(ana, team_console.url, "ana", f"/tickets/{ticket_id}")
+    expect(ana.locator("#viewers")).to_have_text("Also viewing: Chloe", timeout=WAIT_MS)
+    expect(chloe.locator("#viewers")).to_have_text("Also viewing: Ana", timeout=WAIT_MS)
+    shoot(chloe, "54-phone-also-viewing")
+
+    chloe.select_option("#transfer-to", "team:press")
+    chloe.fill(
+        "#transfer-note", "Journaliste du Parisien : veut une citation avant 18 h."
+    )
+    on_screen(chloe, "#transfer-button")
+    fits_the_phone(chloe)
+    shoot(chloe, "55-phone-transfer-to-a-team")
+    chloe.locator("#transfer-button").tap()
+    expect(chloe.locator(".flash")).to_contain_text("Passed to the Press team")
+
+    ben = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(ben, team_console.url, "ben", "/")
+    row = ben.locator(f'#tickets tr[data-id="{ticket_id}"]')
+    expect(row.locator(".c-agent")).to_have_text("→ Press", timeout=WAIT_MS)
+    row.locator("a").click()
+    expect(ben.locator("#team")).to_have_text("For the Press team")
+    expect(ben.locator("#notes")).to_contain_text(
+        "Journaliste du Parisien : veut une citation avant 18 h."
+    )
+    ben.click("#claim-button")
+    expect(ben.locator(".flash")).to_contain_text("You have this conversation")
+    shoot(ben, "56-desktop-press-member-claims")
+    for page in (chloe, ana, ben):
+        page.context.close()

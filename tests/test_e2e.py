@@ -28,6 +28,7 @@ from bot.events.sql import watch_once
 from bot.faq import load_pack
 from bot.handoff import queue
 from bot.handoff.models import Ticket
+from bot.handoff.satisfaction import Survey
 from bot.insights.models import MessageFact
 from bot.nlu import encoder
 from bot.settings import PROJECT_ROOT
@@ -366,10 +367,29 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
     closed = relais(e2e_env, rasa_url, "queue", "close", str(ticket.id))
     assert closed.returncode == 0, closed.stderr
     events = tracker_events(rasa_url, visitor.sender)
-    assert events[-3]["event"] == "resume"
-    assert events[-2]["text"].startswith("Notre conseiller a terminé l'échange")
+    assert events[-4]["event"] == "resume"
+    assert events[-3]["text"].startswith("Notre conseiller a terminé l'échange")
+    # Once, after the closing message: how did it go, 1 to 5.
+    question = events[-2]
+    assert question["text"].startswith("Une dernière chose : notre échange vous a-t-il")
+    buttons = question["data"]["buttons"]
+    assert [b["title"][0] for b in buttons] == ["1", "2", "3", "4", "5"]
 
-    # The bot is back: the next FAQ question is answered.
+    (thanked,) = visitor.texts(buttons[3]["payload"])
+    assert thanked.startswith("Merci pour votre avis")
+    # The next message that is no question is the comment...
+    (kept,) = visitor.texts("Alice a été claire et rapide")
+    assert kept.startswith("Merci, votre commentaire est transmis")
+    with get_session_factory(e2e_env["DATABASE_URL"]).begin() as session:
+        survey = session.execute(
+            select(Survey).where(Survey.ticket_id == ticket.id)
+        ).scalar_one()
+        assert (survey.agent, survey.reason, survey.channel, survey.rating) == (
+            "alice", "asked_for_human", "rest", 4,
+        )  # fmt: skip
+        assert survey.comment == "Alice a été claire et rapide"
+
+    # ... and only that one: the bot is back, the next FAQ question is answered.
     assert visitor.texts("Quels lots sont concernés par le rappel ?") == [
         answer("lot_numbers", "fr")
     ]
@@ -395,6 +415,8 @@ def test_handoff_round_trip_over_rest_and_the_command_line(
         ("handoff", "fr"),
         ("human", "fr"),
         ("human", "fr"),
+        ("small_talk", "fr"),  # the rating
+        ("small_talk", "fr"),  # the comment
         ("answered", "fr"),
     ]
     assert recorded[-1].topic == "lot_numbers"
@@ -418,6 +440,23 @@ def test_someone_sick_gets_emergency_guidance_then_an_urgent_ticket(
     claimed = relais(e2e_env, rasa_url, "queue", "claim", "--next", "--agent", "carol")
     assert claimed.returncode == 0, claimed.stderr
     assert f"Ticket {ticket.id} [urgent]" in claimed.stdout
+
+    # Handed back after a human's answer: nobody who got sick is asked to
+    # rate the exchange.
+    for command in (
+        ("reply", str(ticket.id), "Bonjour, ici Carol. Comment allez-vous ?"),
+        ("close", str(ticket.id)),
+    ):
+        done = relais(e2e_env, rasa_url, "queue", *command, "--agent", "carol")
+        assert done.returncode == 0, done.stderr
+    events = tracker_events(rasa_url, visitor.sender)
+    assert events[-2]["text"].startswith("Notre conseiller a terminé l'échange")
+    assert not any(
+        "notre échange vous a-t-il aidé" in (e.get("text") or "") for e in events
+    )
+    # A rating typed anyway finds nothing to rate, and says so.
+    (nothing,) = visitor.texts("5/5")
+    assert nothing.startswith("Merci ! Il n'y a plus d'échange à noter")
 
 
 def test_an_ordinary_request_with_shared_words_is_just_answered(rasa_url: str) -> None:

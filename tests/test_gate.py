@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.nlu.gate import MAX_MESSAGE_LENGTH, MessageFacts, Thresholds, decide
+from bot.nlu.gate import (
+    MAX_MESSAGE_LENGTH,
+    MessageFacts,
+    Thresholds,
+    decide,
+    rating_like,
+)
 
 THRESHOLDS = Thresholds(
     intent_threshold=0.5, intent_margin=0.1, faq_threshold=0.5, faq_margin=0.1
@@ -304,3 +310,22 @@ def test_a_request_for_a_human_is_never_overruled_by_a_topic() -> None:
         thresholds=Thresholds(),
     )
     assert decision.answer and not decision.answered_as_faq
+
+
+def test_a_typed_rating_has_no_words_yet_reaches_the_rating_action() -> None:
+    def gate(text: str, intent: str) -> bool:
+        facts = MessageFacts(length=len(text), word_count=0, known_word_share=0.0,
+                             foreign=False, rating_like=rating_like(text))  # fmt: skip
+        return decide(
+            intent_ranking=ranking((intent, 0.9), ("faq", 0.05)),
+            response_selector=selector(("refund", 0.3), ("lot_numbers", 0.2)),
+            message=facts,
+            thresholds=THRESHOLDS,
+        ).answer
+
+    assert gate("5/5", "rate") and gate("👍", "rate")
+    # Without a digit from 1 to 5 or a thumb it is no rating, whatever the
+    # model says; and a rating-like message the model reads otherwise is
+    # judged as any other.
+    assert not gate("!!!", "rate")
+    assert not gate("5/5", "greet")

@@ -60,6 +60,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
         "subscription",
         "sla_breach",
         "ticket_viewer",
+        "satisfaction_survey",
     } <= tables
     import bot.channels.seen
     import bot.console.accounts
@@ -73,6 +74,7 @@ def test_migrations_create_the_tables_the_models_describe(database_url: str) -> 
     import bot.faq.suggestions
     import bot.faq.versions
     import bot.handoff.breaches
+    import bot.handoff.satisfaction
     import bot.handoff.switches
     import bot.publish.history
     import bot.publish.jobs  # noqa: F401

@@ -14,6 +14,7 @@ import sys
 from datetime import datetime, timedelta
 
 from bot.commands import LAST_MESSAGE_WIDTH, one_line
+from bot.console import accounts
 from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff import agent as agent_ops
@@ -113,7 +114,10 @@ def queue_claim(settings: Settings, args: argparse.Namespace) -> int:
     factory = get_session_factory(settings.database_url)
     with factory.begin() as session:
         if args.next:
-            ticket = queue.claim_next(session=session, agent=args.agent)
+            account = accounts.find_agent(session=session, name=args.agent)
+            ticket = queue.claim_next(
+                session=session, agent=args.agent, teams=accounts.teams_of(account)
+            )
             if ticket is None:
                 print("Nobody is waiting.")
                 return 0
@@ -180,6 +184,7 @@ def queue_close(settings: Settings, args: argparse.Namespace) -> int:
         ticket_id=args.id,
         agent=args.agent,
         channels=settings.channels,
+        survey=settings.profile.satisfaction,
     )
     print(f"Ticket {args.id} closed; the bot answers this conversation again.")
     return 0

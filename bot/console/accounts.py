@@ -72,6 +72,8 @@ class Agent(Base):
     # and the languages they answer in ("fr,en").
     available = Column(Boolean, nullable=False, default=False)
     answers_in = Column(String(16), nullable=False, default="fr,en")
+    # The teams they belong to (keys of the profile's `teams:`), comma-separated.
+    teams = Column(String(200), nullable=False, default="")
 
     @property
     def is_disabled(self) -> bool:
@@ -196,6 +198,34 @@ def find_agent(*, session: Session, name: str) -> Agent | None:
     return session.execute(
         select(Agent).where(Agent.name == name.strip().lower())
     ).scalar_one_or_none()
+
+
+def teams_of(agent: Agent | None) -> tuple[str, ...]:
+    """The teams an account belongs to (none for a name without an account)."""
+    if agent is None:
+        return ()
+    return tuple(team for team in agent.teams.split(",") if team)
+
+
+def set_skills(
+    *, session: Session, name: str, teams: list[str], answers_in: list[str],
+    known_teams: list[str],
+) -> Agent:  # fmt: skip
+    """Sets the teams an account is in and the languages it answers in
+    (auto-assignment and "Take next" follow them)."""
+    agent = find_agent(session=session, name=name)
+    if agent is None:
+        raise AccountError(f"No account {name!r}.")
+    unknown = sorted(set(teams) - set(known_teams))
+    if unknown:
+        raise AccountError(f"No team {unknown[0]!r} in this crisis' profile.")
+    languages = [language for language in ("fr", "en") if language in answers_in]
+    if not languages:
+        raise AccountError(f"{name} must answer in French, English or both.")
+    agent.teams = ",".join(team for team in known_teams if team in teams)
+    agent.answers_in = ",".join(languages)
+    session.flush()
+    return agent
 
 
 def list_agents(*, session: Session) -> list[Agent]:

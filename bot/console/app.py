@@ -75,6 +75,8 @@ HERE = Path(__file__).parent
 SOCKET_IO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist"
 LAST_MESSAGE_PREVIEW = 90
 QUEUE = accounts.QUEUE_ROLES
+# The transfer form's value for a team rather than a colleague.
+TEAM_CHOICE = "team:"
 
 
 # --- data for the pages ------------------------------------------------------
@@ -106,6 +108,7 @@ def _ticket_json(
         "language": ticket.language,
         "channel": ticket.channel,
         "agent": ticket.agent,
+        "team": ticket.team,
         "waiting_seconds": int((now - ticket.created_at).total_seconds()),
         "last_message": preview,
         "mood": mood,
@@ -452,6 +455,10 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         window=window,
         notes=notes,
         colleagues=[name for name in colleagues if name != viewer.name],
+        teams=[
+            (key, names[words.language])
+            for key, names in settings.profile.teams.items()
+        ],
         canned=canned_replies(settings, ticket.language),
         corrections=corrections,
     )
@@ -518,8 +525,8 @@ def _do(
         return words.gettext("Back in the queue, in its place.")
     if action == "close":
         agent_ops.close(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
-                        agent=agent,
-                        channels=settings.channels)  # fmt: skip
+                        agent=agent, channels=settings.channels,
+                        survey=settings.profile.satisfaction)  # fmt: skip
         return words.gettext("Closed: the bot answers this person again.")
     if action == "reply":
         agent_ops.reply(factory=factory, rasa=_rasa(settings), ticket_id=ticket_id,
@@ -552,7 +559,20 @@ def _do(
             "You have this conversation now: the person is waiting for you."
         )
     if action == "transfer":
-        to = str(form.get("to") or "")
+        to, note = str(form.get("to") or ""), str(form.get("note") or "")
+        team = to.removeprefix(TEAM_CHOICE) if to.startswith(TEAM_CHOICE) else None
+        if team is not None:
+            names = settings.profile.teams.get(team)
+            if names is None:
+                raise queue.QueueError("There is no team {team}.", team=team)
+            with factory.begin() as session:
+                queue.pass_to_team(session=session, ticket_id=ticket_id, agent=agent,
+                                   team=team, team_name=names["en"],
+                                   note=note)  # fmt: skip
+            return words.gettext(
+                "Passed to the {team} team: back in the queue, for its members first.",
+                team=names[words.language],
+            )
         with factory.begin() as session:
             colleague = accounts.find_agent(session=session, name=to)
             if colleague is None or colleague.role not in QUEUE:
@@ -564,7 +584,8 @@ def _do(
                 raise queue.QueueError(
                     "{name}'s account is closed: choose someone else.", name=to
                 )
-            queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to)
+            queue.transfer(session=session, ticket_id=ticket_id, agent=agent, to=to,
+                           note=note)  # fmt: skip
         return words.gettext("Transferred to {to}.", to=to)
     raise HTTPException(404, "No such action.")
 
@@ -650,7 +671,10 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
 
     def claim() -> int | None:
         with get_session_factory(settings.database_url).begin() as session:
-            ticket = queue.claim_next(session=session, agent=viewer.name)
+            account = accounts.find_agent(session=session, name=viewer.name)
+            ticket = queue.claim_next(
+                session=session, agent=viewer.name, teams=accounts.teams_of(account)
+            )
             return None if ticket is None else int(ticket.id)
 
     ticket_id = await run_in_threadpool(claim)

@@ -4,7 +4,8 @@ Optional per crisis (profile.yml `auto_assign: true`). Agents say on the
 queue page whether they are available; the console, every few seconds,
 gives each waiting conversation, in serving order (most urgent first, then
 the longest waiting), to the available agent who answers in its language
-and holds the fewest open conversations, under `max_open_per_agent`. An
+and holds the fewest open conversations, under `max_open_per_agent` (a
+conversation passed to a team goes to the team's members only). An
 agent who goes away, or whose account is closed, gives their conversations
 back to the queue. Claiming by hand still works.
 
@@ -23,7 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.console.accounts import QUEUE_ROLES, AccountError, Agent, find_agent
+from bot.console.accounts import (
+    QUEUE_ROLES,
+    AccountError,
+    Agent,
+    find_agent,
+    teams_of,
+)
 from bot.db import get_session_factory
 from bot.handoff import queue
 from bot.handoff.models import ASSIGNED, PRIORITIES, WAITING, Ticket
@@ -60,12 +67,13 @@ def assign_round(
     )
     load = {agent.name: int(held.get(agent.name, 0)) for agent in agents}
     speaks = {agent.name: set(agent.answers_in.split(",")) for agent in agents}
+    member_of = {agent.name: set(teams_of(agent)) for agent in agents}
     if all(n >= max_open for n in load.values()):
         return []
     waiting = session.execute(
-        select(Ticket.id, Ticket.language, Ticket.priority, Ticket.created_at).where(
-            Ticket.status == WAITING
-        )
+        select(
+            Ticket.id, Ticket.language, Ticket.priority, Ticket.created_at, Ticket.team
+        ).where(Ticket.status == WAITING)
     ).all()
     waiting.sort(key=lambda row: (PRIORITIES.index(row.priority), row.created_at))
     given = []
@@ -73,11 +81,12 @@ def assign_round(
         free = [
             name for name in load
             if load[name] < max_open and row.language in speaks[name]
+            and (row.team is None or row.team in member_of[name])
         ]  # fmt: skip
         if not free:
             if all(n >= max_open for n in load.values()):
                 break
-            continue  # nobody free speaks this language: the next one
+            continue  # nobody free speaks this language or is in its team
         name = min(free, key=lambda n: (load[n], n))
         try:
             queue.claim(session=session, ticket_id=row.id, agent=name, now=now)

@@ -32,7 +32,7 @@ from bot.db import get_session_factory
 from bot.faq.live import current_pack
 from bot.handoff.hours import TeamHours
 from bot.handoff.models import utcnow
-from bot.insights import charts, overview, targets
+from bot.insights import charts, overview, satisfaction, targets
 from bot.insights.facts import bucket_start
 from bot.insights.labels import count, duration, label, percent
 from bot.settings import Settings
@@ -96,6 +96,7 @@ def panel_context(
             session, start, end, utcnow(), settings.profile.response_targets,
             TeamHours.from_settings(settings),
         )  # fmt: skip
+        rated = satisfaction.results(session, start, end)
     tz = settings.timezone
     pack = current_pack(settings)
     times_5 = [at for at, _, _ in figures.per_5min]
@@ -210,11 +211,28 @@ def panel_context(
                 ),
             ),
             (
+                _("Satisfied after a handoff"),
+                percent(rated.overall.satisfied_share),
+                _(
+                    "{answered} answers of {asked} asked · average {average}",
+                    answered=count(rated.overall.answered),
+                    asked=count(rated.overall.asked),
+                    average=satisfaction.average(rated.overall.average, language),
+                ),
+            ),
+            (
                 _("Corrections and news"),
                 count(corrected),
                 _("sent · {n} following the news", n=count(following)),
             ),
         ],
+        "satisfaction": {
+            "rows": satisfaction.rows(rated, language),
+            "comments": [
+                (f"{c.at.astimezone(tz):%d/%m %H:%M}", c.agent, c.rating, c.text)
+                for c in rated.comments
+            ],
+        },
         "volume": volume,
         "outcomes": outcomes,
         "queue": queue,

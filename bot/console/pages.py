@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from bot.console.i18n import Words
-from bot.console.security import Viewer, csrf_token, take_flash
+from bot.console.security import Viewer, csrf_token, settings_of, take_flash
 from bot.db import get_session_factory, utcnow
 from bot.handoff import breaches
 from bot.handoff.hours import TeamHours
@@ -107,6 +107,12 @@ def words_for(request: Request, viewer: Viewer | None) -> Words:
     return Words(request.app.state.settings.console_language)
 
 
+def team_codes(request: Request, language: str) -> dict[str, str]:
+    """The crisis profile's teams by name, for the queue's script."""
+    teams = settings_of(request).profile.teams
+    return {f"team.{key}": names[language] for key, names in teams.items()}
+
+
 def render_page(
     request: Request,
     template: str,
@@ -130,7 +136,7 @@ def render_page(
             "code": words.code,
             # The words the pages' scripts show (server-sent updates).
             "script_words": {
-                "codes": words.codes(),
+                "codes": {**words.codes(), **team_codes(request, words.language)},
                 "texts": {text: words.gettext(text) for text in SCRIPT_TEXTS},
             },
             **context,

@@ -5,6 +5,8 @@ GET  /team                    accounts, their role, state and the
 POST /team/{name}/disable     sessions end at once, its conversations go
                               back to the queue (bot/console/accounts.py)
 POST /team/{name}/enable
+POST /team/{name}/skills      the teams it is in and the languages it
+                              answers in (auto-assignment, "Take next")
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def team_state(settings: Settings, words: Words) -> list[dict[str, Any]]:
                     else ""
                 ),
                 "holds": held.get(agent.name, 0),
+                "teams": accounts.teams_of(agent),
+                "answers_in": agent.answers_in.split(","),
             }
             for agent in accounts.list_agents(session=session)
         ]
@@ -66,12 +70,28 @@ async def team_page(request: Request, viewer: Viewer) -> Response:
     rows = await run_in_threadpool(
         team_state, settings_of(request), Words(viewer.language)
     )
-    return render_page(request, "team.html", viewer, accounts=rows)
+    words = Words(viewer.language)
+    teams = settings_of(request).profile.teams
+    return render_page(
+        request, "team.html", viewer, accounts=rows,
+        teams=[(key, names[words.language]) for key, names in teams.items()],
+    )  # fmt: skip
 
 
-def _change(settings: Settings, viewer: Viewer, name: str, action: str) -> str:
+def _change(
+    settings: Settings, viewer: Viewer, name: str, action: str, form: FormData
+) -> str:
     words = Words(viewer.language)
     with get_session_factory(settings.database_url).begin() as session:
+        if action == "skills":
+            agent = accounts.set_skills(
+                session=session, name=name,
+                teams=[str(team) for team in form.getlist("team")],
+                answers_in=[str(language) for language in form.getlist("answers_in")],
+                known_teams=list(settings.profile.teams),
+            )  # fmt: skip
+            return words.gettext("{name}'s teams and languages are saved.",
+                                 name=agent.name)  # fmt: skip
         if action == "disable":
             agent, returned = accounts.disable(
                 session=session, name=name, by=viewer.name
@@ -89,12 +109,12 @@ def _change(settings: Settings, viewer: Viewer, name: str, action: str) -> str:
 @requires(ADMINS)
 async def team_action(request: Request, viewer: Viewer, form: FormData) -> Response:
     action = str(request.path_params["action"])
-    if action not in ("disable", "enable"):
+    if action not in ("disable", "enable", "skills"):
         raise HTTPException(404, "No such action.")
     name = str(request.path_params["name"])
     try:
         message = await run_in_threadpool(
-            _change, settings_of(request), viewer, name, action
+            _change, settings_of(request), viewer, name, action, form
         )
         flash(request, message)
     except accounts.AccountError as error:

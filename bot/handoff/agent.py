@@ -14,15 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channel_settings import ChannelSettings
 from bot.faq import suggestions
 from bot.faq.pack import Topic
-from bot.handoff import queue
+from bot.handoff import queue, satisfaction
 from bot.handoff.models import Ticket
 from bot.handoff.window import TEMPLATE, WINDOWED, Window, reply_window
+from bot.profile import Satisfaction
 from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
 
 logger = logging.getLogger(__name__)
@@ -310,15 +312,18 @@ def close(
     ticket_id: int,
     agent: str,
     channels: ChannelSettings = NO_CHANNELS,
+    survey: Satisfaction | None = None,
 ) -> Ticket:
     """Hands the conversation back to the bot and closes the ticket.
 
     The ticket is closed only if Rasa took the hand-back: one call appends the
-    resume, the closing message in the person's language, and `action_listen`
-    (so the bot's rules see a fresh turn when the person writes again). When
-    the person's channel no longer takes a message (past its 24-hour window),
-    or refuses this one (the person blocked the brand), the conversation is
-    handed back without the closing message rather than left open.
+    resume, the closing message in the person's language, the question of
+    `survey` when it applies (bot/handoff/satisfaction.py), and
+    `action_listen` (so the bot's rules see a fresh turn when the person
+    writes again). When the person's channel no longer takes a message (past
+    its 24-hour window), or refuses this one (the person blocked the brand),
+    the conversation is handed back without the closing message (nor the
+    question) rather than left open.
     """
     with factory.begin() as session:
         ticket = queue.close(session=session, ticket_id=ticket_id, agent=agent)
@@ -327,9 +332,27 @@ def close(
         if ticket.channel in WINDOWED:
             turns = transcript(rasa.tracker(ticket.conversation_id))
             window = window_of(ticket, turns, channels)
+        asked: list[dict[str, Any]] = []
         if window is None or window.can_reply:
             tag = window.tag if window else None
-            closing = response_text(rasa.domain(), CLOSING_RESPONSE, ticket.language)
+            domain = rasa.domain()
+            closing = response_text(domain, CLOSING_RESPONSE, ticket.language)
+            # Past the standard window a tag may carry a human's message, not
+            # a survey.
+            if (
+                survey is not None
+                and tag is None
+                and satisfaction.should_ask(ticket, survey)
+            ):
+                question = response_text(
+                    domain, satisfaction.QUESTIONS[survey.scale], ticket.language
+                )
+                asked = [
+                    satisfaction.question_event(question, survey.scale, ticket.language)
+                ]
+                satisfaction.record_question(
+                    session=session, ticket=ticket, agent=agent, scale=survey.scale
+                )
         events = [
             {"event": "resume", "timestamp": time.time()},
             {"event": "action", "name": "action_listen", "timestamp": time.time()},
@@ -340,7 +363,7 @@ def close(
         try:
             rasa.append_events(
                 ticket.conversation_id,
-                [events[0], _bot_event(closing, tag=tag), events[1]],
+                [events[0], _bot_event(closing, tag=tag), *asked, events[1]],
                 ticket.channel,
             )
         except RasaUnreachable:
@@ -352,4 +375,10 @@ def close(
                 error,
             )
             rasa.append_events(ticket.conversation_id, events, ticket.channel)
+            if asked:  # nobody was asked
+                session.execute(
+                    delete(satisfaction.Survey).where(
+                        satisfaction.Survey.ticket_id == ticket.id
+                    )
+                )
     return ticket

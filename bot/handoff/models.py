@@ -51,6 +51,9 @@ class Ticket(Base):
     # response clock (bot/handoff/sla.py).
     waiting_since = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
+    # The team it was passed to (the profile's `teams:`), if any: its members
+    # see it first and auto-assignment gives it only to them.
+    team = Column(String(32))
 
     notes = relationship(
         "TicketNote", order_by="TicketNote.created_at", back_populates="ticket"

@@ -15,12 +15,12 @@ the other. On both, the status change itself is a guarded UPDATE
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -281,14 +281,19 @@ def claim(
 
 
 def claim_next(
-    *, session: Session, agent: str, now: datetime | None = None
-) -> Ticket | None:
-    """Gives `agent` the most urgent, then oldest, waiting ticket; None if empty."""
+    *, session: Session, agent: str, teams: Iterable[str] = (),
+    now: datetime | None = None,
+) -> Ticket | None:  # fmt: skip
+    """Gives `agent` the most urgent, then oldest, waiting ticket, leaving
+    those passed to a team they are not in (`teams`); None if none."""
     now = now or utcnow()
     while True:
         candidate = session.execute(
             select(Ticket.id)
-            .where(Ticket.status == WAITING)
+            .where(
+                Ticket.status == WAITING,
+                or_(Ticket.team.is_(None), Ticket.team.in_(list(teams))),
+            )
             .order_by(_PRIORITY_RANK, Ticket.created_at)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -353,21 +358,65 @@ def take_over(
     return ticket
 
 
+def _transfer_note(
+    session: Session, ticket: Ticket, agent: str, to: str, note: str
+) -> None:
+    """The internal note that goes with a transfer: to whom, and the
+    agent's words for them (seen by the team only, never by the person)."""
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise QueueError("A note is at most {n} characters.", n=MAX_NOTE_LENGTH)
+    text = f"Transferred to {to}." + (f" {note}" if note else "")
+    session.add(
+        TicketNote(
+            ticket_id=ticket.id, author=agent, created_at=ticket.updated_at, text=text
+        )
+    )
+
+
 def transfer(
     *,
     session: Session,
     ticket_id: int,
     agent: str,
     to: str,
+    note: str = "",
     now: datetime | None = None,
 ) -> Ticket:
-    """Hands a ticket the agent holds to a colleague, who holds it at once."""
+    """Hands a ticket the agent holds to a colleague, who holds it at once,
+    with an internal note for them."""
     ticket = get_ticket(session=session, ticket_id=ticket_id)
     require_holder(ticket, agent)
     if not to or to == agent:
         raise QueueError("Choose a colleague to transfer the ticket to.")
     ticket.agent = to
     ticket.updated_at = now or utcnow()
+    _transfer_note(session, ticket, agent, to, note)
+    session.flush()
+    return ticket
+
+
+def pass_to_team(
+    *,
+    session: Session,
+    ticket_id: int,
+    agent: str,
+    team: str,
+    team_name: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Puts a ticket the agent holds back in the queue for a team (press,
+    legal, a language...), in its original place, with an internal note:
+    "Take next" and auto-assignment give it to the team's members only;
+    anyone may still claim it by hand."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id)
+    require_holder(ticket, agent)
+    ticket.status = WAITING
+    ticket.agent = None
+    ticket.team = team
+    ticket.updated_at = now or utcnow()
+    _transfer_note(session, ticket, agent, f"the {team_name} team", note)
     session.flush()
     return ticket
 

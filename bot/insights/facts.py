@@ -10,7 +10,9 @@ events after it in the same conversation (the actions Rasa ran, a pause, the
     action_clarify without (foreign language, too long, no words) -> declined
     action_out_of_scope                  -> out_of_scope
     action_handoff, or a pause           -> handoff
-    greetings, thanks, "are you a bot"   -> small_talk
+    greetings, thanks, "are you a bot",
+    news subscriptions, a rating or a
+    comment after a handoff              -> small_talk
     written while a ticket was open      -> human
     nothing before the next message      -> no_reply
 
@@ -73,6 +75,10 @@ SMALL_TALK_ACTIONS = frozenset(
         "utter_goodbye",
         "utter_thanks",
         "utter_insult",
+        "action_subscribe",
+        "action_unsubscribe",
+        "action_rate",
+        "action_satisfaction_comment",
     }
 )
 # The gate's reasons for offering no "did you mean" (bot/nlu/gate.py).

@@ -37,7 +37,7 @@ from bot.faq.statement import STATEMENT_TOPIC, Statement
 from bot.handoff.hours import TeamHours
 from bot.handoff.models import PRIORITIES
 from bot.handoff.switches import SwitchChange
-from bot.insights import charts, gaps, overview, targets
+from bot.insights import charts, gaps, overview, satisfaction, targets
 from bot.insights.labels import count, duration, label, percent
 from bot.insights.models import GapSpike
 from bot.publish.history import ModelPublish
@@ -103,6 +103,18 @@ WORDS = {
         "all": "Toutes",
         "next_missed": "Réponses en retard après une relance de la personne : {n}",
         "no_targets": "Aucune prise en charge jugée sur la période.",
+        "satisfaction": "Satisfaction après un échange avec l'équipe",
+        "satisfaction_summary": (
+            "{satisfied} de satisfaits ({answered} réponses sur {asked} "
+            "questions posées), note moyenne {average}."
+        ),
+        "per": "Par agent, motif et canal",
+        "group": {"agent": "Agent", "reason": "Motif", "channel": "Canal"},
+        "asked": "Questions",
+        "answers": "Réponses",
+        "satisfied": "Satisfaits",
+        "average": "Moyenne",
+        "no_satisfaction": "Personne n'a été interrogé sur la période.",
     },
     "en": {
         "title": "Crisis report",
@@ -158,6 +170,18 @@ WORDS = {
         "all": "All",
         "next_missed": "Late replies after the person wrote again: {n}",
         "no_targets": "No handoff to judge in the period.",
+        "satisfaction": "Satisfaction after an exchange with the team",
+        "satisfaction_summary": (
+            "{satisfied} satisfied ({answered} answers of {asked} questions "
+            "asked), average rating {average}."
+        ),
+        "per": "Per agent, reason and channel",
+        "group": {"agent": "Agent", "reason": "Reason", "channel": "Channel"},
+        "asked": "Asked",
+        "answers": "Answers",
+        "satisfied": "Satisfied",
+        "average": "Average",
+        "no_satisfaction": "Nobody was asked in the period.",
     },
 }
 
@@ -330,6 +354,7 @@ def report_context(
         session, start, end, utcnow(), settings.profile.response_targets,
         TeamHours.from_settings(settings),
     )  # fmt: skip
+    rated = satisfaction.results(session, start, end)
     hours = [at for at, *_ in figures.per_hour]
     per_day = end - start > timedelta(days=2)
     volume = charts.stacked_bars(
@@ -451,6 +476,13 @@ def report_context(
                 for hour, (within, missed) in sorted(on_time.per_hour.items())
             ],
             "next_missed": on_time.next_missed,
+        },
+        "satisfaction": {
+            "rows": satisfaction.rows(rated, language),
+            "satisfied": percent(rated.overall.satisfied_share),
+            "answered": rated.overall.answered,
+            "asked": rated.overall.asked,
+            "average": satisfaction.average(rated.overall.average, language),
         },
         "reasons": [
             (label(f"reason.{k}", language), v)

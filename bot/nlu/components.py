@@ -44,6 +44,7 @@ from bot.nlu.gate import (
     MessageFacts,
     Thresholds,
     decide,
+    rating_like,
 )
 from bot.nlu.language import FrenchEnglishModel, detect, words
 from bot.nlu.topics import Question, TopicModel, answer_sentences, meaning
@@ -462,6 +463,7 @@ class FaqConfidenceGate(GraphComponent):
                     word_count=len(words(text)),
                     known_word_share=float(language.get("known_word_share") or 0.0),
                     foreign=bool(language.get("foreign")),
+                    rating_like=rating_like(text),
                 ),
                 thresholds=self._thresholds,
             )

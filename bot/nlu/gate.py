@@ -30,6 +30,7 @@ exact rule the running assistant applies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,16 @@ FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 # Asking for a human is never overruled by a topic.
 HUMAN_INTENT = "request_human"
+RATE_INTENT = "rate"
+_RATING_MARK = re.compile(r"[1-5👍👎]")
+RATING_LENGTH = 40
+
+
+def rating_like(text: str) -> bool:
+    """Short, with a digit from 1 to 5 or a thumb."""
+    return len(text) <= RATING_LENGTH and _RATING_MARK.search(text) is not None
+
+
 MAX_CANDIDATES = 3
 # A topic this far below the best one is not worth a "did you mean" button.
 CANDIDATE_MIN_SHARE = 0.05
@@ -113,6 +124,9 @@ class MessageFacts:
     word_count: int
     known_word_share: float  # share of its words seen in training
     foreign: bool  # written in a language other than French or English
+    # Short, with a digit from 1 to 5 or a thumb: maybe a rating typed after
+    # a handoff ("5/5", "👍"), which has no words to judge.
+    rating_like: bool = False
 
 
 # Past this, a message is a letter, not a question: no guess, ask for the question.
@@ -214,6 +228,13 @@ def decide(
     """
     topics = faq_topics(response_selector)
     candidates = _candidates(topics)
+    if (
+        message.rating_like
+        and intent_ranking[:1]
+        and (intent_ranking[0].get("name") == RATE_INTENT)
+    ):
+        # The action reads the rating itself (actions/satisfaction.py).
+        return GateDecision(answer=True)
     if message.word_count == 0:
         return GateDecision(answer=False, reason="no_words")
     if message.foreign:

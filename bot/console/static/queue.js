@@ -46,7 +46,8 @@
       mood.className = "c-mood mood mood-" + t.mood;
       cell(row, words.code("language", t.language), "language");
       cell(row, words.code("channel", t.channel), "channel");
-      cell(row, t.agent || "", "agent");
+      // Passed to a team (press, legal...) and waiting: its members first.
+      cell(row, t.agent || (t.team ? "→ " + words.code("team", t.team) : ""), "agent");
       cell(row, t.last_message, "last");
       return row;
     });
