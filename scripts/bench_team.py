@@ -1,5 +1,6 @@
 """What response targets and auto-assignment cost when the queue is full:
-2,000 open conversations and 20 agents, on PostgreSQL.
+2,000 open conversations and 20 agents, on PostgreSQL; a tenth of the
+conversations passed to the press team, which 4 of the agents are in.
 
 Per event, as the console meets them:
 - the queue page's update (every half second per open page): the open
@@ -44,6 +45,7 @@ from tests.conftest import postgres_database  # noqa: E402
 OPEN = 2_000
 AGENTS = 20
 CAP = 5
+PRESS_MEMBERS = 4
 ROUNDS = 30
 
 
@@ -73,8 +75,9 @@ def main() -> None:
                     password="bench-password-1",
                 )  # fmt: skip
                 agent.available = True
+                agent.teams = "press" if n < PRESS_MEMBERS else ""
             for n in range(OPEN):
-                queue.enqueue(
+                ticket = queue.enqueue(
                     session=session,
                     request=queue.HandoffRequest(
                         f"web-{n}", "socketio", "fr" if n % 4 else "en",
@@ -82,6 +85,7 @@ def main() -> None:
                     ),
                     now=now - timedelta(seconds=OPEN - n),
                 )  # fmt: skip
+                ticket.team = "press" if n % 10 == 0 else None
         targets = settings.profile.response_targets
         hours = TeamHours.from_settings(settings)
 
@@ -122,7 +126,9 @@ def main() -> None:
                 arrival = queue.HandoffRequest(
                     f"new-{n}", "socketio", "fr", "asked_for_human", "high", "?"
                 )
-                queue.enqueue(session=session, request=arrival)
+                queue.enqueue(session=session, request=arrival).team = (
+                    "press" if n % 10 == 0 else None
+                )
                 held = session.scalars(
                     queue.select(queue.Ticket.id)
                     .where(

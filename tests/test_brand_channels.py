@@ -971,3 +971,9 @@ def test_telegram_is_asked_how_it_went_after_the_hand_back_and_it_is_counted(
     )
     assert "Agent marie" in table and "Channel Telegram" in table, table
     assert "marie · 5/5 Marie was kind and quick" in table
+    report = console.get("/report", params={"format": "html", "language": "en"})
+    assert report.status_code == 200, report.text
+    part = " ".join(
+        re.sub(r"<[^>]+>", " ", report.text.split('id="satisfaction"')[1]).split()
+    )
+    assert "Agent marie" in part and "Channel Telegram" in part, part

@@ -982,8 +982,8 @@ def test_two_agents_see_each_other_on_a_conversation_and_it_goes_to_the_press(
 ) -> None:
     """Issue 31: Chloé, on her phone, and Ana, at her desk, open the same
     conversation: each sees the other is viewing it. Chloé passes it to the
-    press team with a note; Ben, in that team, finds it marked in the queue,
-    reads the note and claims it."""
+    press team with a note; Ben, in that team, is notified (his tab hidden),
+    finds it marked in the queue, reads the note and claims it."""
     with get_session_factory(team_console.database_url).begin() as session:
         ticket_id = session.scalars(
             select(queue.Ticket.id)
@@ -991,6 +991,14 @@ def test_two_agents_see_each_other_on_a_conversation_and_it_goes_to_the_press(
             .order_by(queue.Ticket.id)
         ).first()
     assert ticket_id is not None, "runs after the auto-assignment test"
+    # Ben's queue is open in a tab behind another one.
+    behind = browser.new_context(viewport={"width": 1280, "height": 900})
+    behind.add_init_script(HIDDEN_TAB)
+    ben = behind.new_page()
+    sign_in(ben, team_console.url, "ben", "/")
+    expect(ben.locator("#alert-controls")).to_have_attribute(
+        "data-watching", "yes", timeout=WAIT_MS
+    )
     chloe = browser.new_context(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
     ).new_page()
@@ -999,6 +1007,10 @@ def test_two_agents_see_each_other_on_a_conversation_and_it_goes_to_the_press(
     sign_in(ana, team_console.url, "ana", f"/tickets/{ticket_id}")
     expect(ana.locator("#viewers")).to_have_text("Also viewing: Chloe", timeout=WAIT_MS)
     expect(chloe.locator("#viewers")).to_have_text("Also viewing: Ana", timeout=WAIT_MS)
+    # Nobody has answered yet: the page says when the first reply is due.
+    expect(chloe.locator("#sla-due")).to_have_text(
+        re.compile(r"^First reply (due by .+ left\)|late by .+ \(due .+\))$")
+    )
     shoot(chloe, "54-phone-also-viewing")
 
     chloe.select_option("#transfer-to", "team:press")
@@ -1011,8 +1023,12 @@ def test_two_agents_see_each_other_on_a_conversation_and_it_goes_to_the_press(
     chloe.locator("#transfer-button").tap()
     expect(chloe.locator(".flash")).to_contain_text("Passed to the Press team")
 
-    ben = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    sign_in(ben, team_console.url, "ben", "/")
+    # Ben is told, though his tab is hidden; the row says for whom it is.
+    expected = f"Conversation {ticket_id} was passed to your team: Press"
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while expected not in ben.evaluate("window.__notes"):
+        assert time.monotonic() < deadline, ben.evaluate("window.__notes")
+        ben.wait_for_timeout(200)
     row = ben.locator(f'#tickets tr[data-id="{ticket_id}"]')
     expect(row.locator(".c-agent")).to_have_text("→ Press", timeout=WAIT_MS)
     row.locator("a").click()

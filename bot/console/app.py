@@ -82,6 +82,21 @@ TEAM_CHOICE = "team:"
 # --- data for the pages ------------------------------------------------------
 
 
+def _due_json(ticket: Ticket, settings: Settings) -> dict[str, str] | None:
+    """The conversation page's response clock: which reply is due, and when
+    (the page counts down itself, so the state it polls stays the same)."""
+    running = sla.clock(
+        ticket, utcnow(), settings.profile.response_targets,
+        TeamHours.from_settings(settings),
+    )  # fmt: skip
+    if running is None:
+        return None
+    local = running.due_at.astimezone(settings.timezone)
+    today = utcnow().astimezone(settings.timezone).date()
+    shown = f"{local:%H:%M}" if local.date() == today else f"{local:%d/%m %H:%M}"
+    return {"kind": running.kind, "due_at": running.due_at.isoformat(), "due": shown}
+
+
 def _clock_json(ticket: Ticket, running: sla.Clock | None) -> dict | None:
     """The ticket's response clock (bot/handoff/sla.py), for the pages."""
     if running is None:
@@ -381,15 +396,17 @@ async def queue_page(request: Request, viewer: Viewer) -> Response:
     settings = settings_of(request)
     snapshot = await run_in_threadpool(queue_snapshot, settings)
 
-    def available() -> bool:
+    def account() -> tuple[bool, tuple[str, ...]]:
+        """Whether the viewer takes conversations, and their teams."""
         with get_session_factory(settings.database_url).begin() as session:
             agent = accounts.find_agent(session=session, name=viewer.name)
-            return bool(agent is not None and agent.available)
+            available = bool(agent is not None and agent.available)
+            return available, accounts.teams_of(agent)
 
+    available, teams = await run_in_threadpool(account)
     return _page(
         request, "queue.html", viewer, snapshot=snapshot,
-        auto_assign=settings.profile.auto_assign,
-        available=await run_in_threadpool(available),
+        auto_assign=settings.profile.auto_assign, available=available, teams=teams,
     )  # fmt: skip
 
 
@@ -449,6 +466,7 @@ async def ticket_page(request: Request, viewer: Viewer) -> Response:
         "ticket.html",
         viewer,
         ticket=_ticket_json(ticket, utcnow()),
+        due=_due_json(ticket, settings),
         conversation_id=ticket.conversation_id,
         turns=turns,
         rasa_error=rasa_error,
@@ -480,6 +498,7 @@ def ticket_state(
             viewers = presence.others(session, ticket_id, viewer.name)
     return {
         "ticket": _ticket_json(ticket, ticket.created_at),  # no ticking clock
+        "due": _due_json(ticket, settings),
         "turns": turns,
         "window": window,
         "notes": notes,

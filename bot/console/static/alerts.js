@@ -1,6 +1,7 @@
 // Alerts that reach a person on the queue page (issue 31): a new urgent
-// conversation, a conversation past its response target, or a person the
-// viewer holds writing again. Each rings once (a short tone; "Sound off"
+// conversation, a conversation past its response target, a person the
+// viewer holds writing again, or a conversation passed to one of the
+// viewer's teams. Each rings once (a short tone; "Sound off"
 // mutes it, remembered in this browser), shows a browser notification when
 // the tab is hidden (once allowed), and counts in the tab's title.
 "use strict";
@@ -9,6 +10,7 @@
   if (!controls) return;
   const words = window.relaisWords;
   const viewer = controls.dataset.viewer;
+  const teams = (controls.dataset.teams || "").split(",").filter(Boolean);
   const soundButton = document.getElementById("sound-toggle");
   const allowButton = document.getElementById("notify-allow");
   const title = document.title;
@@ -74,6 +76,9 @@
       }
       if (t.sla && t.sla.breached) {
         found.push({key: "b" + t.id + t.sla.kind + t.sla.since, text: words.text("Conversation {id} is past its response target", {id: t.id})});
+      }
+      if (t.status === "waiting" && t.team && teams.indexOf(t.team) >= 0) {
+        found.push({key: "t" + t.id + t.team, text: words.text("Conversation {id} was passed to your team: {team}", {id: t.id, team: words.code("team", t.team)})});
       }
       if (t.sla && t.sla.kind === "next" && t.agent === viewer) {
         found.push({key: "r" + t.id + t.sla.since, text: words.text("Conversation {id}: the person wrote again", {id: t.id})});

@@ -6,11 +6,7 @@
   const live = document.getElementById("live-state");
   const words = window.relaisWords;
 
-  function minutes(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
-    const m = Math.floor(seconds / 60);
-    return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0");
-  }
+  const minutes = words.minutes;
 
   function cell(row, text, name) {
     const td = document.createElement("td");

@@ -33,6 +33,23 @@
     return li;
   }
 
+  // The response target (bot/handoff/sla.py): which reply is due, and by
+  // when, counted down here every 15 seconds.
+  const due = document.getElementById("sla-due");
+  function showDue() {
+    if (!due.dataset.dueAt) { due.hidden = true; return; }
+    const left = Math.round((Date.parse(due.dataset.dueAt) - Date.now()) / 1000);
+    const first = due.dataset.kind === "first";
+    const values = {due: due.dataset.due, time: words.minutes(Math.abs(left))};
+    due.textContent = left >= 0
+      ? words.text(first ? "First reply due by {due} ({time} left)" : "Next reply due by {due} ({time} left)", values)
+      : words.text(first ? "First reply late by {time} (due {due})" : "Next reply late by {time} (due {due})", values);
+    due.className = "sla-due" + (left < 0 ? " breached" : "");
+    due.hidden = false;
+  }
+  showDue();
+  window.setInterval(showDue, 15000);
+
   function render(state) {
     const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
     transcript.replaceChildren.apply(transcript, state.turns.map(turnItem));
@@ -51,6 +68,10 @@
         ? "This conversation is closed." : "This conversation was abandoned.");
       elsewhere.hidden = false;
     }
+    due.dataset.kind = state.due ? state.due.kind : "";
+    due.dataset.dueAt = state.due ? state.due.due_at : "";
+    due.dataset.due = state.due ? state.due.due : "";
+    showDue();
     // Who else has this conversation open (bot/console/presence.py).
     const viewers = document.getElementById("viewers");
     viewers.textContent = words.text("Also viewing: {names}", {names: (state.viewers || []).join(", ")});

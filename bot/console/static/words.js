@@ -12,6 +12,12 @@ window.relaisWords = (function () {
       });
       return text;
     },
+    // A duration as the queue shows it: "12 min", "2 h 05".
+    minutes: function (seconds) {
+      if (seconds === null || seconds === undefined) return "–";
+      const m = Math.floor(seconds / 60);
+      return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0");
+    },
     code: function (kind, value) {
       if (value === null || value === undefined) return "";
       const word = words.codes[kind + "." + value];
