@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from bot.console import accounts
 from bot.db import get_session_factory
+from bot.handoff import agent as agent_ops
 from bot.handoff import queue, satisfaction
 from bot.handoff.satisfaction import DOWN, STARS, THUMBS, UP, Survey
 from bot.profile import ProfileError, Satisfaction, load_profile
+from bot.rasa_api import RasaError
 from bot.retention import Removed, purge_relais
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.test_cli import closed_port
@@ -234,3 +236,59 @@ def test_a_purge_forgets_comments_and_who_wrote_them_but_keeps_ratings(
         survey = session.execute(select(Survey)).scalar_one()
         assert survey.comment is None and survey.rating == 2
         assert survey.conversation_id.startswith("purged-")
+
+
+class FakeRasa:
+    """Rasa's HTTP API as `agent.close` uses it, recording what it appends."""
+
+    def __init__(self, responses: dict[str, list[dict[str, str]]],
+                 refuse: bool = False) -> None:  # fmt: skip
+        self.responses, self.refuse = responses, refuse
+        self.appended: list[list[dict]] = []
+
+    def domain(self) -> dict:
+        return {"responses": self.responses}
+
+    def tracker(self, conversation_id: str) -> dict:
+        return {"events": []}
+
+    def append_events(self, conversation_id: str, events: list[dict],
+                      channel: str = "latest") -> dict:  # fmt: skip
+        if self.refuse and any(e["event"] == "bot" for e in events):
+            raise RasaError("the channel refused the message")
+        self.appended.append(events)
+        return {}
+
+
+CLOSING = {"utter_handoff_closed": [{"text": "Fini."}]}
+
+
+@pytest.mark.parametrize(
+    ("responses", "refuse", "asked"),
+    [
+        ({**CLOSING, "utter_satisfaction_stars": [{"text": "Alors ?"}]}, False, True),
+        # A model trained before the survey existed: handed back all the same.
+        (CLOSING, False, False),
+        # The channel refuses messages: handed back without them, nobody asked.
+        ({**CLOSING, "utter_satisfaction_stars": [{"text": "Alors ?"}]}, True, False),
+    ],
+)
+def test_a_hand_back_asks_once_and_never_fails_for_the_question(
+    database_url: str, responses: dict, refuse: bool, asked: bool
+) -> None:
+    factory = get_session_factory(database_url)
+    with factory.begin() as session:
+        ticket = queue.enqueue(session=session, request=queue.HandoffRequest(
+            "web-5", "socketio", "fr", "asked_for_human", "normal", "?"))  # fmt: skip
+        queue.claim(session=session, ticket_id=ticket.id, agent="alice")
+        queue.mark_reply(session=session, ticket_id=ticket.id)
+        ticket_id = ticket.id
+    rasa = FakeRasa(responses, refuse)
+    agent_ops.close(factory=factory, rasa=rasa, ticket_id=ticket_id,  # type: ignore[arg-type]
+                    agent="alice", survey=Satisfaction())  # fmt: skip
+    texts = [e.get("text") for events in rasa.appended for e in events]
+    assert ("Alors ?" in texts) is asked
+    with factory.begin() as session:
+        assert queue.get_ticket(session=session, ticket_id=ticket_id).status == "closed"
+        surveys = session.execute(select(Survey)).scalars().all()
+        assert len(surveys) == int(asked)

@@ -305,6 +305,31 @@ def _suggest(
         logger.error("Suggestion from ticket %s not recorded: %s", ticket.id, error)
 
 
+def _survey(
+    session: Session,
+    domain: dict[str, Any],
+    ticket: Ticket,
+    agent: str,
+    survey: Satisfaction,
+) -> list[dict[str, Any]]:
+    """The satisfaction question for this hand-back, recorded, when it
+    applies (bot/handoff/satisfaction.py); none from a model trained before
+    it existed, which has neither the question nor the buttons' intent."""
+    if not satisfaction.should_ask(ticket, survey):
+        return []
+    try:
+        question = response_text(
+            domain, satisfaction.QUESTIONS[survey.scale], ticket.language
+        )
+    except RasaError as error:
+        logger.warning("Ticket %s: no satisfaction question (%s)", ticket.id, error)
+        return []
+    satisfaction.record_question(
+        session=session, ticket=ticket, agent=agent, scale=survey.scale
+    )
+    return [satisfaction.question_event(question, survey.scale, ticket.language)]
+
+
 def close(
     *,
     factory: sessionmaker[Session],
@@ -339,20 +364,8 @@ def close(
             closing = response_text(domain, CLOSING_RESPONSE, ticket.language)
             # Past the standard window a tag may carry a human's message, not
             # a survey.
-            if (
-                survey is not None
-                and tag is None
-                and satisfaction.should_ask(ticket, survey)
-            ):
-                question = response_text(
-                    domain, satisfaction.QUESTIONS[survey.scale], ticket.language
-                )
-                asked = [
-                    satisfaction.question_event(question, survey.scale, ticket.language)
-                ]
-                satisfaction.record_question(
-                    session=session, ticket=ticket, agent=agent, scale=survey.scale
-                )
+            if survey is not None and tag is None:
+                asked = _survey(session, domain, ticket, agent, survey)
         events = [
             {"event": "resume", "timestamp": time.time()},
             {"event": "action", "name": "action_listen", "timestamp": time.time()},
