@@ -292,3 +292,12 @@ def test_a_hand_back_asks_once_and_never_fails_for_the_question(
         assert queue.get_ticket(session=session, ticket_id=ticket_id).status == "closed"
         surveys = session.execute(select(Survey)).scalars().all()
         assert len(surveys) == int(asked)
+
+
+def test_a_rating_reads_in_the_consoles_transcript_as_the_person_saw_it() -> None:
+    question = satisfaction.question_event("Alors ?", STARS, "fr")
+    turns = agent_ops.transcript({"events": [
+        question, {"event": "user", "text": satisfaction.payload("5")},
+        {"event": "user", "text": "/rate"},  # no button offered: shown as sent
+    ]})  # fmt: skip
+    assert [turn.text for turn in turns] == ["Alors ?", "5 – Très satisfait", "/rate"]

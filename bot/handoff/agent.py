@@ -61,10 +61,13 @@ CORRECTION_MARK = "relais_correction"
 def transcript(tracker: dict[str, Any]) -> list[Turn]:
     """The conversation from Rasa's tracker: messages, handoffs, pauses."""
     turns = []
+    titles: dict[str, str] = {}  # the last buttons offered: payload -> title
     for event in tracker.get("events") or []:
         kind, at = event.get("event"), _when(event.get("timestamp"))
         if kind == "user":
+            # A button pressed shows as its title, as the person read it.
             text = event.get("text") or ""
+            text = titles.get(text, text)
             escalation = (event.get("parse_data") or {}).get("escalation") or {}
             turns.append(Turn(at, "user", text))
             if escalation.get("reason"):
@@ -76,6 +79,9 @@ def transcript(tracker: dict[str, Any]) -> list[Turn]:
                     Turn(at, "event", template.format(**values), template, values)
                 )
         elif kind == "bot":
+            buttons = (event.get("data") or {}).get("buttons") or []
+            if buttons:
+                titles = {str(b.get("payload")): str(b.get("title")) for b in buttons}
             metadata = event.get("metadata") or {}
             agent = metadata.get("agent")
             who = f"agent {agent}" if agent else "bot"
