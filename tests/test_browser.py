@@ -787,7 +787,7 @@ def test_a_late_conversation_is_red_and_named_to_the_admin_on_a_phone(
 ) -> None:
     """Issue 31: an urgent person has waited 20 minutes (target 5): on an
     admin's phone, in French, the row is red with how late it is, and the
-    banner names it."""
+    banner names it; at her desk, the conversation's page says how late."""
     database_url = f"sqlite:///{servers.work / 'relais.db'}"
     with get_session_factory(database_url).begin() as session:
         accounts.add_agent(
@@ -815,9 +815,21 @@ def test_a_late_conversation_is_red_and_named_to_the_admin_on_a_phone(
     on_screen(page, f'#tickets tr[data-id="{late_id}"] .c-sla')
     fits_the_phone(page)
     shoot(page, "50-phone-late-conversation")
+    # At her desk, the conversation's own page says it too, in red.
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(desk, servers.console_url, "ada", f"/tickets/{late_id}")
+    due = desk.locator("#sla-due")
+    expect(due).to_have_text(
+        re.compile(r"^Première réponse en retard de 15 min \(attendue à \d\d:\d\d\)$"),
+        timeout=WAIT_MS,
+    )
+    expect(due).to_have_class(re.compile(r"\bbreached\b"))
+    expect(desk.locator("#late-banner")).to_contain_text(f"#{late_id}")
+    shoot(desk, "50b-desktop-late-conversation")
     with get_session_factory(database_url).begin() as session:
         queue.close(session=session, ticket_id=late_id, agent="ada")
     phone.close()
+    desk.context.close()
 
 
 # The browser's notifications, recorded; the tab hidden (another app in front).
