@@ -25,7 +25,7 @@ from bot.console.app import create_app
 from bot.db import get_engine, get_session_factory, upgrade
 from bot.events.sql import watch_once
 from bot.handoff.models import Ticket
-from bot.insights import facts, overview
+from bot.insights import facts, overview, satisfaction
 from bot.insights.generator import Day, Truth, broker_events
 from bot.insights.models import HANDOFF, MessageFact, StatBucket
 from bot.insights.sentiment import ANGRY, score
@@ -123,6 +123,22 @@ def test_deflection_and_did_you_mean_rate(loaded: Loaded) -> None:
         truth.outcomes["did_you_mean"] / truth.messages
     )
     assert figures.outcomes[HANDOFF] == handed
+
+
+def test_people_whose_handoff_closed_were_asked_how_it_went(loaded: Loaded) -> None:
+    """Everyone handed back after a handoff, except after health or
+    self-harm, was asked; the answers are those the day drew."""
+    day_end = DAY_START + timedelta(days=1)
+    with get_session_factory(loaded.url).begin() as session:
+        closed = session.scalars(
+            select(Ticket).where(Ticket.status == "closed", Ticket.closed_at < day_end)
+        ).all()
+        found = satisfaction.results(session, DAY_START, day_end)
+    expected = [t for t in closed if t.reason not in ("health", "self_harm")]
+    assert expected and found.overall.asked == len(expected)
+    assert set(found.by_reason) == {t.reason for t in expected}
+    assert found.overall.answer_rate == pytest.approx(0.45, abs=0.15)
+    assert found.overall.average is not None and 3 < found.overall.average < 5
 
 
 def test_handoffs_waits_and_handling_match(loaded: Loaded) -> None:

@@ -7,7 +7,9 @@ own questions (from the pack's examples), greetings and thanks, unclear
 messages ("did you mean"), out-of-scope and foreign-language ones, people
 asking for a human, angry and sick people handed to the team with known
 waits, and a question nobody planned for (the pack's `simulation.yml`,
-`new_question`) that spikes at a known time. Each conversation becomes the
+`new_question`) that spikes at a known time. People whose ticket was
+closed are asked how it went (not after health or self-harm), and some rate
+it, lower after a long wait. Each conversation becomes the
 events Rasa itself records (the same sequence a real Rasa 3.6 run produces:
 session start, user message with the Relais pipeline's parse data, the
 action, the bot's reply, action_listen; pause, agents' replies and resume
@@ -34,8 +36,10 @@ from sqlalchemy.orm import Session
 
 from bot.faq.pack import Topic, load_pack
 from bot.handoff.models import ASSIGNED, CLOSED, WAITING, Ticket
+from bot.handoff.satisfaction import STARS, Survey
 from bot.insights import models as m
 from bot.nlu.triggers import REASON_PRIORITIES
+from bot.profile import DEFAULT_NOT_ASKED_AFTER
 
 # Rasa's SQL tracker store and SQL event broker tables
 # (rasa/core/tracker_store.py, rasa/core/brokers/sql.py).
@@ -106,6 +110,12 @@ HANDOFF_REASONS = {
     "sick": "health",
 }
 ENGLISH_SHARE = 0.25
+# Of the people asked how it went after a handoff, those who answer; the
+# ratings' weights (1 to 5) after a short and after a long first wait.
+SURVEYS_ANSWERED = 0.45
+RATINGS_QUICK = (1, 1, 2, 6, 10)
+RATINGS_SLOW = (3, 2, 3, 5, 4)
+SLOW_FIRST_REPLY = 600  # seconds
 BATCH = 5000
 
 
@@ -278,6 +288,10 @@ class Day:
             spike_start=self.spike_at.isoformat(),
         )
         self.tickets: list[Ticket] = []
+        # Ticket -> rating (None: not answered), drawn apart from the rest so
+        # the day's other draws stay as they were.
+        self.ratings: dict[int, int | None] = {}
+        self.survey_rng = random.Random(seed + 1)
 
     # --- what people write ------------------------------------------------
 
@@ -378,6 +392,12 @@ class Day:
                 closed_at=closed,
             )
         )
+        if reason not in DEFAULT_NOT_ASKED_AFTER:
+            answered = self.survey_rng.random() < SURVEYS_ANSWERED
+            weights = RATINGS_SLOW if first_reply > SLOW_FIRST_REPLY else RATINGS_QUICK
+            self.ratings[id(self.tickets[-1])] = (
+                self.survey_rng.choices(range(1, 6), weights)[0] if answered else None
+            )
         if created < self.end:
             self.truth.handoffs[reason] += 1
             self.truth.priorities[priority] += 1
@@ -547,12 +567,37 @@ class Day:
             for engine in (broker, tracker):
                 if engine is not None:
                     engine.dispose()
-        session.add_all(
+        kept = [
             self._as_of_end(ticket)
             for ticket in self.tickets
             if ticket.created_at < self.end
+        ]
+        session.add_all(kept)
+        session.flush()
+        session.add_all(
+            self._survey(ticket)
+            for ticket in kept
+            if ticket.status == CLOSED and id(ticket) in self.ratings
         )
         return self.truth
+
+    def _survey(self, ticket: Ticket) -> Survey:
+        """The question asked once the ticket closed, and any answer."""
+        rating = self.ratings[id(ticket)]
+        return Survey(
+            ticket_id=ticket.id,
+            conversation_id=ticket.conversation_id,
+            agent=ticket.agent,
+            reason=ticket.reason,
+            channel=ticket.channel,
+            language=ticket.language,
+            scale=STARS,
+            asked_at=ticket.closed_at,
+            rating=rating,
+            answered_at=(
+                None if rating is None else ticket.closed_at + timedelta(minutes=1)
+            ),
+        )
 
     def _as_of_end(self, ticket: Ticket) -> Ticket:
         """A ticket as it stood at the end of the day: a day that ends now
