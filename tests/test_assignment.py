@@ -244,4 +244,20 @@ def test_a_conversation_passed_to_a_team_with_a_note_goes_to_its_members(
         queue.release(session=session, ticket_id=second, agent="ben")
         accounts.find_agent(session=session, name="ana").available = False
         assert assignment.assign_round(session, max_open=5) == [(second, "ben")]
+
+    # A team the profile no longer has (renamed mid-crisis) holds nothing back.
+    teams = tuple(get_settings().profile.teams)
+    with factory.begin() as session:
+        request = queue.HandoffRequest(
+            "web-orphan", "socketio", "fr", "asked_for_human", "normal", "?"
+        )
+        orphan = queue.enqueue(session=session, request=request)
+        orphan.team, orphan_id = "cooking", orphan.id
+        assert assignment.assign_round(session, max_open=5) == []
+        assert assignment.assign_round(session, max_open=5, known_teams=teams) == [
+            (orphan_id, "chloe")
+        ]
+        queue.release(session=session, ticket_id=orphan_id, agent="chloe")
+        taken = queue.claim_next(session=session, agent="ben", known_teams=teams)
+        assert taken is not None and taken.id == orphan_id
     get_settings.cache_clear()

@@ -116,8 +116,9 @@ def queue_claim(settings: Settings, args: argparse.Namespace) -> int:
         if args.next:
             account = accounts.find_agent(session=session, name=args.agent)
             ticket = queue.claim_next(
-                session=session, agent=args.agent, teams=accounts.teams_of(account)
-            )
+                session=session, agent=args.agent, teams=accounts.teams_of(account),
+                known_teams=tuple(settings.profile.teams),
+            )  # fmt: skip
             if ticket is None:
                 print("Nobody is waiting.")
                 return 0

@@ -692,8 +692,9 @@ async def take_next(request: Request, viewer: Viewer, form: FormData) -> Respons
         with get_session_factory(settings.database_url).begin() as session:
             account = accounts.find_agent(session=session, name=viewer.name)
             ticket = queue.claim_next(
-                session=session, agent=viewer.name, teams=accounts.teams_of(account)
-            )
+                session=session, agent=viewer.name, teams=accounts.teams_of(account),
+                known_teams=tuple(settings.profile.teams),
+            )  # fmt: skip
             return None if ticket is None else int(ticket.id)
 
     ticket_id = await run_in_threadpool(claim)
@@ -783,6 +784,7 @@ async def _watching(app: Starlette) -> AsyncIterator[None]:
                     settings.database_url,
                     settings.profile.max_open_per_agent,
                     stop,
+                    tuple(settings.profile.teams),
                 ),
                 name="auto-assignment",
                 daemon=True,

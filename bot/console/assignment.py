@@ -41,9 +41,14 @@ INTERVAL = timedelta(seconds=3)
 
 
 def assign_round(
-    session: Session, max_open: int, now: datetime | None = None
+    session: Session,
+    max_open: int,
+    now: datetime | None = None,
+    known_teams: tuple[str, ...] | None = None,
 ) -> list[tuple[int, str]]:
-    """Gives waiting conversations to available agents; returns (ticket, agent)."""
+    """Gives waiting conversations to available agents; returns (ticket,
+    agent). A conversation passed to a team goes to its members, unless the
+    team is no longer in `known_teams` (the profile's, when given)."""
     agents = list(
         session.execute(
             select(Agent)
@@ -81,7 +86,8 @@ def assign_round(
         free = [
             name for name in load
             if load[name] < max_open and row.language in speaks[name]
-            and (row.team is None or row.team in member_of[name])
+            and (row.team is None or row.team in member_of[name]
+                 or (known_teams is not None and row.team not in known_teams))
         ]  # fmt: skip
         if not free:
             if all(n >= max_open for n in load.values()):
@@ -109,13 +115,19 @@ def set_available(session: Session, name: str, available: bool) -> int:
     return queue.release_all(session=session, agent=name)
 
 
-def run_forever(database_url: str, max_open: int, stop: threading.Event) -> None:
+def run_forever(
+    database_url: str,
+    max_open: int,
+    stop: threading.Event,
+    known_teams: tuple[str, ...] | None = None,
+) -> None:
     """Runs a round every INTERVAL until `stop` is set; survives failures."""
     factory = get_session_factory(database_url)
     while not stop.is_set():
         try:
             with factory.begin() as session:
-                for ticket_id, name in assign_round(session, max_open):
+                given = assign_round(session, max_open, known_teams=known_teams)
+                for ticket_id, name in given:
                     logger.info("Conversation %s given to %s", ticket_id, name)
         except Exception:
             logger.exception("Auto-assignment round failed; trying again")

@@ -282,18 +282,20 @@ def claim(
 
 def claim_next(
     *, session: Session, agent: str, teams: Iterable[str] = (),
-    now: datetime | None = None,
+    known_teams: Iterable[str] | None = None, now: datetime | None = None,
 ) -> Ticket | None:  # fmt: skip
     """Gives `agent` the most urgent, then oldest, waiting ticket, leaving
-    those passed to a team they are not in (`teams`); None if none."""
+    those passed to a team they are not in (`teams`); None if none. A team
+    no longer in `known_teams` (the profile's, when given) holds nothing
+    back: a conversation passed to it is anyone's."""
     now = now or utcnow()
+    for_them = [Ticket.team.is_(None), Ticket.team.in_(list(teams))]
+    if known_teams is not None:
+        for_them.append(Ticket.team.notin_(list(known_teams)))
     while True:
         candidate = session.execute(
             select(Ticket.id)
-            .where(
-                Ticket.status == WAITING,
-                or_(Ticket.team.is_(None), Ticket.team.in_(list(teams))),
-            )
+            .where(Ticket.status == WAITING, or_(*for_them))
             .order_by(_PRIORITY_RANK, Ticket.created_at)
             .limit(1)
             .with_for_update(skip_locked=True)
