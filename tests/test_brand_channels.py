@@ -969,11 +969,12 @@ def test_telegram_is_asked_how_it_went_after_the_hand_back_and_it_is_counted(
     table = " ".join(
         re.sub(r"<[^>]+>", " ", page.split('id="satisfaction"')[1]).split()
     )
-    assert "Agent marie" in table and "Channel Telegram" in table, table
-    assert "marie · 5/5 Marie was kind and quick" in table
+    # Agents by the name the team knows them by.
+    assert "Agent Marie" in table and "Channel Telegram" in table, table
+    assert "Marie · 5/5 Marie was kind and quick" in table
     report = console.get("/report", params={"format": "html", "language": "en"})
     assert report.status_code == 200, report.text
     part = " ".join(
         re.sub(r"<[^>]+>", " ", report.text.split('id="satisfaction"')[1]).split()
     )
-    assert "Agent marie" in part and "Channel Telegram" in part, part
+    assert "Agent Marie" in part and "Channel Telegram" in part, part

@@ -425,7 +425,7 @@ def test_in_english_with_did_you_mean_buttons_and_hostile_html(
     expect(console.locator("#satisfaction")).to_contain_text(
         "Camille answered fast, but I waited long before"
     )
-    expect(console.locator("#satisfaction")).to_contain_text("camille · 4/5")
+    expect(console.locator("#satisfaction")).to_contain_text("Camille · 4/5")
 
 
 @pytest.fixture(scope="module")

@@ -164,6 +164,8 @@ def test_the_overview_and_the_report_show_satisfaction_per_agent_reason_and_chan
     with factory.begin() as session:
         accounts.add_agent(session=session, name="root", role="admin",
                            password=PASSWORD)  # fmt: skip
+        accounts.add_agent(session=session, name="alice", role="agent",
+                           password=PASSWORD, display_name="Alice Martin")  # fmt: skip
         # (agent, reason, channel, rating or None, comment)
         for n, (agent, reason, channel, rating, comment) in enumerate([
             ("alice", "asked_for_human", "socketio", "5", "Parfait"),
@@ -192,15 +194,17 @@ def test_the_overview_and_the_report_show_satisfaction_per_agent_reason_and_chan
     table = " ".join(
         re.sub(r"<[^>]+>", " ", page.split('id="satisfaction"')[1]).split()
     )
-    assert "Agent alice 2 2 100 % 4.5/5" in table, table
+    # By the name the team knows them by (bob has no account any more).
+    assert "Agent Alice Martin 2 2 100 % 4.5/5" in table, table
     assert "Agent bob 2 1 0 % 1.0/5" in table
     assert "Reason Asked for a human 3 2 50 % 3.0/5" in table
     assert "Channel Telegram 2 1 100 % 4.0/5" in table
     assert "bob · 1/5 Trop long à attendre" in table
-    assert "alice · 5/5 Parfait" in table
+    assert "Alice Martin · 5/5 Parfait" in table
 
+    names = {"alice": "Alice Martin"}  # as the console and `relais report` pass them
     report = make(get_settings(), now - timedelta(hours=1), now + timedelta(minutes=1),
-                  "fr", "html").decode()  # fmt: skip
+                  "fr", "html", agent_names=names).decode()  # fmt: skip
     part = " ".join(
         re.sub(
             r"<[^>]+>", " ", report.split('id="satisfaction"')[1].split("</section>")[0]
@@ -208,6 +212,7 @@ def test_the_overview_and_the_report_show_satisfaction_per_agent_reason_and_chan
     )
     assert "67 % de satisfaits (3 réponses sur 4 questions posées)" in part, part
     assert "Agent bob 2 1 0 % 1,0/5" in part
+    assert "Agent Alice Martin 2 2 100 % 4,5/5" in part
     assert "Motif Presse 1 1 100 % 4,0/5" in part
     assert "Canal web chat 2 2 50 % 3,0/5" in part
     # Comments are the console's: the report, shared widely, has none.

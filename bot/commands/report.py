@@ -49,14 +49,19 @@ def local_time(value: str, settings: Settings) -> datetime:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here: the report loads scikit-learn (its gap groups), which
     # `relais --help` and the other commands need not wait for.
+    from bot.console import accounts
     from bot.corrections.figures import report_part
+    from bot.db import get_session_factory
     from bot.insights.report import ReportError, make
 
     try:
         start, end = local_time(args.start, settings), local_time(args.end, settings)
+        with get_session_factory(settings.database_url).begin() as session:
+            names = accounts.display_names(session=session)
         content = make(
-            settings, start, end, args.language, args.format, parts=[report_part]
-        )
+            settings, start, end, args.language, args.format, parts=[report_part],
+            agent_names=names,
+        )  # fmt: skip
     except ReportError as error:
         print(error, file=sys.stderr)
         return 2

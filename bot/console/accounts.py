@@ -232,6 +232,11 @@ def list_agents(*, session: Session) -> list[Agent]:
     return list(session.execute(select(Agent).order_by(Agent.name)).scalars())
 
 
+def display_names(*, session: Session) -> dict[str, str]:
+    """Account name -> the name the team knows them by."""
+    return {agent.name: agent.display_name for agent in list_agents(session=session)}
+
+
 def _delay(failures: int) -> timedelta:
     if failures < FREE_FAILURES:
         return timedelta(0)

@@ -97,6 +97,7 @@ def panel_context(
             TeamHours.from_settings(settings),
         )  # fmt: skip
         rated = satisfaction.results(session, start, end)
+        agent_names = accounts.display_names(session=session)
     tz = settings.timezone
     pack = current_pack(settings)
     times_5 = [at for at, _, _ in figures.per_5min]
@@ -227,9 +228,14 @@ def panel_context(
             ),
         ],
         "satisfaction": {
-            "rows": satisfaction.rows(rated, language),
+            "rows": satisfaction.rows(rated, language, agent_names),
             "comments": [
-                (f"{c.at.astimezone(tz):%d/%m %H:%M}", c.agent, c.rating, c.text)
+                (
+                    f"{c.at.astimezone(tz):%d/%m %H:%M}",
+                    agent_names.get(c.agent, c.agent),
+                    c.rating,
+                    c.text,
+                )
                 for c in rated.comments
             ],
         },

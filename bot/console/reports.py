@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.console import accounts
 from bot.console.overview import EVERYONE, window
 from bot.console.security import Viewer, requires, settings_of
 from bot.corrections.figures import report_part
+from bot.db import get_session_factory
 from bot.insights.report import ReportError, make
 
 TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
@@ -35,10 +37,14 @@ async def report(request: Request, viewer: Viewer) -> Response:
     if fmt not in TYPES or language not in ("fr", "en"):
         raise HTTPException(400, "format is pdf or html; language is fr or en.")
     start, end, _ = window(settings, params)
+
+    def made() -> bytes:
+        with get_session_factory(settings.database_url).begin() as session:
+            names = accounts.display_names(session=session)
+        return make(settings, start, end, language, fmt, [report_part], names)
+
     try:
-        content = await run_in_threadpool(
-            make, settings, start, end, language, fmt, [report_part]
-        )
+        content = await run_in_threadpool(made)
     except ReportError as error:
         raise HTTPException(503, str(error)) from None
     name = f"relais-report-{start.astimezone(settings.timezone):%Y%m%d-%H%M}.{fmt}"

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -347,6 +347,7 @@ def report_context(
     end: datetime,
     language: str,
     parts: Sequence[PartMaker] = (),
+    agent_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     figures = overview.figures_for(session, start, end)
     tz = settings.timezone
@@ -478,7 +479,7 @@ def report_context(
             "next_missed": on_time.next_missed,
         },
         "satisfaction": {
-            "rows": satisfaction.rows(rated, language),
+            "rows": satisfaction.rows(rated, language, agent_names),
             "satisfied": percent(rated.overall.satisfied_share),
             "answered": rated.overall.answered,
             "asked": rated.overall.asked,
@@ -564,13 +565,16 @@ def make(
     language: str,
     fmt: str,
     parts: Sequence[PartMaker] = (),
+    agent_names: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The report's bytes (HTML or PDF), with the `parts` rooms above add."""
+    """The report's bytes (HTML or PDF), with the `parts` rooms above add;
+    agents by their display names when `agent_names` has them."""
     if end <= start:
         raise ReportError("--to must come after --from.")
     with get_session_factory(settings.database_url).begin() as session:
         context = report_context(
-            session, settings, current_pack(settings), start, end, language, parts
-        )
+            session, settings, current_pack(settings), start, end, language, parts,
+            agent_names,
+        )  # fmt: skip
     html = render_html(context)
     return to_pdf(html) if fmt == "pdf" else html.encode("utf-8")

@@ -9,6 +9,7 @@ the latest comments.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,12 +118,16 @@ def average(value: float | None, language: str) -> str:
     return shown.replace(".", ",", 1) if language == "fr" else shown
 
 
-def rows(found: Results, language: str) -> list[tuple[str, str, int, int, str, str]]:
-    """(group, name, asked, answered, satisfied share, average) per agent,
-    reason and channel, most asked first within each group."""
+def rows(
+    found: Results, language: str, agent_names: Mapping[str, str] | None = None
+) -> list[tuple[str, str, int, int, str, str]]:
+    """(group, name, asked, answered, satisfied share, average) per agent
+    (their display name when `agent_names` has it), reason and channel, most
+    asked first within each group."""
     table = []
+    shown = agent_names or {}
     names = {
-        "agent": {key: key for key in found.by_agent},
+        "agent": {key: shown.get(key, key) for key in found.by_agent},
         "reason": {key: label(f"reason.{key}", language) for key in found.by_reason},
         "channel": {key: CHANNEL_NAMES.get(key, key) for key in found.by_channel},
     }
