@@ -55,10 +55,9 @@ class ActionRate(Action):
                 asked = satisfaction.latest(
                     session=session, conversation_id=tracker.sender_id
                 )
-                rated = asked is not None and satisfaction.rate(
-                    session=session, conversation_id=tracker.sender_id,
-                    value=_rating_given(tracker),
-                ) is not None  # fmt: skip
+                rated = asked is not None and (
+                    satisfaction.rate_survey(asked, _rating_given(tracker)) is not None
+                )
         except SQLAlchemyError as error:
             logger.error("Rating from %s not recorded: %s", tracker.sender_id, error)
             utter(dispatcher, "utter_thanks", language)

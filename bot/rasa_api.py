@@ -142,3 +142,14 @@ class RasaClient:
         lost. `model_file` is a path on the Rasa server's machine.
         """
         self._request("PUT", "/model", json={"model_file": model_file})
+
+
+def offered_buttons(event: dict[str, Any]) -> list[dict[str, str]]:
+    """The buttons (or quick replies) a tracker's bot event offered, each its
+    title and payload: what a pressed button's payload reads as."""
+    data = event.get("data") or {}
+    return [
+        {"title": str(b.get("title") or ""), "payload": str(b.get("payload") or "")}
+        for b in (data.get("buttons") or data.get("quick_replies") or [])
+        if isinstance(b, dict)
+    ]

@@ -57,6 +57,7 @@ from bot.channels.provider import AGENT_KEY, conversation_id
 from bot.corrections import MARK as CORRECTION_MARK
 from bot.handoff.window import CHANNEL_NAMES
 from bot.nlu.gate import MAX_MESSAGE_LENGTH
+from bot.rasa_api import offered_buttons
 from bot.settings import get_settings
 
 # A question fits in a few hundred bytes; this leaves room for metadata.
@@ -122,14 +123,7 @@ def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 shown.append({"who": "user", "text": text})
         elif kind == "bot":
             data = event.get("data") or {}
-            buttons = [
-                {
-                    "title": str(b.get("title") or ""),
-                    "payload": str(b.get("payload") or ""),
-                }
-                for b in (data.get("buttons") or data.get("quick_replies") or [])
-                if isinstance(b, dict)
-            ]
+            buttons = offered_buttons(event)
             custom = data.get("custom")
             custom = custom.get("data") if isinstance(custom, dict) else None
             text = str(event.get("text") or "")

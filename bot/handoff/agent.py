@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +24,7 @@ from bot.handoff import queue, satisfaction
 from bot.handoff.models import Ticket
 from bot.handoff.window import TEMPLATE, WINDOWED, Window, reply_window
 from bot.profile import Satisfaction
-from bot.rasa_api import RasaClient, RasaError, RasaUnreachable
+from bot.rasa_api import RasaClient, RasaError, RasaUnreachable, offered_buttons
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +78,9 @@ def transcript(tracker: dict[str, Any]) -> list[Turn]:
                     Turn(at, "event", template.format(**values), template, values)
                 )
         elif kind == "bot":
-            buttons = (event.get("data") or {}).get("buttons") or []
+            buttons = offered_buttons(event)
             if buttons:
-                titles = {str(b.get("payload")): str(b.get("title")) for b in buttons}
+                titles = {b["payload"]: b["title"] for b in buttons}
             metadata = event.get("metadata") or {}
             agent = metadata.get("agent")
             who = f"agent {agent}" if agent else "bot"
@@ -311,16 +310,12 @@ def _suggest(
         logger.error("Suggestion from ticket %s not recorded: %s", ticket.id, error)
 
 
-def _survey(
-    session: Session,
-    domain: dict[str, Any],
-    ticket: Ticket,
-    agent: str,
-    survey: Satisfaction,
+def _question(
+    domain: dict[str, Any], ticket: Ticket, survey: Satisfaction
 ) -> list[dict[str, Any]]:
-    """The satisfaction question for this hand-back, recorded, when it
-    applies (bot/handoff/satisfaction.py); none from a model trained before
-    it existed, which has neither the question nor the buttons' intent."""
+    """The satisfaction question for this hand-back, when it applies
+    (bot/handoff/satisfaction.py); none from a model trained before it
+    existed, which has neither the question nor the buttons' intent."""
     if not satisfaction.should_ask(ticket, survey):
         return []
     try:
@@ -330,9 +325,6 @@ def _survey(
     except RasaError as error:
         logger.warning("Ticket %s: no satisfaction question (%s)", ticket.id, error)
         return []
-    satisfaction.record_question(
-        session=session, ticket=ticket, agent=agent, scale=survey.scale
-    )
     return [satisfaction.question_event(question, survey.scale, ticket.language)]
 
 
@@ -371,7 +363,7 @@ def close(
             # Past the standard window a tag may carry a human's message, not
             # a survey.
             if survey is not None and tag is None:
-                asked = _survey(session, domain, ticket, agent, survey)
+                asked = _question(domain, ticket, survey)
         events = [
             {"event": "resume", "timestamp": time.time()},
             {"event": "action", "name": "action_listen", "timestamp": time.time()},
@@ -394,10 +386,9 @@ def close(
                 error,
             )
             rasa.append_events(ticket.conversation_id, events, ticket.channel)
-            if asked:  # nobody was asked
-                session.execute(
-                    delete(satisfaction.Survey).where(
-                        satisfaction.Survey.ticket_id == ticket.id
-                    )
-                )
+            return ticket
+        if asked and survey is not None:  # the question went out
+            satisfaction.record_question(
+                session=session, ticket=ticket, agent=agent, scale=survey.scale
+            )
     return ticket

@@ -366,14 +366,8 @@ def _transfer_note(
     """The internal note that goes with a transfer: to whom, and the
     agent's words for them (seen by the team only, never by the person)."""
     note = note.strip()
-    if len(note) > MAX_NOTE_LENGTH:
-        raise QueueError("A note is at most {n} characters.", n=MAX_NOTE_LENGTH)
     text = f"Transferred to {to}." + (f" {note}" if note else "")
-    session.add(
-        TicketNote(
-            ticket_id=ticket.id, author=agent, created_at=ticket.updated_at, text=text
-        )
-    )
+    add_note(session=session, ticket_id=ticket.id, author=agent, text=text)
 
 
 def transfer(

@@ -181,14 +181,18 @@ def rate(
     """Records the person's rating on their latest survey (a second click
     changes it); None when there is none to answer or `value` is no rating."""
     survey = latest(session=session, conversation_id=conversation_id, now=now)
-    if survey is None:
-        return None
+    return None if survey is None else rate_survey(survey, value, now)
+
+
+def rate_survey(
+    survey: Survey, value: str | None, now: datetime | None = None
+) -> Survey | None:
+    """Records a rating on `survey`; None when `value` is no rating."""
     rating = read_rating(value, survey.scale)
     if rating is None:
         return None
     survey.rating = rating
     survey.answered_at = now or utcnow()
-    session.flush()
     return survey
 
 
