@@ -21,7 +21,7 @@ from bot.db import get_session_factory, utcnow
 from bot.handoff import queue
 from bot.handoff.models import ASSIGNED, WAITING, Ticket
 from bot.settings import get_settings
-from tests.test_cli import closed_port
+from tests.test_cli import queue_url  # noqa: F401 (a fixture)
 from tests.test_console import PASSWORD, log_in
 
 AGENTS = [("ana", "fr,en"), ("ben", "fr,en"), ("chloe", "fr")]
@@ -114,12 +114,8 @@ def test_two_consoles_never_give_one_conversation_twice(database_url: str) -> No
     )
 
 
-def test_the_queue_page_lets_an_agent_say_available_or_away(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
+@pytest.mark.usefixtures("queue_url")
+def test_the_queue_page_lets_an_agent_say_available_or_away(database_url: str) -> None:
     _team(database_url, waiting=3)
     with get_session_factory(database_url).begin() as session:
         assignment.assign_round(session, max_open=5)
@@ -142,15 +138,11 @@ def test_the_queue_page_lets_an_agent_say_available_or_away(
     get_settings.cache_clear()
 
 
-def test_an_agent_sees_who_else_has_the_conversation_open(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("queue_url")
+def test_an_agent_sees_who_else_has_the_conversation_open(database_url: str) -> None:
     """Issue 31: "Also viewing: Ana" on Ben's page of the same conversation."""
     import json
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
     _team(database_url, waiting=1)
     with get_session_factory(database_url).begin() as session:
         ticket_id = session.scalars(select(Ticket.id)).one()
@@ -168,15 +160,13 @@ def test_an_agent_sees_who_else_has_the_conversation_open(
     get_settings.cache_clear()
 
 
+@pytest.mark.usefixtures("queue_url")
 def test_a_conversation_passed_to_a_team_with_a_note_goes_to_its_members(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
     """Issue 31: Chloé passes a journalist to the press team with a note; the
     note is on the conversation; "Take the next one" skips it for Ben (not
     in the team) and gives it to Ana (in it); so does auto-assignment."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
     _team(database_url, waiting=2)
     factory = get_session_factory(database_url)
     with factory.begin() as session:

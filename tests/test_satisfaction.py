@@ -23,7 +23,7 @@ from bot.profile import ProfileError, Satisfaction, load_profile
 from bot.rasa_api import RasaError
 from bot.retention import Removed, purge_relais
 from bot.settings import PROJECT_ROOT, get_settings
-from tests.test_cli import closed_port
+from tests.test_cli import queue_url  # noqa: F401 (a fixture)
 from tests.test_console import PASSWORD, client, log_in
 
 
@@ -151,14 +151,12 @@ def test_the_profile_sets_the_scale_and_who_is_not_asked(tmp_path: Path) -> None
             load_profile(pack)
 
 
+@pytest.mark.usefixtures("queue_url")
 def test_the_overview_and_the_report_show_satisfaction_per_agent_reason_and_channel(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
     from bot.insights.report import make
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
     now = datetime.now(timezone.utc)
     factory = get_session_factory(database_url)
     with factory.begin() as session:

@@ -21,7 +21,7 @@ from bot.handoff import queue, sla
 from bot.handoff.hours import TeamHours
 from bot.profile import ProfileError, ResponseTargets, load_profile
 from bot.settings import PROJECT_ROOT, get_settings
-from tests.test_cli import closed_port
+from tests.test_cli import queue_url  # noqa: F401 (a fixture)
 from tests.test_console import PASSWORD, client, log_in
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -98,12 +98,10 @@ def test_a_message_after_a_reply_starts_the_next_clock_and_a_reply_stops_it(
         assert session.get(queue.Ticket, ticket_id).waiting_since is None
 
 
+@pytest.mark.usefixtures("queue_url")
 def test_the_queue_shows_time_left_and_puts_a_late_ticket_first(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
     now = datetime.now(timezone.utc)
     factory = get_session_factory(database_url)
     with factory.begin() as session:
@@ -193,12 +191,8 @@ def test_a_missed_target_is_recorded_once_per_clock_and_posted(
     assert sorted(kinds) == ["first", "next"] and all(notified)
 
 
-def test_admins_see_the_late_conversations_above_every_page(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
+@pytest.mark.usefixtures("queue_url")
+def test_admins_see_the_late_conversations_above_every_page(database_url: str) -> None:
     now = datetime.now(timezone.utc)
     with get_session_factory(database_url).begin() as session:
         for name, role in (("alice", "agent"), ("root", "admin")):
@@ -221,14 +215,12 @@ def test_admins_see_the_late_conversations_above_every_page(
     get_settings.cache_clear()
 
 
+@pytest.mark.usefixtures("queue_url")
 def test_the_overview_and_the_report_give_the_share_answered_within_target(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
     from bot.insights.report import make
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{closed_port()}")
-    get_settings.cache_clear()
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     factory = get_session_factory(database_url)
     with factory.begin() as session:
