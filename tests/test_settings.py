@@ -176,6 +176,32 @@ def test_config_check_names_an_action_endpoint_without_the_secret(
     assert problem is not None and "RELAIS_ACTIONS_SECRET" in problem
 
 
+@pytest.mark.parametrize("name", ["endpoints.yml", "endpoints.scaled.yml"])
+def test_rasa_sends_the_action_servers_secret_as_make_run_starts_it(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as Rasa reads it, the shipped file carries the secret itself,
+    not its placeholder (quoted, it did: every action got 401 under `make
+    run`); `relais config check` names a quoted one."""
+    from rasa.utils.endpoints import read_endpoint_config
+
+    monkeypatch.setenv("RELAIS_ACTIONS_SECRET", "s3cret-from-the-environment")
+    shipped = PROJECT_ROOT / name
+    endpoint = read_endpoint_config(str(shipped), "action_endpoint")
+    assert endpoint is not None
+    assert endpoint.headers["Authorization"] == "Bearer s3cret-from-the-environment"
+    assert endpoint_classes_problem(shipped) is None
+    quoted = tmp_path / name
+    quoted.write_text(
+        shipped.read_text(encoding="utf-8").replace(
+            "Bearer ${RELAIS_ACTIONS_SECRET}", '"Bearer ${RELAIS_ACTIONS_SECRET}"'
+        ),
+        encoding="utf-8",
+    )
+    problem = endpoint_classes_problem(quoted)
+    assert problem is not None and "in quotes" in problem
+
+
 def test_the_scaled_out_settings_load() -> None:
     """scaled.env, as `make run-scaled` reads it on top of .env."""
     scaled = dict(

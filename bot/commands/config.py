@@ -62,10 +62,30 @@ def endpoint_classes_problem(path: Path) -> str | None:
         return (
             f"{path.name}: action_endpoint sends no RELAIS_ACTIONS_SECRET, and the "
             "action server (relais actions) refuses calls without it. Add under "
-            'action_endpoint:  headers: {Authorization: "Bearer '
-            '${RELAIS_ACTIONS_SECRET}"}'
+            "action_endpoint:  headers:  Authorization: Bearer "
+            "${RELAIS_ACTIONS_SECRET}"
+        )
+    if not _plain(path, ("action_endpoint", "headers", "Authorization")):
+        return (
+            f"{path.name}: action_endpoint's Authorization is in quotes, and Rasa "
+            "fills ${...} from the environment in unquoted values only: it would "
+            "send the placeholder and every action would be refused. Write it "
+            "without quotes:  Authorization: Bearer ${RELAIS_ACTIONS_SECRET}"
         )
     return None
+
+
+def _plain(path: Path, keys: tuple[str, ...]) -> bool:
+    """Whether the YAML value at `keys` is written without quotes."""
+    node = yaml.compose(path.read_text(encoding="utf-8"))
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return False
+        found = [v for k, v in node.value if getattr(k, "value", None) == key]
+        if not found:
+            return False
+        node = found[0]
+    return isinstance(node, yaml.ScalarNode) and node.style is None
 
 
 def events_source_problem(path: Path, events_url: str) -> str | None:
